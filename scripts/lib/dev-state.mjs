@@ -1,0 +1,48 @@
+import { createHash, pbkdf2Sync, randomBytes, randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+
+export const root = path.resolve(import.meta.dirname, "../..");
+const stateDir = path.join(root, ".dev-state");
+
+const token = (prefix) => `${prefix}${randomBytes(32).toString("base64url")}`;
+
+/** `.dev.vars` holds local secrets; it is generated once and never committed. */
+export function ensureDevVars() {
+  const file = path.join(root, ".dev.vars");
+  if (existsSync(file)) return false;
+  const lines = [
+    `JWT_SECRET=${randomBytes(32).toString("hex")}`,
+    `URL_SIGNING_SECRET=${randomBytes(32).toString("hex")}`,
+  ];
+  writeFileSync(file, `${lines.join("\n")}\n`, { mode: 0o600 });
+  return true;
+}
+
+/** Credentials of the local admin, kept between starts so the seed is idempotent. */
+export function devCredentials() {
+  mkdirSync(stateDir, { recursive: true });
+  const file = path.join(stateDir, "credentials.json");
+  const saved = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};
+  const creds = {
+    userId: saved.userId ?? randomUUID(),
+    email: "admin@localhost.dev",
+    username: "admin",
+    password: saved.password ?? randomBytes(12).toString("base64url"),
+    apiKeyId: saved.apiKeyId ?? randomUUID(),
+    apiKey: process.env.COMFY_EDGE_DEV_API_KEY || saved.apiKey || token("ce_live_"),
+  };
+  writeFileSync(file, JSON.stringify(creds, null, 2), { mode: 0o600 });
+  return creds;
+}
+
+export const sha256Hex = (text) => createHash("sha256").update(text).digest("hex");
+
+/** The same format as the Worker's password hashing (PBKDF2-SHA256, 100,000 iterations). */
+export function hashPassword(password) {
+  const salt = randomBytes(16);
+  const hash = pbkdf2Sync(password, salt, 100_000, 32, "sha256");
+  return `pbkdf2_sha256$100000$${salt.toString("base64url")}$${hash.toString("base64url")}`;
+}
+
+export const sqlString = (value) => `'${String(value).replaceAll("'", "''")}'`;

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// Starts the control plane on the embedded local default: real workerd with local D1, R2 and Durable
+// Objects (wrangler dev), with an admin user and an API key seeded idempotently.
+import path from "node:path";
+import { devCredentials, ensureDevVars, hashPassword, root, sha256Hex, sqlString } from "./lib/dev-state.mjs";
+import { run, startProcess, stopAll, waitForHttp } from "./lib/processes.mjs";
+
+const port = Number(process.env.PORT ?? 8787);
+const baseUrl = `http://127.0.0.1:${port}`;
+const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
+
+async function seed(creds) {
+  const statements = [
+    `INSERT INTO users (id, email, username, password_hash, role) VALUES (${sqlString(creds.userId)}, ${sqlString(creds.email)}, ${sqlString(creds.username)}, ${sqlString(hashPassword(creds.password))}, 'admin') ON CONFLICT(username) DO UPDATE SET password_hash = excluded.password_hash, role = 'admin', is_active = 1`,
+    `INSERT INTO api_keys (id, user_id, name, prefix, key_hash) SELECT ${sqlString(creds.apiKeyId)}, id, 'local development', ${sqlString(creds.apiKey.slice(0, 14))}, ${sqlString(sha256Hex(creds.apiKey))} FROM users WHERE username = 'admin' ON CONFLICT(id) DO UPDATE SET key_hash = excluded.key_hash, prefix = excluded.prefix, revoked_at = NULL`,
+  ];
+  await run(wrangler, ["d1", "execute", "DB", "--local", "--command", statements.join("; ")], { cwd: root });
+}
+
+async function main() {
+  if (ensureDevVars()) console.log("Generated .dev.vars with local secrets.");
+  console.log("Applying local D1 migrations…");
+  await run(wrangler, ["d1", "migrations", "apply", "DB", "--local"], { cwd: root });
+  const creds = devCredentials();
+  await seed(creds);
+
+  console.log(`Starting the control plane (wrangler dev) on ${baseUrl}…`);
+  const worker = startProcess(
+    wrangler,
+    ["dev", "--port", String(port), "--ip", "127.0.0.1", "--show-interactive-dev-session=false"],
+    {
+      cwd: root,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    },
+  );
+  worker.on("exit", (code) => {
+    console.error(`wrangler dev exited (${code}); stopping.`);
+    shutdown(1);
+  });
+  if (!(await waitForHttp(`${baseUrl}/api/health`, 90_000))) {
+    console.error("The control plane did not answer /api/health within 90 s.");
+    shutdown(1);
+    return;
+  }
+  printWelcome(creds);
+}
+
+function printWelcome(creds) {
+  console.log(`
+comfy-edge is running.
+
+  API            ${baseUrl}/api
+  Reference      ${baseUrl}/api/reference
+  OpenAPI        ${baseUrl}/api/doc
+  Admin login    ${creds.username} / ${creds.password}
+  API key        ${creds.apiKey}
+
+Try it:
+  curl -s -H "Authorization: Bearer ${creds.apiKey}" ${baseUrl}/api/auth/me
+
+Press Ctrl-C to stop everything.
+`);
+}
+
+let stopping = false;
+function shutdown(code = 0) {
+  if (stopping) return;
+  stopping = true;
+  stopAll("SIGTERM");
+  setTimeout(() => {
+    stopAll("SIGKILL");
+    process.exit(code);
+  }, 3000).unref();
+}
+
+process.on("SIGINT", () => shutdown(0));
+process.on("SIGTERM", () => shutdown(0));
+main().catch((err) => {
+  console.error(err.message ?? err);
+  shutdown(1);
+});

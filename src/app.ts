@@ -1,0 +1,39 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import type { AppEnv } from "./env";
+import { validationError } from "./lib/validation";
+import { handleError, handleNotFound } from "./middleware/errors";
+import { requestContext } from "./middleware/request-context";
+import { authRoutes } from "./routes/auth";
+import { healthRoutes } from "./routes/health";
+import { keyRoutes } from "./routes/keys";
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.error, result.target);
+    },
+  });
+  app.use("*", requestContext);
+  app.onError(handleError);
+  app.notFound(handleNotFound);
+
+  for (const routes of [healthRoutes, authRoutes, keyRoutes]) app.route("/api", routes);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    description: "An API key (`ce_live_…`) or a user's access JWT from `/api/auth/login`.",
+  });
+  app.doc31("/api/doc", (c) => ({
+    openapi: "3.1.0",
+    info: {
+      title: "comfy-edge API",
+      version: c.env.APP_VERSION,
+      description: "Run ComfyUI workflows on GPU machines anywhere, through one global API.",
+    },
+    servers: [{ url: new URL(c.req.url).origin }],
+  }));
+  app.get("/api/reference", Scalar({ url: "/api/doc", pageTitle: "comfy-edge API reference" }));
+  return app;
+}

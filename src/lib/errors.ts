@@ -1,0 +1,56 @@
+/** Every failure the API can report, with the HTTP status it maps to at the edge. */
+export const errorStatus = {
+  validation_error: 400,
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  gone: 410,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limit_exceeded: 429,
+  internal_error: 500,
+  service_unavailable: 503,
+  gateway_timeout: 504,
+} as const;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+export type ErrorDetail = { code: string; message: string; field?: string };
+
+/** A domain error: code and message for the client, never a stack. */
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: ErrorDetail[] = [],
+  ) {
+    super(message);
+    this.name = "AppError";
+  }
+}
+
+export const notFound = (what: string) => new AppError("not_found", `${what} not found`);
+
+export const invalid = (field: string, message: string, code = "INVALID_VALUE") =>
+  new AppError("validation_error", message, [{ code, message, field }]);
+
+export type ErrorBody = {
+  error: ErrorCode;
+  message: string;
+  details: ErrorDetail[];
+  timestamp: string;
+  request_id: string;
+};
+
+export function errorBody(err: AppError, requestId: string): ErrorBody {
+  return {
+    error: err.code,
+    message: err.message,
+    details: err.details,
+    timestamp: new Date().toISOString(),
+    request_id: requestId,
+  };
+}

@@ -1,0 +1,23 @@
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../env";
+import { AppError } from "../lib/errors";
+import { authenticate } from "../services/auth";
+
+export function bearerToken(header: string | undefined): string {
+  if (!header) throw new AppError("unauthorized", "Missing Authorization header");
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match?.[1]) throw new AppError("unauthorized", "Authorization header must be 'Bearer <token>'");
+  return match[1];
+}
+
+/** Client routes: an API key or a user's access JWT. */
+export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
+  const token = bearerToken(c.req.header("Authorization"));
+  c.set("principal", await authenticate(c.var.db, c.env, token));
+  await next();
+});
+
+export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
+  if (c.var.principal.role !== "admin") throw new AppError("forbidden", "Administrator role required");
+  await next();
+});

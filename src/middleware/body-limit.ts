@@ -1,0 +1,15 @@
+import { bodyLimit } from "hono/body-limit";
+import { AppError } from "../lib/errors";
+
+/** Rejects bodies over `maxBytes` (declared or streamed) with the uniform 413. */
+export function limitBody(maxBytes: number) {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new AppError("payload_too_large", `Request body exceeds the limit of ${maxBytes} bytes`);
+    },
+  });
+}
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
