@@ -4,9 +4,17 @@ import type { AppEnv } from "./env";
 import { validationError } from "./lib/validation";
 import { handleError, handleNotFound } from "./middleware/errors";
 import { requestContext } from "./middleware/request-context";
+import { agentRoutes } from "./routes/agent";
+import { assetRoutes } from "./routes/assets";
 import { authRoutes } from "./routes/auth";
+import { deploymentRoutes } from "./routes/deployments";
+import { executionRoutes } from "./routes/executions";
+import { fileRoutes } from "./routes/files";
 import { healthRoutes } from "./routes/health";
 import { keyRoutes } from "./routes/keys";
+import { machineRoutes } from "./routes/machines";
+import { runRoutes } from "./routes/runs";
+import { workflowRoutes } from "./routes/workflows";
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({
@@ -18,7 +26,20 @@ export function createApp() {
   app.onError(handleError);
   app.notFound(handleNotFound);
 
-  for (const routes of [healthRoutes, authRoutes, keyRoutes]) app.route("/api", routes);
+  const routers = [
+    healthRoutes,
+    authRoutes,
+    keyRoutes,
+    machineRoutes,
+    agentRoutes,
+    runRoutes,
+    executionRoutes,
+    workflowRoutes,
+    deploymentRoutes,
+    fileRoutes,
+    assetRoutes,
+  ];
+  for (const routes of routers) app.route("/api", routes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

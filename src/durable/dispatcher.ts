@@ -1,10 +1,383 @@
 import { DurableObject } from "cloudflare:workers";
+import { createDb } from "../db/client";
 import type { Bindings } from "../env";
+import { randomToken } from "../lib/crypto";
+import {
+  AgentMessage,
+  CloseCode,
+  type HelloMessage,
+  PROTOCOL_VERSION,
+  type ReportMessage,
+  type ServerMessage,
+  TERMINAL_REPORTS,
+} from "../protocol/v1";
+import { outputUploadGrants } from "../services/run-outputs";
+import { recordMachineState } from "../stores/machines";
+import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry";
+import { type Job, JobQueue, type NewJob } from "./dispatcher/job-queue";
+import { RunLifecycle } from "./dispatcher/run-lifecycle";
 
-/** One per machine pool: the run queue, the agents' sockets and their leases. */
+export type AgentIdentity = { machineId: string; userId: string; origin: string };
+export type CancelOutcome = "removed" | "stopping" | "unknown";
+
+const SEEN_REPORTS_RETENTION_MS = 24 * 3600_000;
+
+/**
+ * One per machine pool of a tenant: the durable run queue, the agents' hibernatable sockets and the
+ * leases that bind a run to one agent slot. Jobs are pushed to an idle slot the moment one exists.
+ */
 export class Dispatcher extends DurableObject<Bindings> {
-  /** A round trip for health checks. */
+  private readonly queue: JobQueue;
+  private readonly agents: AgentRegistry;
+  private readonly lifecycle: RunLifecycle;
+  /** Work on one run happens in order; different runs proceed independently. */
+  private readonly runChains = new Map<string, Promise<unknown>>();
+
+  constructor(ctx: DurableObjectState, env: Bindings) {
+    super(ctx, env);
+    this.queue = new JobQueue(ctx.storage.sql);
+    this.agents = new AgentRegistry(ctx);
+    this.lifecycle = new RunLifecycle(env, createDb(env.DB));
+  }
+
+  private get leaseTtlMs() {
+    return Number(this.env.LEASE_TTL_MS) || 30_000;
+  }
+
+  private get maxAttempts() {
+    return Number(this.env.MAX_RUN_ATTEMPTS) || 3;
+  }
+
   async ping(): Promise<{ ok: true; at: number }> {
     return { ok: true, at: Date.now() };
+  }
+
+  // ---- client side (RPC) ----
+
+  /** Queues a run and dispatches at once if a slot is idle; returns how many runs wait before it. */
+  async enqueue(job: NewJob): Promise<{ position: number | null }> {
+    this.queue.add(job);
+    await this.dispatch();
+    return { position: this.queue.position(job.runId) };
+  }
+
+  async position(runId: string): Promise<number | null> {
+    return this.queue.position(runId);
+  }
+
+  /** Stops a run: a waiting one leaves the queue; a leased one is told to stop and keeps its slot until it does. */
+  async cancel(runId: string, reason: "cancelled" | "timeout"): Promise<CancelOutcome> {
+    const job = this.queue.get(runId);
+    if (!job) return "unknown";
+    if (job.state === "queued") {
+      this.queue.remove(runId);
+      return "removed";
+    }
+    this.stopOnAgent(job, reason);
+    return "stopping";
+  }
+
+  async stats() {
+    return { ...this.queue.counts(), agents: this.agents.connectedCount() };
+  }
+
+  /** A deleted machine: its socket is closed for good and its runs go back in line. */
+  async disconnectMachine(machineId: string): Promise<void> {
+    for (const ws of this.agents.socketsOf(machineId)) ws.close(CloseCode.revoked, "machine deleted");
+    await Promise.all(
+      this.queue.leasedTo(machineId).map((job) => this.loseLease(job, "its machine was deleted")),
+    );
+    await this.dispatch();
+  }
+
+  // ---- agent side ----
+
+  override async fetch(request: Request): Promise<Response> {
+    const identity: AgentIdentity = {
+      machineId: request.headers.get("X-Machine-Id") ?? "",
+      userId: request.headers.get("X-User-Id") ?? "",
+      origin: request.headers.get("X-Public-Origin") ?? "",
+    };
+    // A machine has one live link: a new connection replaces the old one.
+    for (const old of this.agents.socketsOf(identity.machineId))
+      old.close(CloseCode.replaced, "replaced by a new connection");
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.agents.accept(server, { ...identity, greeted: false, draining: false, instances: [] });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    await this.handleMessage(ws, raw);
+  }
+
+  private async handleMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<unknown> {
+    if (typeof raw !== "string") return this.protocolError(ws, "binary frames are not part of protocol v1");
+    let parsed: ReturnType<typeof AgentMessage.safeParse>;
+    try {
+      parsed = AgentMessage.safeParse(JSON.parse(raw));
+    } catch {
+      return this.protocolError(ws, "frame is not JSON");
+    }
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return this.send(ws, {
+        type: "error",
+        code: "invalid_message",
+        message: `${issue?.path.join(".") || "message"}: ${issue?.message ?? "invalid"}`,
+      });
+    }
+    const message = parsed.data;
+    const agent = this.agents.attachment(ws);
+    if (message.type !== "hello" && !agent.greeted)
+      return this.protocolError(ws, "the first message must be hello");
+    switch (message.type) {
+      case "hello":
+        return this.onHello(ws, agent, message);
+      case "heartbeat":
+        return this.onHeartbeat(ws, agent, message);
+      case "report":
+        return this.onReport(ws, agent, message);
+      case "upload_request":
+        return this.onUploadRequest(ws, agent, message);
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number) {
+    const agent = this.agents.attachment(ws);
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "closing");
+    } catch {
+      // already closed
+    }
+    // Leases outlive the socket: an agent that comes back in time keeps its runs.
+    if (!this.agents.socketOf(agent.machineId)) {
+      await recordMachineState(createDb(this.env.DB), agent.machineId, { status: "offline" });
+    }
+  }
+
+  override async webSocketError(ws: WebSocket) {
+    await this.webSocketClose(ws, 1011);
+  }
+
+  private async onHello(ws: WebSocket, agent: AgentAttachment, hello: HelloMessage) {
+    const instances = hello.instances.map((i) => ({ id: i.id, available: i.available, reason: i.reason }));
+    this.agents.update(ws, { greeted: true, draining: false, instances });
+    const keep: string[] = [];
+    const drop: string[] = [];
+    const expiresAt = Date.now() + this.leaseTtlMs;
+    for (const job of hello.in_flight) {
+      if (
+        this.queue.holds(job.run_id, job.lease_token) &&
+        this.queue.renew(job.run_id, job.lease_token, expiresAt)
+      ) {
+        keep.push(job.run_id);
+      } else {
+        drop.push(job.run_id);
+      }
+    }
+    this.send(ws, {
+      type: "welcome",
+      machine_id: agent.machineId,
+      heartbeat_interval_ms: Math.max(1000, Math.floor(this.leaseTtlMs / 3)),
+      lease_ttl_ms: this.leaseTtlMs,
+      keep,
+      drop,
+    });
+    // Runs leased to this machine that the agent no longer has were lost with its previous process.
+    const lost = this.queue.leasedTo(agent.machineId).filter((job) => !keep.includes(job.run_id));
+    await Promise.all(lost.map((job) => this.loseLease(job, "the agent restarted without it")));
+    await recordMachineState(createDb(this.env.DB), agent.machineId, {
+      status: "online",
+      info: { agent: hello.agent, gpus: hello.gpus, instances: hello.instances, protocol: PROTOCOL_VERSION },
+    });
+    await this.dispatch();
+  }
+
+  private async onHeartbeat(
+    ws: WebSocket,
+    agent: AgentAttachment,
+    beat: Extract<AgentMessage, { type: "heartbeat" }>,
+  ) {
+    const expiresAt = Date.now() + this.leaseTtlMs;
+    for (const lease of beat.leases) {
+      const job = this.queue.get(lease.run_id);
+      if (job?.machine_id === agent.machineId) this.queue.renew(lease.run_id, lease.lease_token, expiresAt);
+    }
+    const draining = beat.draining ?? agent.draining;
+    const instances = beat.instances ?? agent.instances;
+    if (draining !== agent.draining || JSON.stringify(instances) !== JSON.stringify(agent.instances)) {
+      this.agents.update(ws, { draining, instances });
+      if (draining !== agent.draining) {
+        await recordMachineState(createDb(this.env.DB), agent.machineId, {
+          status: draining ? "draining" : "online",
+        });
+      }
+    }
+    await this.dispatch();
+  }
+
+  private async onReport(ws: WebSocket, agent: AgentAttachment, message: ReportMessage) {
+    const { event_id, run_id } = message;
+    const status = await this.serial(run_id, () => this.applyReport(agent, message));
+    this.send(ws, { type: "ack", event_id, status });
+    if (status === "ok") await this.dispatch();
+  }
+
+  /** Applies a report once, and only from the holder of the run's live lease. */
+  private async applyReport(agent: AgentAttachment, message: ReportMessage): Promise<"ok" | "stale"> {
+    const { event_id, run_id, lease_token, report } = message;
+    if (this.queue.wasSeen(event_id)) return "ok";
+    const job = this.queue.get(run_id);
+    if (!job || job.machine_id !== agent.machineId || !this.queue.holds(run_id, lease_token)) return "stale";
+    // A stopping run is already final in D1; only its logs still matter.
+    if (job.state !== "stopping" || report.kind === "log") {
+      await this.lifecycle.apply({ runId: run_id, userId: job.user_id, origin: agent.origin }, report);
+    }
+    if (report.kind === "released")
+      await this.loseLease(job, `the agent released it: ${report.reason}`, false);
+    else if (TERMINAL_REPORTS.has(report.kind)) this.queue.remove(run_id);
+    this.queue.remember(event_id);
+    return "ok";
+  }
+
+  private async onUploadRequest(
+    ws: WebSocket,
+    agent: AgentAttachment,
+    message: Extract<AgentMessage, { type: "upload_request" }>,
+  ) {
+    const job = this.queue.get(message.run_id);
+    if (!job || !this.queue.holds(message.run_id, message.lease_token)) {
+      return this.send(ws, {
+        type: "error",
+        code: "stale_lease",
+        message: "lease not held",
+        request_id: message.request_id,
+      });
+    }
+    const files = await outputUploadGrants(this.env, agent.origin, {
+      userId: job.user_id,
+      runId: job.run_id,
+      attempt: job.attempt,
+      files: message.files,
+    });
+    this.send(ws, { type: "upload_urls", request_id: message.request_id, files });
+  }
+
+  // ---- dispatching and leases ----
+
+  /** Pushes waiting jobs to idle slots, highest priority first, then oldest. */
+  private async dispatch() {
+    const started: Promise<unknown>[] = [];
+    for (const slot of this.agents.idleSlots(this.queue.busySlots())) {
+      const job = this.queue.nextWaiting();
+      if (!job) break;
+      const lease = {
+        machineId: slot.machineId,
+        instanceId: slot.instanceId,
+        token: randomToken("lease_", 18),
+        expiresAt: Date.now() + this.leaseTtlMs,
+      };
+      this.queue.lease(job.run_id, lease);
+      const payload = this.queue.payload(job.run_id);
+      const sent = this.send(slot.ws, {
+        type: "job",
+        run_id: job.run_id,
+        lease_token: lease.token,
+        lease_expires_at: lease.expiresAt,
+        attempt: job.attempt,
+        instance_id: slot.instanceId,
+        graph: payload.graph as Extract<ServerMessage, { type: "job" }>["graph"],
+        inputs: payload.inputs,
+        bindings: payload.bindings,
+        input_urls: payload.input_urls,
+        deadline_at: job.deadline_at,
+      });
+      if (!sent) {
+        this.queue.requeue(job.run_id, job.attempt);
+        continue;
+      }
+      started.push(
+        this.serial(job.run_id, () => this.lifecycle.leased(job.run_id, slot.machineId, job.attempt)),
+      );
+    }
+    await this.scheduleAlarm();
+    await Promise.all(started);
+  }
+
+  /** A lease that ended without a result: the run goes back in line, or fails after its last attempt. */
+  private async loseLease(job: Job, why: string, serialise = true) {
+    const work = async () => {
+      if (job.state === "stopping") {
+        this.queue.remove(job.run_id);
+        return;
+      }
+      if (job.attempt >= this.maxAttempts) {
+        this.queue.remove(job.run_id);
+        await this.lifecycle.failed(job.run_id, {
+          code: "lease_expired",
+          message: `Gave up after ${job.attempt} attempts; the last ended because ${why}`,
+        });
+        return;
+      }
+      this.queue.requeue(job.run_id, job.attempt + 1);
+      await this.lifecycle.requeued(job.run_id, job.attempt + 1);
+    };
+    await (serialise ? this.serial(job.run_id, work) : work());
+  }
+
+  private stopOnAgent(job: Job, reason: "cancelled" | "timeout") {
+    this.queue.markStopping(job.run_id, reason);
+    const ws = job.machine_id ? this.agents.socketOf(job.machine_id) : undefined;
+    if (ws && job.lease_token)
+      this.send(ws, { type: "cancel", run_id: job.run_id, lease_token: job.lease_token, reason });
+  }
+
+  override async alarm() {
+    const now = Date.now();
+    for (const job of this.queue.pastDeadline(now)) {
+      await this.serial(job.run_id, () =>
+        this.lifecycle.advance(job.run_id, "timeout", {
+          error: { code: "timeout", message: "The run exceeded its timeout" },
+        }),
+      );
+      if (job.state === "queued") this.queue.remove(job.run_id);
+      else this.stopOnAgent(job, "timeout");
+    }
+    for (const job of this.queue.expiredLeases(now))
+      await this.loseLease(job, "its agent stopped renewing the lease");
+    this.queue.forgetReportsBefore(now - SEEN_REPORTS_RETENTION_MS);
+    await this.dispatch();
+  }
+
+  private async scheduleAlarm() {
+    const next = this.queue.nextWakeUp();
+    if (next === null) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || next < current) await this.ctx.storage.setAlarm(next);
+  }
+
+  private serial<T>(runId: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.runChains.get(runId) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch((err) => console.error(`run ${runId}:`, err));
+    this.runChains.set(runId, settled);
+    void settled.then(() => {
+      if (this.runChains.get(runId) === settled) this.runChains.delete(runId);
+    });
+    return next;
+  }
+
+  private send(ws: WebSocket, message: ServerMessage): boolean {
+    try {
+      ws.send(JSON.stringify(message));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private protocolError(ws: WebSocket, message: string) {
+    this.send(ws, { type: "error", code: "protocol_error", message });
+    ws.close(CloseCode.protocol_error, message.slice(0, 120));
   }
 }

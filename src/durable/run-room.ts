@@ -1,9 +1,136 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Bindings } from "../env";
+import { type RunEvent, type RunEventBody, type RunSnapshot, TERMINAL } from "../lib/run-events";
+import { EventLog } from "./run-room/event-log";
+import { type SseFormat, SseHub } from "./run-room/sse-hub";
 
-/** One per run: its subscribers, its numbered event log and its latest snapshot. */
+const encodeWs = (event: RunEvent | { type: "snapshot"; seq: number; data: RunSnapshot | null }) =>
+  JSON.stringify(event);
+
+/**
+ * One per run: its numbered event log, its latest snapshot and its subscribers (hibernatable WebSockets
+ * and SSE streams). A subscriber that reconnects with the last number it saw gets every event after it.
+ */
 export class RunRoom extends DurableObject<Bindings> {
-  async ping(): Promise<{ ok: true }> {
-    return { ok: true };
+  private readonly log: EventLog;
+  private readonly sse = new SseHub();
+  private readonly waiters = new Set<(snapshot: RunSnapshot) => void>();
+
+  constructor(ctx: DurableObjectState, env: Bindings) {
+    super(ctx, env);
+    this.log = new EventLog(ctx.storage.sql);
   }
+
+  /** Sets the first snapshot; ignored once the run has events, so a late call cannot rewind it. */
+  async init(snapshot: RunSnapshot): Promise<void> {
+    this.log.initSnapshot(snapshot);
+  }
+
+  async publish(events: RunEventBody[]): Promise<number> {
+    let last = this.log.lastSeq();
+    for (const body of events) {
+      const event = this.log.append(body);
+      last = event.seq;
+      this.broadcast(event);
+    }
+    const snapshot = this.log.snapshot();
+    if (snapshot && TERMINAL.has(snapshot.status)) this.finish(snapshot);
+    return last;
+  }
+
+  async state(): Promise<{ seq: number; snapshot: RunSnapshot | null }> {
+    return { seq: this.log.lastSeq(), snapshot: this.log.snapshot() };
+  }
+
+  /** Resolves with the snapshot once the run ends, or null after `timeoutMs`. */
+  async waitForEnd(timeoutMs: number): Promise<RunSnapshot | null> {
+    const current = this.log.snapshot();
+    if (current && TERMINAL.has(current.status)) return current;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(done);
+        resolve(null);
+      }, timeoutMs);
+      const done = (snapshot: RunSnapshot) => {
+        clearTimeout(timer);
+        resolve(snapshot);
+      };
+      this.waiters.add(done);
+    });
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const after = parseAfter(url.searchParams.get("after") ?? request.headers.get("Last-Event-ID"));
+    if (request.headers.get("Upgrade")?.toLowerCase() === "websocket") return this.acceptSocket(after);
+    const format = url.searchParams.get("format") === "comfydeploy" ? "comfydeploy" : "native";
+    return this.openStream(
+      after,
+      request.headers.has("Last-Event-ID") || url.searchParams.has("after"),
+      format,
+    );
+  }
+
+  private acceptSocket(after: number | null): Response {
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server);
+    const snapshot = this.log.snapshot();
+    server.send(encodeWs({ type: "snapshot", seq: this.log.lastSeq(), data: snapshot }));
+    for (const event of this.log.after(after ?? this.log.lastSeq())) server.send(encodeWs(event));
+    if (snapshot && TERMINAL.has(snapshot.status)) server.close(1000, "run finished");
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  private openStream(after: number | null, resuming: boolean, format: SseFormat): Response {
+    const snapshot = this.log.snapshot();
+    const backlog = this.log.after(resuming ? (after ?? 0) : this.log.lastSeq());
+    const ended = !!snapshot && TERMINAL.has(snapshot.status);
+    const stream = this.sse.open({
+      format,
+      snapshot: resuming ? null : snapshot,
+      seq: this.log.lastSeq(),
+      backlog,
+      ended,
+    });
+    return new Response(stream, {
+      headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive" },
+    });
+  }
+
+  private broadcast(event: RunEvent) {
+    const frame = encodeWs(event);
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.send(frame);
+      } catch {
+        // a socket that went away is cleaned up by its close handler
+      }
+    }
+    this.sse.send(event);
+  }
+
+  private finish(snapshot: RunSnapshot) {
+    for (const ws of this.ctx.getWebSockets()) ws.close(1000, "run finished");
+    this.sse.closeAll();
+    for (const resolve of this.waiters) resolve(snapshot);
+    this.waiters.clear();
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
+    if (message === "ping") ws.send("pong");
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number) {
+    try {
+      ws.close(code === 1005 ? 1000 : code, "closing");
+    } catch {
+      // already closed
+    }
+  }
+}
+
+function parseAfter(value: string | null): number | null {
+  if (value === null || value === "") return null;
+  const n = Number(value);
+  return Number.isInteger(n) && n >= 0 ? n : null;
 }

@@ -36,9 +36,11 @@ const errorDescriptions: Partial<Record<number, string>> = {
   404: "No such resource for this owner",
   409: "The resource is in a state that forbids this",
   413: "The body is larger than this route accepts",
+  422: "The run ended without succeeding",
   429: "Rate limit exceeded",
   500: "Internal error (logged; no details leak)",
   503: "A dependency is unavailable",
+  504: "Still running when the wait ended",
 };
 
 /** The error responses a route documents, in the one envelope every error uses. */

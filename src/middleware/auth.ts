@@ -21,3 +21,15 @@ export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   if (c.var.principal.role !== "admin") throw new AppError("forbidden", "Administrator role required");
   await next();
 });
+
+/**
+ * Like `requireUser`, but also takes `?token=` for clients that cannot set headers (browser WebSocket
+ * and EventSource). Only for the read-only live routes.
+ */
+export const requireUserOrQueryToken = createMiddleware<AppEnv>(async (c, next) => {
+  const header = c.req.header("Authorization");
+  const query = c.req.query("token");
+  const token = header || !query ? bearerToken(header) : query;
+  c.set("principal", await authenticate(c.var.db, c.env, token));
+  await next();
+});

@@ -139,7 +139,9 @@ async function authenticateApiKey(db: Db, token: string): Promise<Principal> {
   const found = await findActiveKeyByHash(db, await sha256Hex(token));
   if (!found) throw new AppError("unauthorized", "Invalid or revoked API key");
   if (!found.user.isActive) throw new AppError("forbidden", "This account is disabled");
-  await touchApiKey(db, found.key.id);
+  // Last use is kept to the minute, so a busy key does not cost a write per request.
+  const lastUsed = found.key.lastUsedAt ? Date.parse(found.key.lastUsedAt) : 0;
+  if (Date.now() - lastUsed > 60_000) await touchApiKey(db, found.key.id);
   return {
     kind: "user",
     userId: found.user.id,

@@ -1,1 +1,4 @@
 export * from "./auth";
+export * from "./files";
+export * from "./runs";
+export * from "./workflows";

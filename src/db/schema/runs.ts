@@ -1,0 +1,97 @@
+import { sql } from "drizzle-orm";
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { InputBinding } from "../../protocol/graph";
+import { createdAt, users } from "./auth";
+
+/** A GPU host's agent. Its token reaches only the agent endpoints. */
+export const machines = sqliteTable(
+  "machines",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    pool: text("pool").notNull().default("default"),
+    tokenHash: text("token_hash").notNull().unique(),
+    status: text("status", { enum: ["offline", "online", "draining"] })
+      .notNull()
+      .default("offline"),
+    info: text("info", { mode: "json" }).$type<Record<string, unknown>>(),
+    lastSeenAt: text("last_seen_at"),
+    createdAt: createdAt(),
+    deletedAt: text("deleted_at"),
+  },
+  (t) => [index("machines_user_idx").on(t.userId)],
+);
+
+export const RUN_STATUSES = [
+  "not-started",
+  "queued",
+  "running",
+  "uploading",
+  "success",
+  "failed",
+  "cancelled",
+  "timeout",
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const runs = sqliteTable(
+  "runs",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    deploymentId: text("deployment_id"),
+    workflowId: text("workflow_id"),
+    workflowVersionId: text("workflow_version_id"),
+    pool: text("pool").notNull().default("default"),
+    status: text("status", { enum: RUN_STATUSES }).notNull().default("not-started"),
+    priority: integer("priority").notNull().default(1),
+    inputs: text("inputs", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    /** The graph as it runs: the deployment's pinned version, or the raw graph of an execution. */
+    graph: text("graph", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    /** Where each input lands in the graph (the deployment's input spec when the run was made). */
+    bindings: text("bindings", { mode: "json" }).$type<InputBinding[]>().notNull(),
+    outputs: text("outputs", { mode: "json" }).$type<unknown[]>(),
+    error: text("error", { mode: "json" }).$type<Record<string, unknown>>(),
+    progress: text("progress", { mode: "json" }).$type<Record<string, unknown>>(),
+    metadata: text("metadata", { mode: "json" }).$type<Record<string, unknown>>(),
+    webhookUrl: text("webhook_url"),
+    timeoutMinutes: integer("timeout_minutes"),
+    machineId: text("machine_id"),
+    promptId: text("prompt_id"),
+    attempt: integer("attempt").notNull().default(0),
+    retriedFrom: text("retried_from"),
+    origin: text("origin", { enum: ["api", "execution"] })
+      .notNull()
+      .default("api"),
+    createdAt: createdAt(),
+    updatedAt: text("updated_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),
+    queuedAt: text("queued_at"),
+    startedAt: text("started_at"),
+    endedAt: text("ended_at"),
+  },
+  (t) => [
+    index("runs_user_created_idx").on(t.userId, t.createdAt),
+    index("runs_user_status_idx").on(t.userId, t.status),
+    index("runs_deployment_idx").on(t.deploymentId),
+  ],
+);
+
+export const runLogs = sqliteTable(
+  "run_logs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    runId: text("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
+    at: text("at").notNull(),
+    level: text("level", { enum: ["DEBUG", "INFO", "WARNING", "ERROR"] }).notNull(),
+    message: text("message").notNull(),
+    nodeId: text("node_id"),
+  },
+  (t) => [index("run_logs_run_idx").on(t.runId, t.id)],
+);

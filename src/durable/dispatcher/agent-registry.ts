@@ -1,0 +1,63 @@
+import { slotKey } from "./job-queue";
+
+export type InstanceState = { id: string; available: boolean; reason?: string };
+
+/** Kept on each agent socket (it survives hibernation). */
+export type AgentAttachment = {
+  machineId: string;
+  userId: string;
+  /** The control plane's public origin as the agent reached it; used to sign URLs for this agent. */
+  origin: string;
+  greeted: boolean;
+  draining: boolean;
+  instances: InstanceState[];
+};
+
+export type Slot = { ws: WebSocket; machineId: string; instanceId: string };
+
+/** The agents connected to one Dispatcher, read from its hibernatable sockets. */
+export class AgentRegistry {
+  constructor(private readonly ctx: DurableObjectState) {}
+
+  accept(ws: WebSocket, attachment: AgentAttachment) {
+    this.ctx.acceptWebSocket(ws, [attachment.machineId]);
+    ws.serializeAttachment(attachment);
+  }
+
+  attachment(ws: WebSocket): AgentAttachment {
+    return ws.deserializeAttachment() as AgentAttachment;
+  }
+
+  update(ws: WebSocket, patch: Partial<AgentAttachment>) {
+    ws.serializeAttachment({ ...this.attachment(ws), ...patch });
+  }
+
+  socketsOf(machineId: string): WebSocket[] {
+    return this.ctx.getWebSockets(machineId).filter((ws) => ws.readyState === WebSocket.OPEN);
+  }
+
+  /** The greeted socket of a machine, if it is connected. */
+  socketOf(machineId: string): WebSocket | undefined {
+    return this.socketsOf(machineId).find((ws) => this.attachment(ws).greeted);
+  }
+
+  connectedCount(): number {
+    return this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN).length;
+  }
+
+  /** Available instances of greeted, non-draining agents that hold no lease, oldest socket first. */
+  idleSlots(busy: Set<string>): Slot[] {
+    const slots: Slot[] = [];
+    for (const ws of this.ctx.getWebSockets()) {
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      const agent = this.attachment(ws);
+      if (!agent.greeted || agent.draining) continue;
+      for (const instance of agent.instances) {
+        if (instance.available && !busy.has(slotKey(agent.machineId, instance.id))) {
+          slots.push({ ws, machineId: agent.machineId, instanceId: instance.id });
+        }
+      }
+    }
+    return slots;
+  }
+}

@@ -1,0 +1,216 @@
+import type { InputBinding } from "../../protocol/graph";
+
+export type JobPayload = {
+  graph: Record<string, unknown>;
+  inputs: Record<string, unknown>;
+  bindings: InputBinding[];
+  input_urls: Record<string, string>;
+};
+
+export type NewJob = {
+  runId: string;
+  userId: string;
+  priority: number;
+  attempt: number;
+  deadlineAt: number | null;
+  payload: JobPayload;
+};
+
+export type JobState = "queued" | "leased" | "stopping";
+
+export type Job = {
+  run_id: string;
+  user_id: string;
+  priority: number;
+  seq: number;
+  attempt: number;
+  state: JobState;
+  machine_id: string | null;
+  instance_id: string | null;
+  lease_token: string | null;
+  lease_expires_at: number | null;
+  deadline_at: number | null;
+  stop_reason: string | null;
+  enqueued_at: number;
+};
+
+/**
+ * The Dispatcher's durable queue, in its SQLite storage. `queued` jobs wait for a slot (priority, then
+ * age); `leased` jobs run on an agent under a lease; `stopping` jobs were cancelled or timed out and
+ * wait for the agent to confirm, keeping their slot busy until ComfyUI is free.
+ */
+export class JobQueue {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS jobs (
+      run_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, priority INTEGER NOT NULL, seq INTEGER NOT NULL,
+      attempt INTEGER NOT NULL, state TEXT NOT NULL, machine_id TEXT, instance_id TEXT, lease_token TEXT,
+      lease_expires_at INTEGER, deadline_at INTEGER, stop_reason TEXT, enqueued_at INTEGER NOT NULL,
+      payload TEXT NOT NULL)`);
+    sql.exec("CREATE INDEX IF NOT EXISTS jobs_waiting ON jobs(state, priority DESC, seq)");
+    sql.exec("CREATE TABLE IF NOT EXISTS seen_reports (event_id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
+  }
+
+  private nextSeq(): number {
+    const row = this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM jobs").one();
+    return (row.seq ?? 0) + 1;
+  }
+
+  /** Adds a job; enqueuing a run that is already known changes nothing. */
+  add(job: NewJob): boolean {
+    const cursor = this.sql.exec(
+      `INSERT INTO jobs (run_id, user_id, priority, seq, attempt, state, deadline_at, enqueued_at, payload)
+       VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT(run_id) DO NOTHING`,
+      job.runId,
+      job.userId,
+      job.priority,
+      this.nextSeq(),
+      job.attempt,
+      job.deadlineAt,
+      Date.now(),
+      JSON.stringify(job.payload),
+    );
+    return cursor.rowsWritten > 0;
+  }
+
+  get(runId: string): Job | undefined {
+    return this.sql.exec<Job>("SELECT * FROM jobs WHERE run_id = ?", runId).toArray()[0];
+  }
+
+  payload(runId: string): JobPayload {
+    const row = this.sql.exec<{ payload: string }>("SELECT payload FROM jobs WHERE run_id = ?", runId).one();
+    return JSON.parse(row.payload) as JobPayload;
+  }
+
+  nextWaiting(): Job | undefined {
+    return this.sql
+      .exec<Job>("SELECT * FROM jobs WHERE state = 'queued' ORDER BY priority DESC, seq ASC LIMIT 1")
+      .toArray()[0];
+  }
+
+  lease(runId: string, lease: { machineId: string; instanceId: string; token: string; expiresAt: number }) {
+    this.sql.exec(
+      `UPDATE jobs SET state = 'leased', machine_id = ?, instance_id = ?, lease_token = ?, lease_expires_at = ?
+       WHERE run_id = ?`,
+      lease.machineId,
+      lease.instanceId,
+      lease.token,
+      lease.expiresAt,
+      runId,
+    );
+  }
+
+  /** True when `token` is the live lease of the run (leased or stopping). */
+  holds(runId: string, token: string): boolean {
+    const job = this.get(runId);
+    return !!job && job.state !== "queued" && job.lease_token === token;
+  }
+
+  renew(runId: string, token: string, expiresAt: number): boolean {
+    const cursor = this.sql.exec(
+      "UPDATE jobs SET lease_expires_at = ? WHERE run_id = ? AND lease_token = ? AND state != 'queued'",
+      expiresAt,
+      runId,
+      token,
+    );
+    return cursor.rowsWritten > 0;
+  }
+
+  /** Puts a job back in line for a new attempt, keeping its place by priority and original age. */
+  requeue(runId: string, attempt: number) {
+    this.sql.exec(
+      `UPDATE jobs SET state = 'queued', attempt = ?, machine_id = NULL, instance_id = NULL, lease_token = NULL,
+       lease_expires_at = NULL WHERE run_id = ?`,
+      attempt,
+      runId,
+    );
+  }
+
+  markStopping(runId: string, reason: string) {
+    this.sql.exec("UPDATE jobs SET state = 'stopping', stop_reason = ? WHERE run_id = ?", reason, runId);
+  }
+
+  remove(runId: string) {
+    this.sql.exec("DELETE FROM jobs WHERE run_id = ?", runId);
+  }
+
+  leasedTo(machineId: string): Job[] {
+    return this.sql
+      .exec<Job>("SELECT * FROM jobs WHERE machine_id = ? AND state != 'queued'", machineId)
+      .toArray();
+  }
+
+  busySlots(): Set<string> {
+    const rows = this.sql
+      .exec<{ machine_id: string; instance_id: string }>(
+        "SELECT machine_id, instance_id FROM jobs WHERE state != 'queued'",
+      )
+      .toArray();
+    return new Set(rows.map((r) => slotKey(r.machine_id, r.instance_id)));
+  }
+
+  expiredLeases(now: number): Job[] {
+    return this.sql
+      .exec<Job>("SELECT * FROM jobs WHERE state != 'queued' AND lease_expires_at <= ?", now)
+      .toArray();
+  }
+
+  pastDeadline(now: number): Job[] {
+    return this.sql
+      .exec<Job>(
+        "SELECT * FROM jobs WHERE state != 'stopping' AND deadline_at IS NOT NULL AND deadline_at <= ?",
+        now,
+      )
+      .toArray();
+  }
+
+  /** The earliest moment something needs the alarm: a lease to expire or a deadline to pass. */
+  nextWakeUp(): number | null {
+    const row = this.sql
+      .exec<{ at: number | null }>(
+        `SELECT MIN(at) AS at FROM (
+           SELECT lease_expires_at AS at FROM jobs WHERE state != 'queued'
+           UNION ALL SELECT deadline_at AS at FROM jobs WHERE deadline_at IS NOT NULL AND state != 'stopping')`,
+      )
+      .one();
+    return row.at;
+  }
+
+  /** How many waiting jobs run before this one. */
+  position(runId: string): number | null {
+    const job = this.get(runId);
+    if (job?.state !== "queued") return null;
+    const row = this.sql
+      .exec<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued' AND (priority > ? OR (priority = ? AND seq < ?))`,
+        job.priority,
+        job.priority,
+        job.seq,
+      )
+      .one();
+    return row.n;
+  }
+
+  counts(): { queued: number; leased: number; stopping: number } {
+    const rows = this.sql.exec<{ state: JobState; n: number }>(
+      "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state",
+    );
+    const counts = { queued: 0, leased: 0, stopping: 0 };
+    for (const row of rows) counts[row.state] = row.n;
+    return counts;
+  }
+
+  wasSeen(eventId: string): boolean {
+    return this.sql.exec("SELECT 1 FROM seen_reports WHERE event_id = ?", eventId).toArray().length > 0;
+  }
+
+  /** Remembers an applied report so a resent copy changes nothing. */
+  remember(eventId: string) {
+    this.sql.exec("INSERT OR IGNORE INTO seen_reports (event_id, at) VALUES (?, ?)", eventId, Date.now());
+  }
+
+  forgetReportsBefore(at: number) {
+    this.sql.exec("DELETE FROM seen_reports WHERE at < ?", at);
+  }
+}
+
+export const slotKey = (machineId: string, instanceId: string) => `${machineId}/${instanceId}`;

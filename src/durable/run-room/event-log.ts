@@ -1,0 +1,60 @@
+import type { RunEvent, RunEventBody, RunSnapshot } from "../../lib/run-events";
+
+type EventRow = { seq: number; type: RunEvent["type"]; data: string; at: string };
+
+/** The run's numbered events and its current snapshot, in the RunRoom's SQLite storage. */
+export class EventLog {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS events (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, data TEXT NOT NULL, at TEXT NOT NULL)`);
+    sql.exec(
+      "CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)",
+    );
+  }
+
+  lastSeq(): number {
+    return this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
+  }
+
+  snapshot(): RunSnapshot | null {
+    const row = this.sql.exec<{ data: string }>("SELECT data FROM snapshot WHERE id = 1").toArray()[0];
+    return row ? (JSON.parse(row.data) as RunSnapshot) : null;
+  }
+
+  initSnapshot(snapshot: RunSnapshot) {
+    if (this.lastSeq() > 0) return;
+    this.sql.exec("INSERT OR IGNORE INTO snapshot (id, data) VALUES (1, ?)", JSON.stringify(snapshot));
+  }
+
+  append(body: RunEventBody): RunEvent {
+    const at = new Date().toISOString();
+    const { seq } = this.sql
+      .exec<{ seq: number }>(
+        "INSERT INTO events (type, data, at) VALUES (?, ?, ?) RETURNING seq",
+        body.type,
+        JSON.stringify(body.data),
+        at,
+      )
+      .one();
+    this.fold(body, at);
+    return { ...body, seq, at } as RunEvent;
+  }
+
+  after(seq: number): RunEvent[] {
+    return this.sql
+      .exec<EventRow>("SELECT seq, type, data, at FROM events WHERE seq > ? ORDER BY seq", seq)
+      .toArray()
+      .map((row) => ({ seq: row.seq, type: row.type, at: row.at, data: JSON.parse(row.data) }) as RunEvent);
+  }
+
+  /** Folds an event into the snapshot: status events replace it, progress events update it. */
+  private fold(body: RunEventBody, at: string) {
+    const current = this.snapshot();
+    let next: RunSnapshot | null = current;
+    if (body.type === "status") next = body.data;
+    else if (body.type === "progress" && current) next = { ...current, progress: body.data, updated_at: at };
+    if (next && next !== current) {
+      this.sql.exec("INSERT OR REPLACE INTO snapshot (id, data) VALUES (1, ?)", JSON.stringify(next));
+    }
+  }
+}

@@ -1,0 +1,4 @@
+export { EXTERNAL_PREFIX, isExternalInputNode, outputSpec } from "./external";
+export { coerceInput, deriveInputSpec, type ExplicitBinding, validateRunInputs } from "./inputs";
+export { type GraphFormat, graphFormat, normaliseGraph } from "./normalise";
+export { findCycle, validateGraph } from "./validate";

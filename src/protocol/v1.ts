@@ -1,0 +1,249 @@
+import { z } from "zod";
+import { ApiGraph, InputBinding } from "./graph";
+
+/**
+ * Agent link, protocol v1: one WebSocket per agent (`GET /api/agent/v1/connect`), JSON text frames,
+ * each one of the messages below. docs/agent-protocol.md describes them one by one.
+ */
+export const PROTOCOL_VERSION = 1;
+
+const RunId = z.string().min(1).max(64);
+const LeaseToken = z.string().min(1).max(128);
+const EventId = z.string().min(1).max(128);
+
+export const Gpu = z.object({
+  index: z.number().int(),
+  name: z.string(),
+  uuid: z.string().optional(),
+  memory_total_mb: z.number().optional(),
+  memory_used_mb: z.number().optional(),
+  utilization_percent: z.number().optional(),
+  temperature_c: z.number().optional(),
+  driver_version: z.string().optional(),
+});
+
+export const InstanceInfo = z.object({
+  id: z.string().min(1).max(64),
+  comfy_url: z.string(),
+  available: z.boolean(),
+  reason: z.string().optional(),
+  system_stats: z.record(z.string(), z.unknown()).optional(),
+  node_classes: z.array(z.string()).max(20_000).optional(),
+});
+
+export const InFlightJob = z.object({
+  run_id: RunId,
+  lease_token: LeaseToken,
+  instance_id: z.string(),
+  prompt_id: z.string().optional(),
+});
+
+export const RunOutput = z.object({
+  node_id: z.string(),
+  kind: z.enum(["images", "gifs", "videos", "audio", "text", "files"]),
+  filename: z.string(),
+  subfolder: z.string().default(""),
+  type: z.string().default("output"),
+  content_type: z.string(),
+  size: z.number().int().nonnegative(),
+  /** The R2 key the agent uploaded to (from an `upload_urls` grant); absent for text outputs. */
+  key: z.string().optional(),
+  text: z.string().optional(),
+});
+export type RunOutput = z.infer<typeof RunOutput>;
+
+export const RunFailure = z.object({
+  code: z.enum([
+    "validation_error",
+    "execution_error",
+    "comfy_unavailable",
+    "input_error",
+    "upload_error",
+    "agent_error",
+  ]),
+  message: z.string(),
+  node_id: z.string().optional(),
+  node_type: z.string().optional(),
+  exception_type: z.string().optional(),
+  traceback: z.array(z.string()).optional(),
+  node_errors: z.record(z.string(), z.unknown()).optional(),
+});
+export type RunFailure = z.infer<typeof RunFailure>;
+
+export const Progress = z.object({
+  percentage: z.number().min(0).max(100),
+  nodes_done: z.number().int().nonnegative(),
+  nodes_total: z.number().int().nonnegative(),
+  current_node: z.string().nullable(),
+  current_node_type: z.string().nullable().optional(),
+  step: z.number().int().nonnegative().nullable(),
+  total_steps: z.number().int().nonnegative().nullable(),
+  eta_seconds: z.number().nonnegative().nullable(),
+});
+export type Progress = z.infer<typeof Progress>;
+
+/** What happened to a run, as the agent reports it. */
+export const RunReport = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("accepted"), prompt_id: z.string() }),
+  z.object({ kind: z.literal("started") }),
+  z.object({ kind: z.literal("progress"), progress: Progress }),
+  z.object({
+    kind: z.literal("log"),
+    level: z.enum(["DEBUG", "INFO", "WARNING", "ERROR"]),
+    message: z.string().max(8192),
+    node_id: z.string().optional(),
+  }),
+  z.object({ kind: z.literal("uploading") }),
+  z.object({ kind: z.literal("succeeded"), outputs: z.array(RunOutput).max(1000) }),
+  z.object({ kind: z.literal("failed"), error: RunFailure }),
+  z.object({ kind: z.literal("cancelled") }),
+  /** The agent gives the job back unfinished (shutdown, instance lost); it is queued again. */
+  z.object({ kind: z.literal("released"), reason: z.string() }),
+]);
+export type RunReport = z.infer<typeof RunReport>;
+
+export const TERMINAL_REPORTS = new Set<RunReport["kind"]>(["succeeded", "failed", "cancelled", "released"]);
+
+export const UploadRequestFile = z.object({
+  name: z.string().min(1).max(255),
+  content_type: z.string().min(1).max(255),
+  size: z.number().int().nonnegative(),
+});
+
+// ---- agent → server ----
+
+export const HelloMessage = z.object({
+  type: z.literal("hello"),
+  protocol: z.literal(PROTOCOL_VERSION),
+  agent: z.object({
+    version: z.string(),
+    hostname: z.string().optional(),
+    os: z.string().optional(),
+    arch: z.string().optional(),
+    cpus: z.number().optional(),
+    cpu_model: z.string().optional(),
+    memory_total_mb: z.number().optional(),
+    node_version: z.string().optional(),
+  }),
+  gpus: z.array(Gpu).default([]),
+  instances: z.array(InstanceInfo).min(1).max(64),
+  in_flight: z.array(InFlightJob).default([]),
+});
+
+export const HeartbeatMessage = z.object({
+  type: z.literal("heartbeat"),
+  leases: z.array(z.object({ run_id: RunId, lease_token: LeaseToken })).default([]),
+  instances: z
+    .array(z.object({ id: z.string(), available: z.boolean(), reason: z.string().optional() }))
+    .optional(),
+  gpus: z.array(Gpu).optional(),
+  /** Set once the agent is shutting down: it finishes what it has and takes nothing new. */
+  draining: z.boolean().optional(),
+});
+
+export const ReportMessage = z.object({
+  type: z.literal("report"),
+  event_id: EventId,
+  run_id: RunId,
+  lease_token: LeaseToken,
+  at: z.number().int(),
+  report: RunReport,
+});
+
+export const UploadRequestMessage = z.object({
+  type: z.literal("upload_request"),
+  request_id: z.string().min(1).max(128),
+  run_id: RunId,
+  lease_token: LeaseToken,
+  files: z.array(UploadRequestFile).min(1).max(100),
+});
+
+export const AgentMessage = z.discriminatedUnion("type", [
+  HelloMessage,
+  HeartbeatMessage,
+  ReportMessage,
+  UploadRequestMessage,
+]);
+export type AgentMessage = z.infer<typeof AgentMessage>;
+export type HelloMessage = z.infer<typeof HelloMessage>;
+export type ReportMessage = z.infer<typeof ReportMessage>;
+
+// ---- server → agent ----
+
+export const WelcomeMessage = z.object({
+  type: z.literal("welcome"),
+  machine_id: z.string(),
+  heartbeat_interval_ms: z.number().int().positive(),
+  lease_ttl_ms: z.number().int().positive(),
+  /** Which of the jobs the agent listed as in flight it should keep; the rest it must stop. */
+  keep: z.array(RunId),
+  drop: z.array(RunId),
+});
+
+export const JobMessage = z.object({
+  type: z.literal("job"),
+  run_id: RunId,
+  lease_token: LeaseToken,
+  lease_expires_at: z.number().int(),
+  attempt: z.number().int().positive(),
+  instance_id: z.string(),
+  graph: ApiGraph,
+  inputs: z.record(z.string(), z.unknown()),
+  bindings: z.array(InputBinding),
+  /** Input file ids are resolved by the control plane into signed URLs the agent can fetch. */
+  input_urls: z.record(z.string(), z.string()).default({}),
+  deadline_at: z.number().int().nullable(),
+});
+export type JobMessage = z.infer<typeof JobMessage>;
+
+export const AckMessage = z.object({
+  type: z.literal("ack"),
+  event_id: EventId,
+  /** `ok`: applied, or already applied; `stale`: refused because the lease is no longer held. */
+  status: z.enum(["ok", "stale"]),
+});
+
+export const CancelMessage = z.object({
+  type: z.literal("cancel"),
+  run_id: RunId,
+  lease_token: LeaseToken,
+  reason: z.enum(["cancelled", "timeout", "lease_lost"]),
+});
+
+export const UploadGrant = z.object({
+  name: z.string(),
+  key: z.string(),
+  url: z.string(),
+  method: z.literal("PUT"),
+  headers: z.record(z.string(), z.string()),
+});
+
+export const UploadUrlsMessage = z.object({
+  type: z.literal("upload_urls"),
+  request_id: z.string(),
+  files: z.array(UploadGrant),
+});
+
+export const ErrorMessage = z.object({
+  type: z.literal("error"),
+  code: z.string(),
+  message: z.string(),
+  request_id: z.string().optional(),
+});
+
+export const ServerMessage = z.discriminatedUnion("type", [
+  WelcomeMessage,
+  JobMessage,
+  AckMessage,
+  CancelMessage,
+  UploadUrlsMessage,
+  ErrorMessage,
+]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
+
+/** Close codes the server uses, so the agent knows whether reconnecting can help. */
+export const CloseCode = {
+  replaced: 4000,
+  revoked: 4001,
+  protocol_error: 4002,
+} as const;

@@ -1,0 +1,320 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { RunStatus } from "../db/schema";
+import type { AppEnv } from "../env";
+import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
+import { requireUser } from "../middleware/auth";
+import { limitBody, MiB } from "../middleware/body-limit";
+import { executionStatusView, executionView } from "../services/run-views";
+import {
+  cancelRun,
+  getRun,
+  queueGraphRun,
+  queuePosition,
+  readRun,
+  retryRun,
+  runLogs,
+  searchRuns,
+} from "../services/runs";
+import { RunId, RunOptionsSchema } from "./run-schemas";
+
+const tags = ["Executions (seed 004)"];
+const security = [{ bearerAuth: [] }];
+const ExecutionParam = z.object({
+  execution_id: RunId.openapi({ param: { name: "execution_id", in: "path" } }),
+});
+const LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
+
+const byExecutionStatus: Record<string, RunStatus[]> = {
+  pending: ["not-started", "queued"],
+  running: ["running", "uploading"],
+  completed: ["success"],
+  failed: ["failed", "timeout"],
+  cancelled: ["cancelled"],
+};
+
+const ExecuteSchema = z
+  .object({
+    workflow: z.record(z.string(), z.unknown()).openapi({
+      description:
+        "An API-format graph, or seed 004's `{nodes: {id: {class_type, inputs: [{name, value}]}}}`",
+      example: {
+        "1": { class_type: "EmptyImage", inputs: { width: 64, height: 64, batch_size: 1, color: 0 } },
+      },
+    }),
+    pool: z.string().max(63).optional().openapi({ example: "default" }),
+    ...RunOptionsSchema,
+  })
+  .openapi("ExecuteWorkflowRequest");
+
+const ExecutionSchema = z
+  .object({
+    execution_id: z.string(),
+    status: z.enum(["pending", "running", "completed", "failed", "cancelled"]),
+    raw_status: z.string(),
+    created_at: z.string(),
+    started_at: z.string().nullable(),
+    completed_at: z.string().nullable(),
+    duration_seconds: z.number().nullable(),
+    outputs: z.record(z.string(), z.array(z.unknown())),
+    error: z.string().nullable(),
+    logs: z.array(z.unknown()),
+    metadata: z.record(z.string(), z.unknown()),
+  })
+  .catchall(z.unknown())
+  .openapi("Execution");
+
+const LogSchema = z.object({
+  timestamp: z.string(),
+  level: z.enum(LEVELS),
+  message: z.string(),
+  node_id: z.string().nullable(),
+});
+
+const ctxOf = (c: Context<AppEnv>) => ({
+  env: c.env,
+  db: c.var.db,
+  userId: c.var.principal.userId,
+  origin: new URL(c.req.url).origin,
+});
+
+export const executionRoutes = createRouter();
+// Real workflows run from a few KB to a few hundred KB; 5 MiB leaves room without inviting abuse.
+executionRoutes.use("/workflows/execute", limitBody(5 * MiB));
+
+executionRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/workflows/execute",
+    tags,
+    security,
+    summary: "Execute a raw workflow graph",
+    middleware: [requireUser] as const,
+    request: { body: jsonBody(ExecuteSchema) },
+    responses: {
+      200: jsonContent(
+        z.object({
+          execution_id: z.string(),
+          status: z.literal("pending"),
+          created_at: z.string(),
+          estimated_duration: z.number().nullable(),
+          queue_position: z.number().int().nullable(),
+        }),
+        "Accepted",
+      ),
+      ...errorResponses(400, 401, 403, 413),
+    },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    const { run, position } = await queueGraphRun(ctxOf(c), body.workflow, {
+      pool: body.pool,
+      priority: body.priority,
+      webhook: body.webhook_url ?? body.webhook,
+      timeoutMinutes: body.timeout_minutes,
+      metadata: body.metadata,
+    });
+    return c.json(
+      {
+        execution_id: run.id,
+        status: "pending" as const,
+        created_at: run.createdAt,
+        estimated_duration: null,
+        queue_position: position,
+      },
+      200,
+    );
+  },
+);
+
+executionRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/workflows/",
+    tags,
+    security,
+    summary: "List executions (note the trailing slash; `/workflows` lists saved workflows)",
+    middleware: [requireUser] as const,
+    request: {
+      query: z.object({
+        status: z.enum(["pending", "running", "completed", "failed", "cancelled"]).optional(),
+        limit: z.coerce.number().int().min(1).max(100).default(20),
+        offset: z.coerce.number().int().min(0).max(100_000).default(0),
+      }),
+    },
+    responses: {
+      200: jsonContent(z.array(ExecutionSchema), "Executions, newest first"),
+      ...errorResponses(400, 401),
+    },
+  }),
+  async (c) => {
+    const q = c.req.valid("query");
+    const { rows } = await searchRuns(c.var.db, c.var.principal.userId, {
+      status: q.status ? byExecutionStatus[q.status] : undefined,
+      limit: q.limit,
+      offset: q.offset,
+    });
+    return c.json(
+      rows.map((r) => executionView(r)),
+      200,
+    );
+  },
+);
+
+executionRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/workflows/{execution_id}",
+    tags,
+    security,
+    summary: "An execution's result, with its logs",
+    middleware: [requireUser] as const,
+    request: { params: ExecutionParam },
+    responses: { 200: jsonContent(ExecutionSchema, "The execution"), ...errorResponses(401, 404) },
+  }),
+  async (c) => {
+    const id = c.req.valid("param").execution_id;
+    const { rows } = await runLogs(c.var.db, c.var.principal.userId, id, { tail: 100 });
+    const run = await readRun(ctxOf(c), id);
+    return c.json(executionView(run, rows.map(logView)), 200);
+  },
+);
+
+executionRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/workflows/{execution_id}/status",
+    tags,
+    security,
+    summary: "An execution's live status: step, percentage, node and ETA",
+    middleware: [requireUser] as const,
+    request: { params: ExecutionParam },
+    responses: {
+      200: jsonContent(
+        z
+          .object({
+            execution_id: z.string(),
+            status: z.string(),
+            queue_position: z.number().int().nullable(),
+            progress: z.object({
+              current_step: z.number(),
+              total_steps: z.number(),
+              percentage: z.number(),
+              current_node: z.string().nullable(),
+              eta_seconds: z.number().nullable(),
+            }),
+          })
+          .catchall(z.unknown()),
+        "The status",
+      ),
+      ...errorResponses(401, 404),
+    },
+  }),
+  async (c) => {
+    const run = await getRun(c.var.db, c.var.principal.userId, c.req.valid("param").execution_id);
+    return c.json(executionStatusView(run, await queuePosition(c.env, run)), 200);
+  },
+);
+
+executionRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/workflows/{execution_id}/cancel",
+    tags,
+    security,
+    summary: "Cancel an execution (idempotent)",
+    middleware: [requireUser] as const,
+    request: { params: ExecutionParam },
+    responses: {
+      200: jsonContent(z.object({ message: z.string(), status: z.string() }), "Done"),
+      ...errorResponses(401, 404),
+    },
+  }),
+  async (c) => {
+    const run = await cancelRun(ctxOf(c), c.req.valid("param").execution_id);
+    const message =
+      run.status === "cancelled" ? "Workflow cancelled successfully" : `Workflow already ${run.status}`;
+    return c.json({ message, status: run.status }, 200);
+  },
+);
+
+executionRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/workflows/{execution_id}/retry",
+    tags,
+    security,
+    summary: "Retry a failed, cancelled or timed-out execution as a new one",
+    middleware: [requireUser] as const,
+    request: { params: ExecutionParam },
+    responses: {
+      200: jsonContent(
+        z.object({
+          execution_id: z.string(),
+          status: z.literal("pending"),
+          queue_position: z.number().int().nullable(),
+          retried_from: z.string(),
+        }),
+        "The new execution",
+      ),
+      ...errorResponses(401, 404, 409),
+    },
+  }),
+  async (c) => {
+    const id = c.req.valid("param").execution_id;
+    const { run, position } = await retryRun(ctxOf(c), id);
+    return c.json(
+      { execution_id: run.id, status: "pending" as const, queue_position: position, retried_from: id },
+      200,
+    );
+  },
+);
+
+executionRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/workflows/{execution_id}/logs",
+    tags,
+    security,
+    summary: "An execution's logs",
+    middleware: [requireUser] as const,
+    request: {
+      params: ExecutionParam,
+      query: z.object({
+        level: z.enum(LEVELS).optional().openapi({ description: "This level and above" }),
+        tail: z.coerce.number().int().min(1).max(1000).default(100),
+      }),
+    },
+    responses: {
+      200: jsonContent(
+        z.object({
+          execution_id: z.string(),
+          logs: z.array(LogSchema),
+          total_count: z.number().int(),
+          filtered: z.boolean(),
+        }),
+        "Logs, oldest first",
+      ),
+      ...errorResponses(400, 401, 404),
+    },
+  }),
+  async (c) => {
+    const id = c.req.valid("param").execution_id;
+    const { level, tail } = c.req.valid("query");
+    const levels = level ? LEVELS.slice(LEVELS.indexOf(level)) : undefined;
+    const { rows, total } = await runLogs(c.var.db, c.var.principal.userId, id, {
+      levels: levels ? [...levels] : undefined,
+      tail,
+    });
+    return c.json({ execution_id: id, logs: rows.map(logView), total_count: total, filtered: !!level }, 200);
+  },
+);
+
+function logView(row: {
+  at: string;
+  level: (typeof LEVELS)[number];
+  message: string;
+  nodeId: string | null;
+}) {
+  return { timestamp: row.at, level: row.level, message: row.message, node_id: row.nodeId };
+}

@@ -1,0 +1,323 @@
+import type { Db } from "../db/client";
+import type { FilePurpose } from "../db/schema";
+import type { Bindings } from "../env";
+import { hmacSha256, timingSafeEqual } from "../lib/crypto";
+import { AppError, invalid, notFound } from "../lib/errors";
+import { bytesMatchType, normaliseContentType, sanitiseFilename } from "../lib/file-types";
+import { newId, nowIso } from "../lib/ids";
+import { presign, s3Target } from "../lib/s3-presign";
+import {
+  deleteOwnedFile,
+  type FileFilter,
+  type FileRow,
+  findFileById,
+  findOwnedFile,
+  findOwnedFileByKey,
+  insertFile,
+  listOwnedFiles,
+  markExpired,
+  markReady,
+  pendingPastExpiry,
+  updateOwnedFile,
+  usedBytes,
+} from "../stores/files";
+
+export type { FileRow } from "../stores/files";
+
+/** What a file operation acts for: the caller, its database and the origin its URLs point at. */
+export type FileContext = { env: Bindings; db: Db; userId: string; origin: string };
+
+const GiB = 1024 ** 3;
+export const UPLOAD_URL_TTL_SECONDS = 3600;
+export const DOWNLOAD_URL_TTL_SECONDS = 86400;
+/** R2's limit for one PUT; larger files use the multipart routes. */
+export const MAX_SINGLE_PUT_BYTES = 5 * GiB - 5 * 1024 * 1024;
+/** A pending upload may still arrive this long after its URL expired (the PUT began in time). */
+const ARRIVAL_GRACE_MS = 5 * 60_000;
+
+export const objectKey = (purpose: FilePurpose, userId: string, fileId: string) =>
+  `${purpose === "asset" ? "assets" : "uploads"}/${userId}/${fileId}`;
+
+export const quotaBytes = (env: Bindings) => Number(env.STORAGE_QUOTA_BYTES) || 10 * GiB;
+
+/** Refuses `adding` more bytes when the user's files and pending uploads would pass the quota. */
+export async function checkQuota(env: Bindings, db: Db, userId: string, adding: number, field = "file_size") {
+  const quota = quotaBytes(env);
+  const used = await usedBytes(db, userId);
+  if (used + adding > quota) throw quotaExceeded(used, quota, field);
+  return quota - used;
+}
+
+export function quotaExceeded(used: number, quota: number, field = "file_size") {
+  const message = `Storage quota exceeded: ${used} of ${quota} bytes used`;
+  return new AppError("payload_too_large", message, [{ code: "STORAGE_QUOTA_EXCEEDED", message, field }]);
+}
+
+export function contentTypeOrThrow(value: string, field = "content_type"): string {
+  const type = normaliseContentType(value);
+  if (!type) throw invalid(field, "Not a valid media type (type/subtype)");
+  return type;
+}
+
+/**
+ * A presigned S3 PUT for one object. `Content-Type` (and `Content-Length` when `size` is given) are
+ * bound into the signature, so the upload must send exactly those.
+ */
+export async function presignPut(
+  env: Bindings,
+  origin: string,
+  key: string,
+  contentType: string,
+  size: number | null,
+  ttlSeconds: number,
+) {
+  const headers: Record<string, string> = { "Content-Type": contentType };
+  if (size !== null) headers["Content-Length"] = String(size);
+  const signed = await presign(s3Target(env, origin), { method: "PUT", key, ttlSeconds, headers });
+  return {
+    url: signed.url,
+    headers: signed.headers,
+    expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString(),
+  };
+}
+
+const signingSecret = (env: Bindings) => env.URL_SIGNING_SECRET ?? env.JWT_SECRET;
+const downloadMessage = (fileId: string, expires: number) => `file-download\n${fileId}\n${expires}`;
+
+/** A URL that streams the file without a token until it expires (for browsers and agents). */
+export async function signedDownloadUrl(env: Bindings, origin: string, fileId: string, ttlSeconds: number) {
+  const expires = Math.floor(Date.now() / 1000) + Math.max(1, Math.floor(ttlSeconds));
+  const sig = await hmacSha256(signingSecret(env), downloadMessage(fileId, expires));
+  return `${new URL(origin).origin}/api/files/${fileId}/content?expires=${expires}&sig=${sig}`;
+}
+
+export async function verifyDownloadSignature(env: Bindings, fileId: string, expires: number, sig: string) {
+  const expected = await hmacSha256(signingSecret(env), downloadMessage(fileId, expires));
+  if (!timingSafeEqual(expected, sig)) throw new AppError("forbidden", "Invalid download signature");
+  if (expires * 1000 < Date.now()) throw new AppError("forbidden", "This download link has expired");
+}
+
+/** The public shape: seed 004's fields, ComfyDeploy's names, and ours. */
+export async function fileView(ctx: Pick<FileContext, "env" | "origin">, row: FileRow) {
+  const url = await signedDownloadUrl(ctx.env, ctx.origin, row.id, DOWNLOAD_URL_TTL_SECONDS);
+  return {
+    id: row.id,
+    file_id: row.id,
+    filename: row.filename,
+    file_name: row.filename,
+    size: row.size,
+    content_type: row.contentType,
+    status: row.status,
+    purpose: row.purpose,
+    folder: row.folder,
+    description: row.description,
+    sha256: row.sha256,
+    run_id: row.runId,
+    created_at: row.createdAt,
+    updated_at: row.updatedAt,
+    expires_at: row.expiresAt,
+    confirmed_at: row.confirmedAt,
+    download_url: url,
+    file_url: url,
+  };
+}
+
+export type PresignInput = {
+  filename: string;
+  contentType: string;
+  size: number | null;
+  purpose?: FilePurpose;
+  folder?: string;
+  description?: string | null;
+};
+
+/** Records a pending file and signs the PUT that will bring its bytes straight to R2. */
+export async function createPresignedUpload(ctx: FileContext, input: PresignInput) {
+  if (input.size !== null && input.size > MAX_SINGLE_PUT_BYTES) {
+    throw new AppError(
+      "payload_too_large",
+      `One PUT takes at most ${MAX_SINGLE_PUT_BYTES} bytes; use POST /api/files/multipart for larger files`,
+    );
+  }
+  await checkQuota(ctx.env, ctx.db, ctx.userId, input.size ?? 0);
+  const id = newId();
+  const purpose = input.purpose ?? "upload";
+  const key = objectKey(purpose, ctx.userId, id);
+  const upload = await presignPut(
+    ctx.env,
+    ctx.origin,
+    key,
+    input.contentType,
+    input.size,
+    UPLOAD_URL_TTL_SECONDS,
+  );
+  const row = await insertFile(ctx.db, {
+    id,
+    userId: ctx.userId,
+    r2Key: key,
+    filename: sanitiseFilename(input.filename),
+    contentType: input.contentType,
+    size: input.size,
+    purpose,
+    folder: input.folder ?? "/",
+    description: input.description ?? null,
+    expiresAt: new Date(Date.now() + UPLOAD_URL_TTL_SECONDS * 1000 + ARRIVAL_GRACE_MS).toISOString(),
+  });
+  return { row, upload };
+}
+
+async function reject(env: Bindings, row: FileRow, error: AppError): Promise<never> {
+  await env.BUCKET.delete(row.r2Key);
+  throw error;
+}
+
+/**
+ * Settles a pending upload from what R2 holds: ready when the object is there with the declared size,
+ * type and (for images) matching bytes; expired when it never came. Returns the row as it now is.
+ */
+export async function settleUpload(env: Bindings, db: Db, row: FileRow): Promise<FileRow> {
+  if (row.status !== "pending") return row;
+  const pastExpiry = row.expiresAt !== null && row.expiresAt < nowIso();
+  if (row.uploadId) {
+    if (!pastExpiry) return row;
+    await env.BUCKET.resumeMultipartUpload(row.r2Key, row.uploadId)
+      .abort()
+      .catch(() => undefined);
+    return (await markExpired(db, row.id)) ?? row;
+  }
+  const object = await env.BUCKET.head(row.r2Key);
+  if (!object) return pastExpiry ? ((await markExpired(db, row.id)) ?? row) : row;
+  const fail = async (error: AppError) => {
+    await markExpired(db, row.id);
+    return reject(env, row, error);
+  };
+  if (row.size !== null && object.size !== row.size) {
+    return fail(new AppError("bad_request", `Uploaded ${object.size} bytes, but ${row.size} were declared`));
+  }
+  const storedType = normaliseContentType(object.httpMetadata?.contentType ?? "");
+  if (storedType !== row.contentType) {
+    return fail(
+      new AppError("unsupported_media_type", `Uploaded as ${storedType}, declared ${row.contentType}`),
+    );
+  }
+  if (row.contentType.startsWith("image/")) {
+    const head = await env.BUCKET.get(row.r2Key, { range: { offset: 0, length: 64 } });
+    const bytes = new Uint8Array(head ? await head.arrayBuffer() : new ArrayBuffer(0));
+    if (!bytesMatchType(row.contentType, bytes)) {
+      return fail(new AppError("unsupported_media_type", `The bytes are not a ${row.contentType} image`));
+    }
+  }
+  if (row.size === null) {
+    const used = await usedBytes(db, row.userId);
+    const quota = quotaBytes(env);
+    if (used + object.size > quota) return fail(quotaExceeded(used, quota));
+  }
+  return (
+    (await markReady(db, row.id, { size: object.size })) ?? ((await findFileById(db, row.id)) as FileRow)
+  );
+}
+
+/** The caller's file, settled; another owner's id, or an unknown one, is 404. */
+export async function getOwnedFile(ctx: Pick<FileContext, "env" | "db" | "userId">, id: string) {
+  const row = await findOwnedFile(ctx.db, ctx.userId, id);
+  if (!row) throw notFound("File");
+  return settleUpload(ctx.env, ctx.db, row);
+}
+
+/** The caller's file, ready to be read, or the reason it is not. */
+export async function getReadyFile(ctx: Pick<FileContext, "env" | "db" | "userId">, id: string) {
+  return assertReadable(await getOwnedFile(ctx, id));
+}
+
+export function assertReadable(row: FileRow): FileRow {
+  if (row.status === "expired") throw new AppError("gone", "This upload expired before its bytes arrived");
+  if (row.status === "pending") throw new AppError("conflict", "This file's upload is not complete yet");
+  return row;
+}
+
+/** Confirms a presigned upload: 409 while the bytes have not arrived, 410 once it expired. */
+export async function confirmUpload(ctx: FileContext, id: string) {
+  const row = await getOwnedFile(ctx, id);
+  if (row.status === "pending" && row.uploadId) {
+    throw new AppError(
+      "conflict",
+      "Complete the multipart upload with POST /api/files/{id}/multipart/complete",
+    );
+  }
+  return assertReadable(row);
+}
+
+/**
+ * For run inputs given as file ids: the caller's ready file, or a validation error on `field`.
+ * With `env`, a pending upload is confirmed on this first use.
+ */
+export async function requireOwnedFile(db: Db, userId: string, id: string, field: string, env?: Bindings) {
+  let row = await findOwnedFile(db, userId, id);
+  if (!row) throw invalid(field, `File '${id}' not found`);
+  if (env) row = await settleUpload(env, db, row).catch(() => row as FileRow);
+  if (row.status !== "ready") throw invalid(field, `File '${id}' is ${row.status}, not ready`);
+  return row;
+}
+
+export async function listFiles(ctx: FileContext, filter: FileFilter) {
+  const { rows, total } = await listOwnedFiles(ctx.db, ctx.userId, filter);
+  return { files: await Promise.all(rows.map((row) => fileView(ctx, row))), total };
+}
+
+export async function renameFile(ctx: FileContext, id: string, filename: string) {
+  const row = await updateOwnedFile(ctx.db, ctx.userId, id, { filename: sanitiseFilename(filename) });
+  if (!row) throw notFound("File");
+  return row;
+}
+
+/** Deletes the record and its bytes (or the unfinished multipart upload). */
+export async function deleteFile(
+  ctx: Pick<FileContext, "env" | "db" | "userId">,
+  id: string,
+  purpose?: FilePurpose,
+) {
+  const existing = await findOwnedFile(ctx.db, ctx.userId, id);
+  if (!existing || (purpose && existing.purpose !== purpose))
+    throw notFound(purpose === "asset" ? "Asset" : "File");
+  const row = await deleteOwnedFile(ctx.db, ctx.userId, id);
+  if (!row) throw notFound("File");
+  if (row.uploadId) {
+    await ctx.env.BUCKET.resumeMultipartUpload(row.r2Key, row.uploadId)
+      .abort()
+      .catch(() => undefined);
+  }
+  await ctx.env.BUCKET.delete(row.r2Key);
+  return row;
+}
+
+/**
+ * Records a run output that an agent already PUT to R2 at `key` (through `presignPut`). Idempotent
+ * per key, so a resent completion report does not record it twice.
+ */
+export async function recordOutputFile(
+  db: Db,
+  input: { userId: string; runId: string; key: string; filename: string; contentType: string; size: number },
+): Promise<FileRow> {
+  const existing = await findOwnedFileByKey(db, input.userId, input.key);
+  if (existing) return existing;
+  const now = nowIso();
+  return insertFile(db, {
+    id: newId(),
+    userId: input.userId,
+    r2Key: input.key,
+    filename: sanitiseFilename(input.filename, "output"),
+    contentType: normaliseContentType(input.contentType) ?? "application/octet-stream",
+    size: input.size,
+    status: "ready",
+    purpose: "output",
+    runId: input.runId,
+    confirmedAt: now,
+  });
+}
+
+/** Settles pending uploads past their expiry (for a scheduled sweep); returns how many it looked at. */
+export async function sweepExpiredUploads(env: Bindings, db: Db, limit = 100): Promise<number> {
+  const rows = await pendingPastExpiry(db, nowIso(), limit);
+  for (const row of rows) await settleUpload(env, db, row).catch(() => undefined);
+  return rows.length;
+}

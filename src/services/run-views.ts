@@ -1,0 +1,199 @@
+import type { RunStatus } from "../db/schema";
+import type { Progress, RunOutput } from "../protocol/v1";
+import type { RunRow } from "../stores/runs";
+
+/** An output as stored on the run: the agent's report plus the file it became and a signed URL. */
+export type StoredOutput = RunOutput & { file_id?: string; url?: string; created_at?: string };
+
+const seconds = (from: string | null, to: string | null) =>
+  from && to ? Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000) : null;
+
+function pushTo(groups: Record<string, unknown[]>, kind: string, item: unknown) {
+  groups[kind] = [...(groups[kind] ?? []), item];
+}
+
+const outputsOf = (run: RunRow) => (run.outputs ?? []) as StoredOutput[];
+
+const mediaItem = (o: StoredOutput) => ({
+  url: o.url ?? "",
+  type: o.type,
+  filename: o.filename,
+  subfolder: o.subfolder,
+  is_public: false,
+  upload_duration: 0,
+  content_type: o.content_type,
+  size: o.size,
+  file_id: o.file_id ?? null,
+});
+
+/** ComfyDeploy's output groups: one per node, keyed by kind (`images`, `gifs`, …), as its SDK parses them. */
+export function outputGroups(run: RunRow) {
+  const byNode = new Map<string, StoredOutput[]>();
+  for (const output of outputsOf(run))
+    byNode.set(output.node_id, [...(byNode.get(output.node_id) ?? []), output]);
+  return [...byNode.entries()].map(([nodeId, outputs]) => {
+    const data: Record<string, unknown[]> = {};
+    for (const o of outputs) pushTo(data, o.kind, o.kind === "text" ? (o.text ?? "") : mediaItem(o));
+    const at = run.endedAt ?? run.updatedAt;
+    return {
+      id: `${run.id}:${nodeId}`,
+      run_id: run.id,
+      node_id: nodeId,
+      type: outputs[0]?.kind ?? null,
+      node_meta: null,
+      data,
+      ...data,
+      created_at: at,
+      updated_at: at,
+    };
+  });
+}
+
+const progressFraction = (run: RunRow) => {
+  if (run.status === "success") return 1;
+  const p = run.progress as Progress | null;
+  return p ? p.percentage / 100 : 0;
+};
+
+/** The ComfyDeploy run (`GET /api/run/{id}`), a superset of its SDK's WorkflowRunModel and seed 001. */
+export function comfyDeployRun(run: RunRow, extra: { queuePosition?: number | null; number?: number } = {}) {
+  const outputs = outputGroups(run);
+  return {
+    id: run.id,
+    run_id: run.id,
+    status: run.status,
+    live_status: (run.progress as Progress | null)?.current_node_type ?? null,
+    progress: progressFraction(run),
+    workflow_id: run.workflowId ?? "",
+    workflow_version_id: run.workflowVersionId,
+    deployment_id: run.deploymentId,
+    workflow_inputs: run.inputs,
+    workflow_outputs: flatOutputs(run),
+    workflow_api: run.graph,
+    machine_id: run.machineId,
+    origin: run.origin,
+    priority: run.priority,
+    attempt: run.attempt,
+    retried_from: run.retriedFrom,
+    created_at: run.createdAt,
+    updated_at: run.updatedAt,
+    queued_at: run.queuedAt,
+    started_at: run.startedAt,
+    ended_at: run.endedAt,
+    duration: seconds(run.createdAt, run.endedAt),
+    run_duration: seconds(run.startedAt, run.endedAt),
+    cold_start_duration: seconds(run.queuedAt, run.startedAt),
+    cold_start_duration_total: seconds(run.createdAt, run.startedAt),
+    number: extra.number ?? 0,
+    queue_position: extra.queuePosition ?? null,
+    gpu_event_id: null,
+    gpu: null,
+    machine_version: null,
+    machine_type: run.machineId ? "custom" : null,
+    modal_function_call_id: null,
+    user_id: run.userId,
+    org_id: null,
+    is_realtime: false,
+    webhook: run.webhookUrl,
+    webhook_status: null,
+    webhook_intermediate_status: false,
+    metadata: run.metadata,
+    outputs,
+    error: run.error,
+  };
+}
+
+/** Seed 001's `workflow_outputs`: every output of the run, grouped by kind. */
+export function flatOutputs(run: RunRow) {
+  const grouped: Record<string, unknown[]> = {};
+  for (const o of outputsOf(run)) pushTo(grouped, o.kind, o.kind === "text" ? o.text : mediaItem(o));
+  return grouped;
+}
+
+/** Seed 000's status: `progress {current, total, message}` with a 0-100 scale. */
+export function statusView(run: RunRow) {
+  const p = run.progress as Progress | null;
+  const current = run.status === "success" ? 100 : Math.round(p?.percentage ?? 0);
+  return {
+    id: run.id,
+    status: run.status,
+    started_at: run.startedAt,
+    ended_at: run.endedAt,
+    duration: seconds(run.startedAt, run.endedAt),
+    outputs: outputGroups(run),
+    error: errorMessage(run),
+    progress: { current, total: 100, message: progressMessage(run, p) },
+  };
+}
+
+function progressMessage(run: RunRow, p: Progress | null) {
+  if (run.status !== "running" || !p) return run.status;
+  const node = p.current_node_type ?? p.current_node ?? "";
+  return p.step !== null && p.total_steps
+    ? `${node} step ${p.step}/${p.total_steps}`
+    : `running ${node}`.trim();
+}
+
+const errorMessage = (run: RunRow) => (run.error as { message?: string } | null)?.message ?? null;
+
+/** Seed 004 speaks pending / running / completed / failed / cancelled. */
+export function executionStatus(
+  status: RunStatus,
+): "pending" | "running" | "completed" | "failed" | "cancelled" {
+  switch (status) {
+    case "not-started":
+    case "queued":
+      return "pending";
+    case "running":
+    case "uploading":
+      return "running";
+    case "success":
+      return "completed";
+    case "failed":
+    case "timeout":
+      return "failed";
+    case "cancelled":
+      return "cancelled";
+  }
+}
+
+/** Seed 004's execution result (`GET /api/workflows/{id}`). */
+export function executionView(run: RunRow, logs: unknown[] = []) {
+  return {
+    execution_id: run.id,
+    status: executionStatus(run.status),
+    raw_status: run.status,
+    created_at: run.createdAt,
+    started_at: run.startedAt,
+    completed_at: run.endedAt,
+    duration_seconds: seconds(run.startedAt, run.endedAt),
+    outputs: flatOutputs(run),
+    error: errorMessage(run),
+    error_details: run.error,
+    logs,
+    metadata: run.metadata ?? {},
+    retried_from: run.retriedFrom,
+  };
+}
+
+/** Seed 004's live status (`GET /api/workflows/{id}/status`). */
+export function executionStatusView(run: RunRow, queuePosition: number | null) {
+  const p = run.progress as Progress | null;
+  const eta = p?.eta_seconds ?? null;
+  return {
+    execution_id: run.id,
+    status: executionStatus(run.status),
+    raw_status: run.status,
+    created_at: run.createdAt,
+    started_at: run.startedAt,
+    queue_position: queuePosition,
+    progress: {
+      current_step: p?.step ?? p?.nodes_done ?? 0,
+      total_steps: p?.total_steps ?? p?.nodes_total ?? 0,
+      percentage: run.status === "success" ? 100 : (p?.percentage ?? 0),
+      current_node: p?.current_node ?? null,
+      eta_seconds: eta,
+    },
+    estimated_completion: eta !== null ? new Date(Date.now() + eta * 1000).toISOString() : null,
+  };
+}

@@ -1,0 +1,120 @@
+import { and, asc, count, desc, eq, isNotNull, isNull, sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import {
+  type DeploymentEnvironment,
+  deploymentEvents,
+  deployments,
+  workflows,
+  workflowVersions,
+} from "../db/schema";
+
+export type DeploymentRow = typeof deployments.$inferSelect;
+export type DeploymentEventRow = typeof deploymentEvents.$inferSelect;
+export type NewDeploymentEvent = Omit<typeof deploymentEvents.$inferInsert, "deploymentId" | "userId">;
+
+/** A deployment with the names and numbers its responses show. */
+export type DeploymentView = { deployment: DeploymentRow; workflowName: string; version: number };
+
+const live = (userId: string, id: string) =>
+  and(eq(deployments.id, id), eq(deployments.userId, userId), isNull(deployments.deletedAt));
+
+function selectViews(db: Db) {
+  return db
+    .select({ deployment: deployments, workflowName: workflows.name, version: workflowVersions.version })
+    .from(deployments)
+    .innerJoin(workflows, eq(workflows.id, deployments.workflowId))
+    .innerJoin(workflowVersions, eq(workflowVersions.id, deployments.workflowVersionId));
+}
+
+export async function insertDeployment(
+  db: Db,
+  row: typeof deployments.$inferInsert,
+  event: NewDeploymentEvent,
+): Promise<DeploymentRow> {
+  const [[created]] = await db.batch([
+    db.insert(deployments).values(row).returning(),
+    db.insert(deploymentEvents).values({ ...event, deploymentId: row.id, userId: row.userId }),
+  ]);
+  return created!;
+}
+
+export function listDeployments(
+  db: Db,
+  userId: string,
+  filters: { environment?: DeploymentEnvironment; isFluid?: boolean; workflowId?: string },
+): Promise<DeploymentView[]> {
+  const fluid =
+    filters.isFluid === undefined
+      ? undefined
+      : filters.isFluid
+        ? isNull(deployments.machineId)
+        : isNotNull(deployments.machineId);
+  return selectViews(db)
+    .where(
+      and(
+        eq(deployments.userId, userId),
+        isNull(deployments.deletedAt),
+        filters.environment ? eq(deployments.environment, filters.environment) : undefined,
+        filters.workflowId ? eq(deployments.workflowId, filters.workflowId) : undefined,
+        fluid,
+      ),
+    )
+    .orderBy(desc(deployments.createdAt), desc(sql`${deployments}.rowid`))
+    .all();
+}
+
+export function findDeployment(db: Db, userId: string, id: string): Promise<DeploymentView | undefined> {
+  return selectViews(db).where(live(userId, id)).get();
+}
+
+/**
+ * Applies a change and records it in one transaction. Callers check ownership first; the update itself
+ * is scoped too, so undefined means the deployment went away in between.
+ */
+export async function updateDeployment(
+  db: Db,
+  userId: string,
+  id: string,
+  changes: Partial<typeof deployments.$inferInsert>,
+  event: NewDeploymentEvent,
+): Promise<DeploymentRow | undefined> {
+  const [[updated]] = await db.batch([
+    db.update(deployments).set(changes).where(live(userId, id)).returning(),
+    db.insert(deploymentEvents).values({ ...event, deploymentId: id, userId }),
+  ]);
+  return updated;
+}
+
+export function listDeploymentEvents(db: Db, deploymentId: string) {
+  return db
+    .select()
+    .from(deploymentEvents)
+    .where(eq(deploymentEvents.deploymentId, deploymentId))
+    .orderBy(asc(deploymentEvents.createdAt), asc(sql`rowid`))
+    .all();
+}
+
+/** Deployments that still point at a workflow (deactivated ones included: they can come back). */
+export async function countLiveDeployments(db: Db, userId: string, workflowId: string): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(deployments)
+    .where(
+      and(
+        eq(deployments.userId, userId),
+        eq(deployments.workflowId, workflowId),
+        isNull(deployments.deletedAt),
+      ),
+    );
+  return row?.n ?? 0;
+}
+
+/** A live deployment with the graph of the version it pins, for starting a run. */
+export function findDeploymentWithGraph(db: Db, userId: string, id: string) {
+  return db
+    .select({ deployment: deployments, graph: workflowVersions.workflowApi })
+    .from(deployments)
+    .innerJoin(workflowVersions, eq(workflowVersions.id, deployments.workflowVersionId))
+    .where(live(userId, id))
+    .get();
+}

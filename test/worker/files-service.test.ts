@@ -1,0 +1,137 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { createDb } from "../../src/db/client";
+import type { Bindings } from "../../src/env";
+import {
+  presignPut,
+  recordOutputFile,
+  requireOwnedFile,
+  signedDownloadUrl,
+  sweepExpiredUploads,
+  verifyDownloadSignature,
+} from "../../src/services/files";
+import { expireNow, fetchWorker, presignedUpload, putToPresigned } from "../helpers/files";
+import { api } from "../helpers/http";
+import { createUser } from "../helpers/users";
+
+const bindings = env as unknown as Bindings;
+const db = () => createDb(env.DB);
+
+describe("recordOutputFile", () => {
+  it("records an output an agent PUT to R2, once per key, readable by its owner", async () => {
+    const user = await createUser();
+    const runId = crypto.randomUUID();
+    const key = `outputs/${user.id}/${runId}/0/ComfyUI_00001_.png`;
+    await env.BUCKET.put(key, "png bytes", { httpMetadata: { contentType: "image/png" } });
+    const input = {
+      userId: user.id,
+      runId,
+      key,
+      filename: "ComfyUI_00001_.png",
+      contentType: "image/png",
+      size: 9,
+    };
+    const first = await recordOutputFile(db(), input);
+    const again = await recordOutputFile(db(), input);
+    expect(again.id).toBe(first.id);
+    expect(first).toMatchObject({ status: "ready", purpose: "output", runId, size: 9 });
+
+    const list = await api<{ files: { id: string; run_id: string }[] }>(`/api/files?run_id=${runId}`, {
+      token: user.apiKey,
+    });
+    expect(list.body.files).toEqual([expect.objectContaining({ id: first.id, run_id: runId })]);
+    const url = await signedDownloadUrl(bindings, "https://api.example.com", first.id, 60);
+    expect(url).toMatch(
+      new RegExp(`^https://api.example.com/api/files/${first.id}/content\\?expires=\\d+&sig=`),
+    );
+    const res = await fetchWorker(url.replace("https://api.example.com", "http://comfy-edge.test"));
+    expect(await res.text()).toBe("png bytes");
+  });
+});
+
+describe("verifyDownloadSignature", () => {
+  it("accepts its own signatures only", async () => {
+    const url = new URL(await signedDownloadUrl(bindings, "http://x.test", "file-1", 60));
+    const expires = Number(url.searchParams.get("expires"));
+    const sig = url.searchParams.get("sig")!;
+    await expect(verifyDownloadSignature(bindings, "file-1", expires, sig)).resolves.toBeUndefined();
+    await expect(verifyDownloadSignature(bindings, "file-2", expires, sig)).rejects.toMatchObject({
+      code: "forbidden",
+    });
+    const other = { ...bindings, URL_SIGNING_SECRET: "another-secret" };
+    await expect(verifyDownloadSignature(other, "file-1", expires, sig)).rejects.toMatchObject({
+      code: "forbidden",
+    });
+  });
+});
+
+describe("requireOwnedFile", () => {
+  it("gives the owner's ready file and a field error otherwise, confirming on first use", async () => {
+    const alice = await createUser("alice");
+    const bob = await createUser("bob");
+    const upload = await presignedUpload(alice.apiKey, "text/plain", 5);
+    await expect(requireOwnedFile(db(), alice.id, upload.file_id, "inputs.image")).rejects.toMatchObject({
+      code: "validation_error",
+      details: [{ field: "inputs.image" }],
+    });
+    await putToPresigned(upload, "hello", "text/plain");
+    await expect(
+      requireOwnedFile(db(), bob.id, upload.file_id, "inputs.image", bindings),
+    ).rejects.toMatchObject({
+      code: "validation_error",
+    });
+    const row = await requireOwnedFile(db(), alice.id, upload.file_id, "inputs.image", bindings);
+    expect(row.status).toBe("ready");
+  });
+});
+
+describe("presignPut", () => {
+  it("points at R2's S3 endpoint with the configured credentials in production", async () => {
+    const production = {
+      ...bindings,
+      R2_S3_ENDPOINT: "https://0123abcd.r2.cloudflarestorage.com/comfy-edge-files/",
+      R2_ACCESS_KEY_ID: "AKIDEXAMPLE",
+      R2_SECRET_ACCESS_KEY: "secret",
+    };
+    const signed = await presignPut(
+      production,
+      "https://api.example.com",
+      "outputs/u/r/0/a.png",
+      "image/png",
+      10,
+      600,
+    );
+    const url = new URL(signed.url);
+    expect(url.origin).toBe("https://0123abcd.r2.cloudflarestorage.com");
+    expect(url.pathname).toBe("/comfy-edge-files/outputs/u/r/0/a.png");
+    expect(url.searchParams.get("X-Amz-Credential")).toMatch(/^AKIDEXAMPLE\//);
+    expect(url.searchParams.get("X-Amz-Expires")).toBe("600");
+    expect(signed.headers).toEqual({ "Content-Type": "image/png" });
+  });
+
+  it("refuses to sign when nothing is configured and the origin is not local", async () => {
+    await expect(presignPut(bindings, "https://api.example.com", "k", "a/b", 1, 60)).rejects.toMatchObject({
+      code: "service_unavailable",
+    });
+    const half = { ...bindings, R2_S3_ENDPOINT: "https://x.r2.cloudflarestorage.com/b" };
+    await expect(presignPut(half, "https://api.example.com", "k", "a/b", 1, 60)).rejects.toMatchObject({
+      code: "service_unavailable",
+    });
+  });
+});
+
+describe("sweepExpiredUploads", () => {
+  it("expires pending uploads past their time and leaves arrived ones ready", async () => {
+    const user = await createUser();
+    const lost = await presignedUpload(user.apiKey, "text/plain", 5);
+    const arrived = await presignedUpload(user.apiKey, "text/plain", 5);
+    await putToPresigned(arrived, "hello", "text/plain");
+    await expireNow(lost.file_id);
+    await expireNow(arrived.file_id);
+    expect(await sweepExpiredUploads(bindings, db(), 1000)).toBeGreaterThanOrEqual(2);
+    const status = async (id: string) =>
+      (await api<{ status: string }>(`/api/files/${id}/info`, { token: user.apiKey })).body.status;
+    expect(await status(lost.file_id)).toBe("expired");
+    expect(await status(arrived.file_id)).toBe("ready");
+  });
+});

@@ -1,0 +1,114 @@
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { api, BASE } from "../helpers/http";
+import { createMachine, executeRun } from "../helpers/runs";
+import { progress, TestAgent } from "../helpers/test-agent";
+import { createUser } from "../helpers/users";
+
+type Frame = { type: string; seq: number; data: { status?: string; percentage?: number } };
+
+async function subscribe(token: string, runId: string, after?: number) {
+  const query = after === undefined ? "" : `?after=${after}`;
+  const res = await exports.default.fetch(`${BASE}/api/run/${runId}/ws${query}`, {
+    headers: { Upgrade: "websocket", Authorization: `Bearer ${token}` },
+  });
+  const ws = res.webSocket!;
+  const frames: Frame[] = [];
+  let closed = false;
+  ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string)));
+  ws.addEventListener("close", () => {
+    closed = true;
+  });
+  ws.accept();
+  return { ws, frames, isClosed: () => closed };
+}
+
+const until = async (check: () => boolean) => {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(check()).toBe(true);
+};
+
+describe("run WebSocket", () => {
+  it("sends a snapshot, then every event in order, and closes when the run ends", async () => {
+    const user = await createUser();
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    const runId = await executeRun(user);
+    const job = await agent.job(runId);
+    const sub = await subscribe(user.apiKey, runId);
+    await agent.report(job, { kind: "started" });
+    for (const p of [10, 20, 30, 40, 50]) await agent.report(job, progress(p));
+    await agent.report(job, { kind: "succeeded", outputs: [] });
+    await until(sub.isClosed);
+    expect(sub.frames[0]?.type).toBe("snapshot");
+    const events = sub.frames.slice(1);
+    const seqs = events.map((f) => f.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(events.filter((f) => f.type === "progress").map((f) => f.data.percentage)).toEqual([
+      10, 20, 30, 40, 50,
+    ]);
+    expect(events.at(-1)).toMatchObject({ type: "status", data: { status: "success" } });
+    agent.close();
+  });
+
+  it("replays what a reconnecting subscriber missed", async () => {
+    const user = await createUser();
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    const runId = await executeRun(user);
+    const job = await agent.job(runId);
+    const first = await subscribe(user.apiKey, runId);
+    await agent.report(job, { kind: "started" });
+    await agent.report(job, progress(10));
+    await until(() => first.frames.length >= 3);
+    const lastSeen = first.frames.at(-1)!.seq;
+    first.ws.close();
+    await agent.report(job, progress(60));
+    await agent.report(job, progress(90));
+    const second = await subscribe(user.apiKey, runId, lastSeen);
+    await agent.report(job, { kind: "succeeded", outputs: [] });
+    await until(second.isClosed);
+    const replayed = second.frames.slice(1);
+    expect(replayed[0]?.seq).toBe(lastSeen + 1);
+    expect(replayed.filter((f) => f.type === "progress").map((f) => f.data.percentage)).toEqual([60, 90]);
+    const all = [...first.frames.slice(1), ...replayed].map((f) => f.seq);
+    expect(all).toEqual(Array.from({ length: all.length }, (_, i) => all[0]! + i));
+    agent.close();
+  });
+
+  it("accepts a token in the query for browsers, and refuses another tenant", async () => {
+    const alice = await createUser("alice");
+    const bob = await createUser("bob");
+    const runId = await executeRun(alice);
+    const ok = await exports.default.fetch(`${BASE}/api/run/${runId}/ws?token=${alice.apiKey}`, {
+      headers: { Upgrade: "websocket" },
+    });
+    expect(ok.status).toBe(101);
+    ok.webSocket!.accept();
+    ok.webSocket!.close();
+    const denied = await api(`/api/run/${runId}/ws?token=${bob.apiKey}`, {
+      headers: { Upgrade: "websocket" },
+    });
+    expect(denied.status).toBe(404);
+  });
+});
+
+describe("run events (SSE)", () => {
+  it("replays from Last-Event-ID and ends with the run", async () => {
+    const user = await createUser();
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    const runId = await executeRun(user);
+    const job = await agent.job(runId);
+    await agent.report(job, { kind: "started" });
+    await agent.report(job, progress(25));
+    await agent.report(job, { kind: "succeeded", outputs: [] });
+    const res = await exports.default.fetch(`${BASE}/api/run/${runId}/events`, {
+      headers: { Authorization: `Bearer ${user.apiKey}`, "Last-Event-ID": "1" },
+    });
+    expect(res.headers.get("Content-Type")).toBe("text/event-stream");
+    const text = await res.text();
+    const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(ids[0]).toBe(2);
+    expect(text).toContain('"status":"success"');
+    agent.close();
+  });
+});
