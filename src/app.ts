@@ -14,9 +14,10 @@ import { healthRoutes } from "./routes/health";
 import { keyRoutes } from "./routes/keys";
 import { machineRoutes } from "./routes/machines";
 import { runRoutes } from "./routes/runs";
+import { uploadRoutes } from "./routes/uploads";
 import { workflowRoutes } from "./routes/workflows";
 
-export function createApp() {
+function createApp() {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) throw validationError(result.error, result.target);
@@ -37,6 +38,7 @@ export function createApp() {
     workflowRoutes,
     deploymentRoutes,
     fileRoutes,
+    uploadRoutes,
     assetRoutes,
   ];
   for (const routes of routers) app.route("/api", routes);
@@ -58,3 +60,5 @@ export function createApp() {
   app.get("/api/reference", Scalar({ url: "/api/doc", pageTitle: "comfy-edge API reference" }));
   return app;
 }
+
+export const app = createApp();

@@ -1,11 +1,15 @@
-import { createApp } from "./app";
+import { app } from "./app";
+import { createDb } from "./db/client";
 import type { Bindings } from "./env";
+import { sweepExpiredUploads } from "./services/files";
 
 export { Dispatcher } from "./durable/dispatcher";
 export { RunRoom } from "./durable/run-room";
 
-const app = createApp();
-
 export default {
   fetch: app.fetch,
+  /** Cron sweep: uploads that never arrived expire and stop counting against the quota. */
+  async scheduled(_controller, env, ctx) {
+    ctx.waitUntil(sweepExpiredUploads(env, createDb(env.DB)).then(() => undefined));
+  },
 } satisfies ExportedHandler<Bindings>;

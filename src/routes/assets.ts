@@ -1,15 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../env";
 import { createRouter, errorResponses, jsonContent } from "../lib/openapi";
 import { parseOrThrow } from "../lib/validation";
 import { requireUser } from "../middleware/auth";
-import { KiB, limitBody } from "../middleware/body-limit";
 import { assetView, deleteAsset, getAsset, listAssets, normaliseFolder } from "../services/assets";
 import { storeFormUpload } from "../services/file-streams";
 import { contentTypeOrThrow, createPresignedUpload } from "../services/files";
 import { formUploadBody, IdParam } from "./file-schemas";
-import { fileContext, jsonOrEmpty } from "./files";
+import { fileContext, isMultipart, jsonOrEmpty, jsonUnlessMultipart } from "./files";
 
 const AssetSchema = z
   .object({
@@ -72,9 +69,6 @@ const PresignAssetSchema = z
 const tags = ["Assets"];
 const security = [{ bearerAuth: [] }];
 const user = [requireUser];
-const jsonUnlessMultipart = createMiddleware<AppEnv>((c, next) =>
-  /^multipart\/form-data/i.test(c.req.header("Content-Type") ?? "") ? next() : limitBody(16 * KiB)(c, next),
-);
 
 export const assetRoutes = createRouter();
 
@@ -127,7 +121,7 @@ assetRoutes.openapi(
     const ctx = fileContext(c);
     const query = c.req.valid("query");
     const folder = query.parent_path !== undefined ? normaliseFolder(query.parent_path) : undefined;
-    if (/^multipart\/form-data/i.test(c.req.header("Content-Type") ?? "")) {
+    if (isMultipart(c)) {
       const row = await storeFormUpload(ctx, c.req.raw, {
         purpose: "asset",
         folder,

@@ -8,6 +8,13 @@ const fileSize = z
   .int()
   .min(0)
   .max(5 * 1024 ** 4);
+const uploadTtl = z
+  .number()
+  .int()
+  .min(1)
+  .max(86400)
+  .optional()
+  .openapi({ example: 3600, description: "Seconds the upload URL works (default 3600)" });
 
 export const FileSchema = z
   .object({
@@ -62,6 +69,7 @@ export const FileUploadRequestSchema = z
     type: z.string().min(3).max(200).openapi({ example: "image/png", description: "Content type" }),
     file_size: fileSize.openapi({ example: 1048576 }),
     filename: z.string().min(1).max(1024).optional().openapi({ example: "input_image.png" }),
+    expires_in: uploadTtl,
   })
   .openapi("FileUploadRequest");
 
@@ -70,6 +78,7 @@ export const UploadUrlRequestSchema = z
     filename: z.string().min(1).max(1024).openapi({ example: "input_image.png" }),
     content_type: z.string().min(3).max(200).openapi({ example: "image/png" }),
     file_size: fileSize.optional().openapi({ example: 1048576, description: "Binds the size into the URL" }),
+    expires_in: uploadTtl,
   })
   .openapi("UploadUrlRequest");
 
@@ -175,7 +184,7 @@ export const DownloadUrlRequestSchema = z
     expires_in: z
       .number()
       .int()
-      .min(60)
+      .min(1)
       .max(7 * 86400)
       .default(3600)
       .openapi({ example: 3600, description: "Seconds the URL works (at most 7 days)" }),

@@ -15,7 +15,7 @@ import { type FileRow, insertFile, usedBytes } from "../stores/files";
 import { type FileContext, objectKey, quotaBytes, quotaExceeded } from "./files";
 
 /** R2 multipart parts must be at least 5 MiB and, but for the last, all the same size. */
-export const STREAM_PART_BYTES = 8 * 1024 * 1024;
+export const STREAM_PART_BYTES = 5 * 1024 * 1024;
 const SNIFF_BYTES = 64;
 const FORM_OVERHEAD_BYTES = 64 * 1024;
 
@@ -41,6 +41,46 @@ export function resolveContentType(declared: string | null, filename: string, he
 
 type StreamLimits = { maxBytes: number; quotaLeft: number; quota: number };
 
+/** Chunks held until a part is full: memory grows with what arrived, up to one part. */
+class PartBuffer {
+  private chunks: Uint8Array[] = [];
+  size = 0;
+
+  push(chunk: Uint8Array) {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  /** The first `n` bytes, copied out and removed. */
+  take(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.chunks[0]!;
+      const used = Math.min(chunk.length, n - filled);
+      out.set(chunk.subarray(0, used), filled);
+      filled += used;
+      if (used === chunk.length) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(used);
+    }
+    this.size -= n;
+    return out;
+  }
+
+  /** Up to `n` leading bytes, without removing them. */
+  head(n: number): Uint8Array {
+    const out = new Uint8Array(Math.min(n, this.size));
+    let filled = 0;
+    for (const chunk of this.chunks) {
+      if (filled === out.length) break;
+      const used = Math.min(chunk.length, out.length - filled);
+      out.set(chunk.subarray(0, used), filled);
+      filled += used;
+    }
+    return out;
+  }
+}
+
 /**
  * Writes a stream of unknown length to R2 holding at most one part in memory: a single `put` when it
  * fits in one part, else an R2 multipart upload. Counts bytes and aborts past the limits.
@@ -52,8 +92,7 @@ export async function streamToR2(
   limits: StreamLimits,
   typeFor: (head: Uint8Array) => string,
 ) {
-  const part = new Uint8Array(STREAM_PART_BYTES);
-  let fill = 0;
+  const buffer = new PartBuffer();
   let total = 0;
   let contentType: string | null = null;
   let upload: R2MultipartUpload | null = null;
@@ -69,27 +108,22 @@ export async function streamToR2(
       if (total > limits.quotaLeft)
         throw quotaExceeded(limits.quota - limits.quotaLeft, limits.quota, "file");
       await hasher.write(chunk);
-      for (let offset = 0; offset < chunk.length; ) {
-        const n = Math.min(STREAM_PART_BYTES - fill, chunk.length - offset);
-        part.set(chunk.subarray(offset, offset + n), fill);
-        fill += n;
-        offset += n;
-        if (fill === STREAM_PART_BYTES) {
-          contentType ??= typeFor(part.subarray(0, SNIFF_BYTES));
-          upload ??= await bucket.createMultipartUpload(key, { httpMetadata: { contentType } });
-          uploaded.push(await upload.uploadPart(uploaded.length + 1, part));
-          fill = 0;
-        }
+      buffer.push(chunk);
+      while (buffer.size >= STREAM_PART_BYTES) {
+        contentType ??= typeFor(buffer.head(SNIFF_BYTES));
+        upload ??= await bucket.createMultipartUpload(key, { httpMetadata: { contentType } });
+        uploaded.push(await upload.uploadPart(uploaded.length + 1, buffer.take(STREAM_PART_BYTES)));
       }
     }
     await hasher.close();
     const sha256 = toHex(await digest.digest);
-    contentType ??= typeFor(part.subarray(0, Math.min(fill, SNIFF_BYTES)));
+    contentType ??= typeFor(buffer.head(SNIFF_BYTES));
+    const rest = buffer.take(buffer.size);
     if (upload) {
-      if (fill > 0) uploaded.push(await upload.uploadPart(uploaded.length + 1, part.subarray(0, fill)));
+      if (rest.length > 0) uploaded.push(await upload.uploadPart(uploaded.length + 1, rest));
       await upload.complete(uploaded);
     } else {
-      await bucket.put(key, part.subarray(0, fill), { httpMetadata: { contentType } });
+      await bucket.put(key, rest, { httpMetadata: { contentType } });
     }
     return { size: total, sha256, contentType };
   } catch (err) {

@@ -3,7 +3,12 @@ import type { FilePurpose } from "../db/schema";
 import type { Bindings } from "../env";
 import { hmacSha256, timingSafeEqual } from "../lib/crypto";
 import { AppError, invalid, notFound } from "../lib/errors";
-import { bytesMatchType, normaliseContentType, sanitiseFilename } from "../lib/file-types";
+import {
+  bytesMatchType,
+  CHECKED_IMAGE_TYPES,
+  normaliseContentType,
+  sanitiseFilename,
+} from "../lib/file-types";
 import { newId, nowIso } from "../lib/ids";
 import { presign, s3Target } from "../lib/s3-presign";
 import {
@@ -53,9 +58,16 @@ export function quotaExceeded(used: number, quota: number, field = "file_size") 
   return new AppError("payload_too_large", message, [{ code: "STORAGE_QUOTA_EXCEEDED", message, field }]);
 }
 
+/** A declared type we can store: well-formed, and for images one whose bytes we can check. */
 export function contentTypeOrThrow(value: string, field = "content_type"): string {
   const type = normaliseContentType(value);
   if (!type) throw invalid(field, "Not a valid media type (type/subtype)");
+  if (type.startsWith("image/") && type !== "image/svg+xml" && !CHECKED_IMAGE_TYPES.has(type)) {
+    const known = [...CHECKED_IMAGE_TYPES, "image/svg+xml"].join(", ");
+    throw new AppError("unsupported_media_type", `Images must be one of ${known}`, [
+      { code: "INVALID_VALUE", message: `Unsupported image type ${type}`, field },
+    ]);
+  }
   return type;
 }
 
@@ -97,6 +109,20 @@ export async function verifyDownloadSignature(env: Bindings, fileId: string, exp
   if (expires * 1000 < Date.now()) throw new AppError("forbidden", "This download link has expired");
 }
 
+/** The file a signed download URL names, once its signature and expiry check out. */
+export async function signedDownloadFile(
+  env: Bindings,
+  db: Db,
+  fileId: string,
+  expires: number,
+  sig: string,
+) {
+  await verifyDownloadSignature(env, fileId, expires, sig);
+  const row = await findFileById(db, fileId);
+  if (!row) throw notFound("File");
+  return assertReadable(row);
+}
+
 /** The public shape: seed 004's fields, ComfyDeploy's names, and ours. */
 export async function fileView(ctx: Pick<FileContext, "env" | "origin">, row: FileRow) {
   const url = await signedDownloadUrl(ctx.env, ctx.origin, row.id, DOWNLOAD_URL_TTL_SECONDS);
@@ -129,6 +155,7 @@ export type PresignInput = {
   purpose?: FilePurpose;
   folder?: string;
   description?: string | null;
+  ttlSeconds?: number;
 };
 
 /** Records a pending file and signs the PUT that will bring its bytes straight to R2. */
@@ -143,14 +170,8 @@ export async function createPresignedUpload(ctx: FileContext, input: PresignInpu
   const id = newId();
   const purpose = input.purpose ?? "upload";
   const key = objectKey(purpose, ctx.userId, id);
-  const upload = await presignPut(
-    ctx.env,
-    ctx.origin,
-    key,
-    input.contentType,
-    input.size,
-    UPLOAD_URL_TTL_SECONDS,
-  );
+  const ttl = input.ttlSeconds ?? UPLOAD_URL_TTL_SECONDS;
+  const upload = await presignPut(ctx.env, ctx.origin, key, input.contentType, input.size, ttl);
   const row = await insertFile(ctx.db, {
     id,
     userId: ctx.userId,
@@ -161,7 +182,7 @@ export async function createPresignedUpload(ctx: FileContext, input: PresignInpu
     purpose,
     folder: input.folder ?? "/",
     description: input.description ?? null,
-    expiresAt: new Date(Date.now() + UPLOAD_URL_TTL_SECONDS * 1000 + ARRIVAL_GRACE_MS).toISOString(),
+    expiresAt: new Date(Date.now() + ttl * 1000 + ARRIVAL_GRACE_MS).toISOString(),
   });
   return { row, upload };
 }

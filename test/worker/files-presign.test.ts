@@ -63,6 +63,12 @@ describe("POST /api/file/upload (JSON, seed 002)", () => {
       json: { type: "png", file_size: 1 },
     });
     expect(badType.status).toBe(400);
+    const heic = await api("/api/file/upload", {
+      method: "POST",
+      token: user.apiKey,
+      json: { type: "image/heic", file_size: 1 },
+    });
+    expect(heic.status).toBe(415);
     const negative = await api("/api/file/upload", {
       method: "POST",
       token: user.apiKey,

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { fetchWorker, PNG_BYTES, presignedUpload, readyFile } from "../helpers/files";
 import { api } from "../helpers/http";
 import { createUser } from "../helpers/users";
@@ -50,6 +50,15 @@ describe("GET /api/files/{id}", () => {
     const multi = await fetchWorker(path, { token: user.apiKey, headers: { Range: "bytes=0-1,4-5" } });
     expect(multi.status).toBe(200);
     expect(await multi.text()).toBe(TEXT);
+  });
+
+  it("answers HEAD with the headers only", async () => {
+    const user = await createUser();
+    const file = await readyFile(user.apiKey, TEXT, "text/plain");
+    const res = await fetchWorker(`/api/files/${file.file_id}`, { token: user.apiKey, method: "HEAD" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Length")).toBe(String(TEXT.length));
+    expect(await res.text()).toBe("");
   });
 
   it("answers If-None-Match with 304", async () => {
@@ -124,13 +133,19 @@ describe("signed download URLs", () => {
     const minted = await api<{ url: string }>(`/api/files/${file.file_id}/download-url`, {
       method: "POST",
       token: user.apiKey,
-      json: {},
+      json: { expires_in: 1 },
     });
     expect(minted.status).toBe(200);
-    const expired = await api<{ message: string }>(
-      `/api/files/${file.file_id}/content?expires=${Math.floor(Date.now() / 1000) - 10}&sig=${sig}`,
-    );
-    expect(expired.status).toBe(403);
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 5000 });
+    try {
+      const expired = await api<{ message: string }>(
+        new URL(minted.body.url).pathname + new URL(minted.body.url).search,
+      );
+      expect(expired.status).toBe(403);
+      expect(expired.body.message).toMatch(/expired/);
+    } finally {
+      vi.useRealTimers();
+    }
     expect((await api(`/api/files/${file.file_id}/content`)).status).toBe(400);
   });
 

@@ -135,3 +135,42 @@ describe("sweepExpiredUploads", () => {
     expect(await status(arrived.file_id)).toBe("ready");
   });
 });
+
+describe("OpenAPI", () => {
+  it("documents every file and asset route with its errors", async () => {
+    const doc = await api<{ paths: Record<string, Record<string, { responses: Record<string, unknown> }>> }>(
+      "/api/doc",
+    );
+    const routes = [
+      ["/api/file/upload", "post"],
+      ["/api/upload-url", "post"],
+      ["/api/upload-url", "get"],
+      ["/api/files/upload", "post"],
+      ["/api/files/multipart", "post"],
+      ["/api/files/{id}/multipart/urls", "post"],
+      ["/api/files/{id}/multipart/complete", "post"],
+      ["/api/files/{id}/multipart", "delete"],
+      ["/api/files/{id}/confirm", "post"],
+      ["/api/files", "get"],
+      ["/api/files/{id}", "get"],
+      ["/api/files/{id}", "delete"],
+      ["/api/files/{id}/info", "get"],
+      ["/api/files/{id}/content", "get"],
+      ["/api/files/{id}/download-url", "post"],
+      ["/api/file/{id}/rename", "post"],
+      ["/api/assets", "get"],
+      ["/api/assets/upload", "post"],
+      ["/api/assets/{id}", "get"],
+      ["/api/assets/{id}", "delete"],
+    ] as const;
+    for (const [path, method] of routes) {
+      const op = doc.body.paths[path]?.[method];
+      expect(op, `${method} ${path}`).toBeDefined();
+      expect(Object.keys(op!.responses)).toContain("500");
+    }
+    const upload = doc.body.paths["/api/file/upload"]?.post as unknown as {
+      requestBody: { content: Record<string, unknown> };
+    };
+    expect(Object.keys(upload.requestBody.content)).toEqual(["application/json", "multipart/form-data"]);
+  });
+});
