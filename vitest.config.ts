@@ -3,6 +3,11 @@ import { defineConfig } from "vitest/config";
 /** One command runs every suite: the Worker inside workerd, the agent, and the end-to-end tests. */
 export default defineConfig({
   test: {
-    projects: ["test/vitest.config.ts", "test/e2e/vitest.config.ts"],
+    projects: [
+      "test/vitest.config.ts",
+      "gpu-agent/vitest.config.ts",
+      "test/e2e/vitest.config.ts",
+      "bench/vitest.config.ts",
+    ],
   },
 });

@@ -22,7 +22,7 @@ function platformOf(name) {
 /** Where npm looks for `name` when `from` requires it: next to `from`, then in each enclosing node_modules. */
 function candidates(from, name) {
   const dirs = [];
-  let dir = from.slice(0, Math.max(0, from.lastIndexOf("node_modules/"))) + "node_modules";
+  let dir = `${from.slice(0, Math.max(0, from.lastIndexOf("node_modules/")))}node_modules`;
   for (;;) {
     dirs.push(`${dir}/${name}`);
     const up = dir.slice(0, -"node_modules".length).replace(/\/$/, "");

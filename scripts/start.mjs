@@ -1,8 +1,19 @@
 #!/usr/bin/env node
-// Starts the control plane on the embedded local default: real workerd with local D1, R2 and Durable
-// Objects (wrangler dev), with an admin user and an API key seeded idempotently.
+// Starts the product on its embedded local default: the control plane in real workerd with local D1,
+// R2 and Durable Objects (wrangler dev), an admin user and an API key seeded idempotently, and one local
+// agent on COMFYUI_URL (or the bundled ComfyUI simulator when nothing answers there).
 import path from "node:path";
-import { devCredentials, ensureDevVars, hashPassword, root, sha256Hex, sqlString } from "./lib/dev-state.mjs";
+import { ensureComfy } from "./lib/comfy.mjs";
+import { ensureDemoDeployment, ensureDevMachine } from "./lib/demo.mjs";
+import {
+  devCredentials,
+  ensureDevVars,
+  hashPassword,
+  root,
+  saveCredentials,
+  sha256Hex,
+  sqlString,
+} from "./lib/dev-state.mjs";
 import { run, startProcess, stopAll, waitForHttp } from "./lib/processes.mjs";
 
 const port = Number(process.env.PORT ?? 8787);
@@ -42,10 +53,26 @@ async function main() {
     shutdown(1);
     return;
   }
-  printWelcome(creds);
+  const comfy = await ensureComfy();
+  const machine = await ensureDevMachine(baseUrl, creds.apiKey, creds);
+  saveCredentials({ ...creds, ...machine });
+  const deploymentId = await ensureDemoDeployment(baseUrl, creds.apiKey);
+  await run(process.execPath, [path.join(root, "gpu-agent", "build.mjs")], { cwd: root });
+  startAgent(machine.machineToken, comfy.url);
+  printWelcome(creds, deploymentId, comfy);
 }
 
-function printWelcome(creds) {
+function startAgent(token, comfyUrl) {
+  const bundle = path.join(root, "gpu-agent", "dist", "comfy-edge-agent.mjs");
+  const args = ["--server", baseUrl, "--token", token, "--comfy", comfyUrl];
+  args.push("--state-dir", path.join(root, ".dev-state", "agent"), "--allow-private-inputs");
+  const agent = startProcess(process.execPath, [bundle, ...args], { cwd: root });
+  agent.on("exit", (code) => {
+    if (!stopping) console.error(`The local agent exited (${code}).`);
+  });
+}
+
+function printWelcome(creds, deploymentId, comfy) {
   console.log(`
 comfy-edge is running.
 
@@ -55,8 +82,11 @@ comfy-edge is running.
   Admin login    ${creds.username} / ${creds.password}
   API key        ${creds.apiKey}
 
-Try it:
-  curl -s -H "Authorization: Bearer ${creds.apiKey}" ${baseUrl}/api/auth/me
+  ComfyUI        ${comfy.url}${comfy.simulated ? "  (SIMULATOR: no real ComfyUI answered)" : ""}
+  Demo           deployment ${deploymentId} (image → ImageInvert → SaveImage)
+
+Run the demo:
+  curl -s -X POST ${baseUrl}/api/run/deployment/sync -H "Authorization: Bearer ${creds.apiKey}" -H "Content-Type: application/json" -d '{"deployment_id":"${deploymentId}","inputs":{}}'
 
 Press Ctrl-C to stop everything.
 `);

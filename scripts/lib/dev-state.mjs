@@ -21,7 +21,6 @@ export function ensureDevVars() {
 
 /** Credentials of the local admin, kept between starts so the seed is idempotent. */
 export function devCredentials() {
-  mkdirSync(stateDir, { recursive: true });
   const file = path.join(stateDir, "credentials.json");
   const saved = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};
   const creds = {
@@ -31,9 +30,16 @@ export function devCredentials() {
     password: saved.password ?? randomBytes(12).toString("base64url"),
     apiKeyId: saved.apiKeyId ?? randomUUID(),
     apiKey: process.env.COMFY_EDGE_DEV_API_KEY || saved.apiKey || token("ce_live_"),
+    machineId: saved.machineId,
+    machineToken: saved.machineToken,
   };
-  writeFileSync(file, JSON.stringify(creds, null, 2), { mode: 0o600 });
+  saveCredentials(creds);
   return creds;
+}
+
+export function saveCredentials(creds) {
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(path.join(stateDir, "credentials.json"), JSON.stringify(creds, null, 2), { mode: 0o600 });
 }
 
 export const sha256Hex = (text) => createHash("sha256").update(text).digest("hex");

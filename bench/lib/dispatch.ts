@@ -1,0 +1,78 @@
+import { pushLatency } from "./floor";
+import type { Account } from "./product";
+import { createDeployment, createMachine, queueRun } from "./product";
+import { ProtocolAgent } from "./protocol-agent";
+import type { WranglerServer } from "./wrangler";
+
+/** A graph every ComfyUI (and the simulator) runs; the run input `marker` lands in EmptyImage's colour. */
+export const BENCH_GRAPH = {
+  "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+  "2": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "bench" } },
+};
+export const BENCH_MARKER = { node: "1", input: "color", type: "integer" as const };
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+/**
+ * Row 1. Each sample: from the moment the client sends `POST /api/run/deployment/queue` to the
+ * moment the `job` frame reaches an agent that holds the pool's only idle slot. The agent is the
+ * bench's own protocol-v1 agent in this process, so both ends read the same clock and nothing of
+ * the GPU agent's own work is in the figure. The floor is the same walk through a bare Worker and
+ * Durable Object (`POST /push` → the message reaches the client), measured in alternating blocks
+ * with the product so a noisy neighbour hits both alike.
+ */
+export async function dispatchLatency(
+  controlPlane: WranglerServer,
+  floor: WranglerServer,
+  account: Account,
+  opts: { runs: number; blocks: number; warmup: number },
+) {
+  const machine = await createMachine(controlPlane, account, "dispatch-agent", "dispatch");
+  const deploymentId = await createDeployment(controlPlane, account, "dispatch", BENCH_GRAPH, BENCH_MARKER);
+  const agent = await ProtocolAgent.connect(controlPlane.url, machine.token, 1);
+  const product: number[] = [];
+  const productPost: number[] = [];
+  const floorSamples: number[] = [];
+  const floorPost: number[] = [];
+  let marker = 0;
+
+  const oneRun = async () => {
+    const arrived = new Promise<{ job: Parameters<ProtocolAgent["onJob"]>[0]; at: number }>((resolve) => {
+      agent.onJob = (job, at) => resolve({ job, at });
+    });
+    const sent = performance.now();
+    const runId = await queueRun(controlPlane, account, deploymentId, marker++);
+    const returned = performance.now();
+    const { job, at } = await withTimeout(arrived, 10_000, `job for run ${runId}`);
+    if (job.run_id !== runId) throw new Error(`expected the job of ${runId}, got ${job.run_id}`);
+    await agent.complete(job);
+    return { latency: at - sent, post: returned - sent };
+  };
+
+  try {
+    for (let i = 0; i < opts.warmup; i++) await oneRun();
+    await pushLatency(floor, opts.warmup);
+    const perBlock = Math.ceil(opts.runs / opts.blocks);
+    for (let b = 0; b < opts.blocks; b++) {
+      const f = await pushLatency(floor, perBlock);
+      floorSamples.push(...f.samples);
+      floorPost.push(...f.roundTrips);
+      for (let i = 0; i < perBlock; i++) {
+        const r = await oneRun();
+        product.push(r.latency);
+        productPost.push(r.post);
+      }
+    }
+  } finally {
+    agent.close();
+  }
+  return { product, productPost, floor: floorSamples, floorPost };
+}

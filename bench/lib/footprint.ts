@@ -1,0 +1,103 @@
+import { BENCH_MARKER, withTimeout } from "./dispatch";
+import { gpuFleet, progressMessagesSent } from "./gpu-fleet";
+import { processUsage, sleep } from "./procs";
+import { type Account, createDeployment, createMachine, queueRun } from "./product";
+import { RunSocket } from "./run-socket";
+import { median } from "./stats";
+import type { WranglerServer } from "./wrangler";
+
+/**
+ * A graph whose run input `marker` lands in node "1" (EmptyImage's colour) and whose node "2" reports
+ * `steps` progress steps (the simulator's test node, which sends a preview with each, as a sampler does).
+ */
+export function progressGraph(steps: number) {
+  return {
+    "1": { class_type: "EmptyImage", inputs: { width: 16, height: 16, batch_size: 1, color: 0 } },
+    "2": { class_type: "CRTestProgressPreview", inputs: { image: ["1", 0], steps, delay: 0 } },
+    "3": { class_type: "SaveImage", inputs: { images: ["2", 0], filename_prefix: "bench" } },
+  };
+}
+
+/**
+ * Row 5. One GPU agent process with `jobs` ComfyUI simulators (one slot each). RSS (VmRSS) is read
+ * from /proc: idle (connected, nothing to do) and at its highest while all `jobs` runs are in
+ * flight. CPU time is the agent's user + system time over those runs, per 1,000 progress messages
+ * the simulators sent it (every one relayed: the agent runs with --progress-throttle-ms 0).
+ */
+export async function agentFootprint(
+  controlPlane: WranglerServer,
+  account: Account,
+  workDir: string,
+  agentBundle: string,
+  opts: { jobs: number; steps: number; stepMs: number },
+) {
+  const pool = "footprint";
+  const machine = await createMachine(controlPlane, account, "footprint-agent", pool);
+  const deploymentId = await createDeployment(
+    controlPlane,
+    account,
+    pool,
+    progressGraph(opts.steps),
+    BENCH_MARKER,
+  );
+  const fleet = await gpuFleet(controlPlane, account, workDir, agentBundle, [machine], {
+    instancesPerAgent: opts.jobs,
+    stepMs: opts.stepMs,
+    progressThrottleMs: 0,
+  });
+  try {
+    const pid = fleet.pids()[0]!;
+    await sleep(2000);
+    const idle: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      idle.push(processUsage(pid).rssMb);
+      await sleep(100);
+    }
+
+    const cpuBefore = processUsage(pid).cpuMs;
+    const progressBefore = await progressMessagesSent();
+    const markers = Array.from({ length: opts.jobs }, (_, i) => 5_000_000 + i);
+    const sockets = await Promise.all(
+      markers.map(async (marker) => {
+        const runId = await queueRun(controlPlane, account, deploymentId, marker);
+        return RunSocket.open(controlPlane.url, account.apiKey, runId, 0);
+      }),
+    );
+    let busyMax = 0;
+    let allInFlightMax = 0;
+    const ended = () => sockets.every((s) => s.terminalAt !== null);
+    await withTimeout(
+      (async () => {
+        while (!ended()) {
+          const rss = processUsage(pid).rssMb;
+          busyMax = Math.max(busyMax, rss);
+          const inFlight = markers.filter((m) => {
+            const t = fleet.trace(m);
+            return t && t.end === null;
+          }).length;
+          if (inFlight === opts.jobs) allInFlightMax = Math.max(allInFlightMax, rss);
+          await sleep(50);
+        }
+      })(),
+      120_000,
+      "the footprint runs",
+    );
+    const cpuMs = processUsage(pid).cpuMs - cpuBefore;
+    const progress = (await progressMessagesSent()) - progressBefore;
+    for (const s of sockets) s.close();
+    const failed = sockets.filter((s) => s.finalStatus() !== "success");
+    if (failed.length) {
+      const why = JSON.stringify(failed[0]!.finalError()).slice(0, 300);
+      throw new Error(`${failed.length} of the footprint runs did not succeed; the first: ${why}`);
+    }
+    return {
+      idleRssMb: median(idle),
+      busyRssMb: allInFlightMax || busyMax,
+      cpuPer1000ProgressMs: (cpuMs / Math.max(1, progress)) * 1000,
+      progress,
+      cpuMs,
+    };
+  } finally {
+    await fleet.stop();
+  }
+}

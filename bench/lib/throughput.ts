@@ -1,0 +1,139 @@
+import { BENCH_GRAPH, BENCH_MARKER } from "./dispatch";
+import type { Fleet } from "./fleet";
+import { insertThroughput } from "./floor";
+import { bearer, call, request } from "./http";
+import { groupCpuMs, sleep } from "./procs";
+import { type Account, createDeployment } from "./product";
+import type { WranglerServer } from "./wrangler";
+
+type Totals = Record<"success" | "failed" | "other", number>;
+
+async function countRuns(
+  controlPlane: WranglerServer,
+  account: Account,
+  deploymentId: string,
+): Promise<Totals> {
+  const total = async (status: string) => {
+    const page = await call<{ total: number }>(
+      "GET",
+      `${controlPlane.url}/api/runs?deployment_id=${deploymentId}&status=${status}&limit=1`,
+      { headers: bearer(account.apiKey) },
+    );
+    return page.total;
+  };
+  const [success, failed, other] = await Promise.all([
+    total("success"),
+    total("failed,cancelled,timeout"),
+    total("not-started,queued,running,uploading"),
+  ]);
+  return { success, failed, other };
+}
+
+/**
+ * Row 3. `clients` concurrent clients queue runs of one deployment for `durationMs`; the fleet's
+ * agents complete every run. The figure is runs accepted (2xx) per second. Then the bench waits for
+ * every accepted run to end and checks none failed, none was lost and none reached ComfyUI twice.
+ * The floor (one D1 insert per request, same clients) is measured for half the time before and half
+ * after (once every run has ended), so a change in the machine's load weighs on both.
+ */
+export async function throughput(
+  controlPlane: WranglerServer,
+  floor: WranglerServer,
+  account: Account,
+  pool: string,
+  startFleet: () => Promise<Fleet>,
+  opts: { clients: number; durationMs: number; drainTimeoutMs: number },
+) {
+  const deploymentId = await createDeployment(controlPlane, account, pool, BENCH_GRAPH, BENCH_MARKER);
+  const fleet = await startFleet();
+  try {
+    let floorCpu = groupCpuMs(floor.proc.pid);
+    const before = await insertThroughput(floor, opts.clients, opts.durationMs / 2);
+    floorCpu = groupCpuMs(floor.proc.pid) - floorCpu;
+    let productCpu = groupCpuMs(controlPlane.proc.pid);
+    const benchCpu = process.cpuUsage();
+
+    let accepted = 0;
+    let errors = 0;
+    const errorSamples: string[] = [];
+    let nextMarker = 1;
+    const started = performance.now();
+    const deadline = started + opts.durationMs;
+    await Promise.all(
+      Array.from({ length: opts.clients }, async () => {
+        while (performance.now() < deadline) {
+          const marker = nextMarker++;
+          try {
+            const res = await request("POST", `${controlPlane.url}/api/run/deployment/queue`, {
+              body: { deployment_id: deploymentId, inputs: { marker } },
+              headers: bearer(account.apiKey),
+            });
+            if (res.status === 200) accepted++;
+            else {
+              errors++;
+              if (errorSamples.length < 5) errorSamples.push(`${res.status} ${res.body.slice(0, 200)}`);
+            }
+          } catch (err) {
+            errors++;
+            if (errorSamples.length < 5) errorSamples.push(String(err));
+          }
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const acceptedAt = performance.now();
+
+    // Every accepted run must end, once, successfully.
+    let totals = await countRuns(controlPlane, account, deploymentId);
+    const drainDeadline = Date.now() + opts.drainTimeoutMs;
+    while (totals.success + totals.failed < accepted && Date.now() < drainDeadline) {
+      await sleep(250);
+      totals = await countRuns(controlPlane, account, deploymentId);
+    }
+    const drainedAt = performance.now();
+    if (totals.failed > 0) {
+      const page = await call<{ runs: { status: string; error: unknown }[] }>(
+        "GET",
+        `${controlPlane.url}/api/runs?deployment_id=${deploymentId}&status=failed,cancelled,timeout&limit=3`,
+        { headers: bearer(account.apiKey) },
+      );
+      for (const run of page.runs)
+        errorSamples.push(`run ${run.status}: ${JSON.stringify(run.error).slice(0, 200)}`);
+    }
+    productCpu = groupCpuMs(controlPlane.proc.pid) - productCpu;
+    const benchCpuMs = (({ user, system }) => (user + system) / 1000)(process.cpuUsage(benchCpu));
+    // The second half of the floor runs once the product is idle again, like the first.
+    const floorCpuBefore = groupCpuMs(floor.proc.pid);
+    const after = await insertThroughput(floor, opts.clients, opts.durationMs / 2);
+    floorCpu += groupCpuMs(floor.proc.pid) - floorCpuBefore;
+    const floorPerSecond = (before.ok + after.ok) / (before.seconds + after.seconds);
+    const executions = fleet.executions();
+    let runTwice = 0;
+    for (const times of executions.values()) if (times > 1) runTwice++;
+    return {
+      perSecond: accepted / seconds,
+      floorPerSecond,
+      accepted,
+      errors: errors + totals.failed,
+      httpErrors: errors,
+      failedRuns: totals.failed,
+      errorSamples,
+      lost: accepted - totals.success - totals.failed,
+      runTwice,
+      executed: executions.size,
+      /** Runs completed per second, from the first request until the last run ended. */
+      completedPerSecond: totals.success / ((drainedAt - started) / 1000),
+      drainSeconds: (drainedAt - acceptedAt) / 1000,
+      floorErrors: before.errors + after.errors,
+      /** CPU the control plane's processes (wrangler + workerd) spent per accepted run, until all ended. */
+      productCpuPerRunMs: productCpu / Math.max(1, accepted),
+      /** CPU the floor's processes spent per insert. */
+      floorCpuPerRequestMs: floorCpu / Math.max(1, before.ok + after.ok),
+      /** CPU the bench process itself (clients, agents in-process) spent during the product phase. */
+      benchCpuMs,
+      fleet: fleet.label,
+    };
+  } finally {
+    await fleet.stop();
+  }
+}

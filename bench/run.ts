@@ -1,0 +1,472 @@
+// `npm run bench`: measures comfy-edge on this machine against floors measured in the same run and
+// prints one table, plus bench/results.json. `--smoke` runs every figure with tiny counts (the test
+// suite does, so the bench keeps working). bench/README.md says what each figure measures.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { payload } from "./lib/bytes";
+import { BENCH_MARKER, dispatchLatency } from "./lib/dispatch";
+import { emulatedFleet, type Fleet, type FleetOptions } from "./lib/fleet";
+import { pushLatency, startFloor } from "./lib/floor";
+import { agentFootprint, progressGraph } from "./lib/footprint";
+import { buildAgent, gpuAgentPresent, gpuFleet } from "./lib/gpu-fleet";
+import { type LiveRunSamples, liveRuns } from "./lib/live-runs";
+import { stopAll } from "./lib/procs";
+import {
+  type Account,
+  createAccount,
+  createDeployment,
+  createMachine,
+  startControlPlane,
+} from "./lib/product";
+import { formatProfile, type ProfileSummary, profileDuring } from "./lib/profile";
+import { type Figure, figure, machineInfo, table } from "./lib/report";
+import { percentile } from "./lib/stats";
+import { throughput } from "./lib/throughput";
+import { bytesRoundTrip } from "./lib/transfer";
+import { root, type WranglerServer } from "./lib/wrangler";
+
+const { values: args } = parseArgs({
+  options: {
+    smoke: { type: "boolean", default: false },
+    out: { type: "string", default: path.join(root, "bench", "results.json") },
+    keep: { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
+    only: { type: "string" },
+    "emulate-agent": { type: "boolean", default: false },
+  },
+});
+/** `--only 1,6`: measure only these rows (for working on one figure; a full run measures all). */
+const only = args.only ? new Set(args.only.split(",").map(Number)) : null;
+
+const FULL = {
+  dispatch: { runs: 300, blocks: 3, warmup: 10 },
+  live: { runs: 40, steps: 10, stepMs: 20 },
+  throughput: { clients: 32, durationMs: 10_000, agents: 4, drainTimeoutMs: 180_000 },
+  footprint: { jobs: 4, steps: 250, stepMs: 8 },
+  bytes: 200 * 1024 * 1024,
+  bytesReps: 3,
+};
+const SMOKE = {
+  dispatch: { runs: 12, blocks: 2, warmup: 2 },
+  live: { runs: 3, steps: 4, stepMs: 20 },
+  throughput: { clients: 4, durationMs: 1_500, agents: 4, drainTimeoutMs: 30_000 },
+  footprint: { jobs: 4, steps: 25, stepMs: 8 },
+  bytes: 4 * 1024 * 1024,
+  bytesReps: 1,
+};
+const config = args.smoke ? SMOKE : FULL;
+
+type Context = {
+  controlPlane: WranglerServer;
+  floor: WranglerServer;
+  account: Account;
+  workDir: string;
+  /** The GPU agent's bundle; null where it is not in the tree or does not build (rows 2–4 then emulate it). */
+  agentBundle: string | null;
+  agentMissing: string | null;
+};
+
+/** With --profile: CPU profiles of the control plane's isolate while figures are measured. */
+const profiles: { title: string; runs: number; summary: ProfileSummary }[] = [];
+
+async function profiled<T>(
+  ctx: Context,
+  title: string,
+  work: () => Promise<T>,
+  runs: (r: T) => number,
+): Promise<T> {
+  if (!args.profile) return work();
+  let result: T | undefined;
+  const summary = await profileDuring(ctx.controlPlane.inspectorPort, async () => {
+    result = await work();
+  });
+  const top = {
+    ...summary,
+    byModule: summary.byModule.slice(0, 30),
+    byFunction: summary.byFunction.slice(0, 30),
+  };
+  profiles.push({ title, runs: runs(result as T), summary: top });
+  return result as T;
+}
+
+const FIGURE_NAMES: Record<number, string> = {
+  1: "dispatch latency",
+  2: "progress latency",
+  3: "throughput",
+  4: "overhead per run",
+  5: "agent footprint",
+  6: "bytes to R2 and back",
+};
+
+/** The line of an error that says what went wrong (build tools put it after a command line). */
+function firstError(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const lines = text.split("\n").map((l) => l.trim());
+  return lines.find((l) => /\bERROR\b|Error:/.test(l)) ?? lines[0] ?? text;
+}
+
+/** A figure whose measurement failed: reported with no value, as not met. */
+const failedFigure = (id: number, name: string, err: unknown): Figure => ({
+  id,
+  name,
+  value: null,
+  unit: "",
+  floor: null,
+  ratio: null,
+  target: null,
+  met: false,
+  note: `not measured: ${firstError(err)}`,
+});
+
+/**
+ * `agents` agents in `pool`, each with one ComfyUI: GPU agent processes on simulators, or (where the
+ * agent is not available) the bench's own protocol agents emulating both.
+ */
+async function startFleet(ctx: Context, pool: string, agents: number, opts: FleetOptions): Promise<Fleet> {
+  const machines = await Promise.all(
+    Array.from({ length: agents }, (_, i) =>
+      createMachine(ctx.controlPlane, ctx.account, `${pool}-${i}`, pool),
+    ),
+  );
+  if (!ctx.agentBundle) return emulatedFleet(ctx.controlPlane.url, machines, opts);
+  return gpuFleet(ctx.controlPlane, ctx.account, ctx.workDir, ctx.agentBundle, machines, {
+    instancesPerAgent: 1,
+    stepMs: opts.stepMs,
+    progressThrottleMs: 0,
+  });
+}
+
+async function row1(ctx: Context): Promise<{ figures: Figure[]; floorSamples: number[] }> {
+  const r = await profiled(
+    ctx,
+    "1: dispatch latency (one run at a time)",
+    () => dispatchLatency(ctx.controlPlane, ctx.floor, ctx.account, config.dispatch),
+    (r) => r.product.length + config.dispatch.warmup,
+  );
+  const floorP50 = percentile(r.floor, 50);
+  const floorP99 = percentile(r.floor, 99);
+  const note = `POST sent → job frame at the bench's protocol agent; POST round trip p50 ${percentile(r.productPost, 50).toFixed(1)} ms (floor ${percentile(r.floorPost, 50).toFixed(1)} ms)`;
+  const figures = [
+    figure({
+      id: 1,
+      name: "dispatch latency p50",
+      value: percentile(r.product, 50),
+      unit: "ms",
+      floor: floorP50,
+      target: "≤ 2× floor",
+      check: { kind: "ratio_max", limit: 2 },
+      n: r.product.length,
+      note,
+    }),
+    figure({
+      id: 1,
+      name: "dispatch latency p99",
+      value: percentile(r.product, 99),
+      unit: "ms",
+      floor: floorP99,
+      n: r.product.length,
+    }),
+  ];
+  return { figures, floorSamples: r.floor };
+}
+
+const p50 = (values: number[]) => percentile(values, 50).toFixed(1);
+
+async function rows2and4(ctx: Context, floorPush: number[]): Promise<{ row2: Figure[]; row4: Figure[] }> {
+  const pool = "live";
+  const graph = progressGraph(config.live.steps);
+  const deploymentId = await createDeployment(ctx.controlPlane, ctx.account, pool, graph, BENCH_MARKER);
+  const fleet = await startFleet(ctx, pool, 1, { steps: config.live.steps, stepMs: config.live.stepMs });
+  let s: LiveRunSamples;
+  try {
+    // Two runs first, not counted: the agent's and the control plane's first run pay for warming up.
+    await liveRuns(ctx.controlPlane, ctx.account, deploymentId, fleet, {
+      runs: 2,
+      firstMarker: 2_900_000,
+      timeoutMs: 30_000,
+    });
+    s = await liveRuns(ctx.controlPlane, ctx.account, deploymentId, fleet, {
+      runs: config.live.runs,
+      // Each figure has its own range of markers, so the simulators' records never mix figures.
+      firstMarker: 2_000_000,
+      timeoutMs: 30_000,
+    });
+  } finally {
+    await fleet.stop();
+  }
+  const floorP50 = percentile(floorPush, 50);
+  const floorP99 = percentile(floorPush, 99);
+  const row2 = [
+    figure({
+      id: 2,
+      name: "progress latency p50",
+      value: percentile(s.progress, 50),
+      unit: "ms",
+      floor: floorP50,
+      target: "≤ 2× floor",
+      check: { kind: "ratio_max", limit: 2 },
+      n: s.progress.length,
+      note: `${fleet.label}; ${config.live.steps} steps ${config.live.stepMs} ms apart per run`,
+    }),
+    figure({
+      id: 2,
+      name: "progress latency p99",
+      value: percentile(s.progress, 99),
+      unit: "ms",
+      floor: floorP99,
+      n: s.progress.length,
+    }),
+    figure({
+      id: 2,
+      name: "progress events lost",
+      value: s.lost,
+      unit: "events",
+      floor: null,
+      target: "0",
+      check: { kind: "max", limit: 0 },
+      n: s.emitted,
+      note: s.failed ? `${s.failed} run(s) did not end in success: ${s.failures.join(" | ")}` : undefined,
+    }),
+  ];
+  const row4 = [
+    figure({
+      id: 4,
+      name: "overhead per run p50",
+      value: percentile(s.overhead, 50),
+      unit: "ms",
+      floor: null,
+      target: "≤ 25 ms",
+      check: { kind: "max", limit: 25 },
+      n: s.overhead.length,
+      note: `${fleet.label}; p50s: end-to-end ${p50(s.endToEnd)} ms, ComfyUI's time ${p50(s.comfyTime)} ms; the overhead is POST sent → prompt in ComfyUI ${p50(s.beforeComfy)} ms, ComfyUI done → client sees "uploading" ${p50(s.afterComfyToUploading)} ms, "uploading" → final status ${p50(s.uploadingToEnd)} ms${s.skipped ? `; ${s.skipped} skipped (ended before the socket opened)` : ""}`,
+    }),
+  ];
+  return { row2, row4 };
+}
+
+async function row3(ctx: Context): Promise<Figure[]> {
+  const t = config.throughput;
+  const r = await profiled(
+    ctx,
+    "3: throughput (accepting and completing runs)",
+    () =>
+      throughput(
+        ctx.controlPlane,
+        ctx.floor,
+        ctx.account,
+        "throughput",
+        () => startFleet(ctx, "throughput", t.agents, { steps: 0, stepMs: 0 }),
+        t,
+      ),
+    (r) => r.accepted,
+  );
+  const note = `${t.clients} clients for ${t.durationMs / 1000} s; ${r.fleet}; ${r.accepted} accepted, ${r.completedPerSecond.toFixed(1)} completed/s, drained ${r.drainSeconds.toFixed(1)} s after the last request; CPU of the control plane's processes ${r.productCpuPerRunMs.toFixed(1)} ms per run (accept + complete), of the floor's ${r.floorCpuPerRequestMs.toFixed(2)} ms per insert`;
+  return [
+    figure({
+      id: 3,
+      name: "throughput (runs accepted/s)",
+      value: r.perSecond,
+      unit: "runs/s",
+      floor: r.floorPerSecond,
+      target: "≥ 0.5× floor",
+      check: { kind: "ratio_min", limit: 0.5 },
+      n: r.accepted,
+      note,
+    }),
+    figure({
+      id: 3,
+      name: "throughput errors",
+      value: r.errors,
+      unit: "runs",
+      floor: null,
+      target: "0",
+      check: { kind: "max", limit: 0 },
+      note: `${r.httpErrors} refused or failed requests, ${r.failedRuns} runs ended failed/cancelled/timeout${r.errorSamples.length ? `: ${r.errorSamples.join(" | ")}` : ""}`,
+    }),
+    figure({
+      id: 3,
+      name: "throughput runs lost",
+      value: r.lost,
+      unit: "runs",
+      floor: null,
+      target: "0",
+      check: { kind: "max", limit: 0 },
+    }),
+    figure({
+      id: 3,
+      name: "throughput runs run twice",
+      value: r.runTwice,
+      unit: "runs",
+      floor: null,
+      target: "0",
+      check: { kind: "max", limit: 0 },
+    }),
+  ];
+}
+
+async function row5(ctx: Context): Promise<Figure[]> {
+  if (!ctx.agentBundle) throw new Error(ctx.agentMissing ?? "the GPU agent is not available");
+  const f = config.footprint;
+  const r = await agentFootprint(ctx.controlPlane, ctx.account, ctx.workDir, ctx.agentBundle, f);
+  return [
+    figure({
+      id: 5,
+      name: "agent RSS idle",
+      value: r.idleRssMb,
+      unit: "MB",
+      floor: null,
+      target: "≤ 80 MB",
+      check: { kind: "max", limit: 80 },
+      note: "VmRSS of the agent process (the bundle on Node), connected and idle",
+    }),
+    figure({
+      id: 5,
+      name: `agent RSS, ${f.jobs} jobs in flight`,
+      value: r.busyRssMb,
+      unit: "MB",
+      floor: null,
+      target: "≤ 80 MB",
+      check: { kind: "max", limit: 80 },
+      note: `highest VmRSS while ${f.jobs} jobs ran at once (${f.jobs} ComfyUI simulators, ${f.steps} steps of ${f.stepMs} ms each)`,
+    }),
+    figure({
+      id: 5,
+      name: "agent CPU per 1,000 progress events",
+      value: r.cpuPer1000ProgressMs,
+      unit: "ms",
+      floor: null,
+      n: r.progress,
+      note: `user + system time of the agent over the ${f.jobs} runs (${r.cpuMs.toFixed(0)} ms) per 1,000 of the ${r.progress} progress messages it relayed (throttle off); includes each run's prompt, previews, history and upload`,
+    }),
+  ];
+}
+
+async function row6(ctx: Context): Promise<Figure[]> {
+  const body = payload(config.bytes);
+  const r = await bytesRoundTrip(
+    ctx.controlPlane,
+    ctx.floor,
+    ctx.account,
+    ctx.workDir,
+    body,
+    config.bytesReps,
+  );
+  const mb = Math.round(config.bytes / 2 ** 20);
+  const note = `median of ${config.bytesReps}; floor: a plain Node HTTP server on loopback storing the PUT in a file and streaming it back; a bare Worker streaming into its R2 binding and back: ${r.bareR2UpMbps.toFixed(0)} MB/s up, ${r.bareR2DownMbps.toFixed(0)} MB/s down`;
+  return [
+    figure({
+      id: 6,
+      name: `bytes up (${mb} MB, presigned PUT to R2)`,
+      value: r.upMbps,
+      unit: "MB/s",
+      floor: r.floorUpMbps,
+      target: "≥ 0.5× floor",
+      check: { kind: "ratio_min", limit: 0.5 },
+      n: config.bytesReps,
+      note,
+    }),
+    figure({
+      id: 6,
+      name: `bytes down (${mb} MB, signed URL from R2)`,
+      value: r.downMbps,
+      unit: "MB/s",
+      floor: r.floorDownMbps,
+      target: "≥ 0.5× floor",
+      check: { kind: "ratio_min", limit: 0.5 },
+      n: config.bytesReps,
+    }),
+  ];
+}
+
+async function main() {
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+  if (major < 22 || (major === 22 && minor < 12)) {
+    throw new Error(
+      `the bench needs Node ≥ 22.12 (wrangler does); this is ${process.version}. Run it with npm run bench.`,
+    );
+  }
+  const started = Date.now();
+  const machine = machineInfo();
+  const workDir = mkdtempSync(path.join(os.tmpdir(), "comfy-edge-bench-"));
+  const log = (message: string) =>
+    console.error(`[bench ${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
+  const figures: Figure[] = [];
+  try {
+    log(`starting the control plane and the floor Worker (state in ${workDir})`);
+    const agentBuild = args["emulate-agent"]
+      ? Promise.resolve({ bundle: null, missing: "--emulate-agent" })
+      : gpuAgentPresent()
+        ? buildAgent(workDir).then(
+            (bundle) => ({ bundle, missing: null }),
+            (err: unknown) => ({ bundle: null, missing: `gpu-agent did not build: ${firstError(err)}` }),
+          )
+        : Promise.resolve({ bundle: null, missing: "gpu-agent (agent + simulator) is not in the tree" });
+    const [controlPlane, floor] = await Promise.all([startControlPlane(workDir), startFloor(workDir)]);
+    const account = await createAccount(controlPlane, "bench");
+    const { bundle: agentBundle, missing: agentMissing } = await agentBuild;
+    if (agentMissing)
+      log(`${agentMissing}; rows 2-4 use the bench's protocol agents instead, row 5 is not measured`);
+    const ctx: Context = { controlPlane, floor, account, workDir, agentBundle, agentMissing };
+
+    const wanted = (id: number) => !only || only.has(id);
+    /** Runs one part; a part that fails is reported as not measured and the others go on. */
+    const part = async (ids: number[], label: string, work: () => Promise<Figure[]>) => {
+      if (!ids.some(wanted)) return;
+      log(label);
+      try {
+        figures.push(...(await work()));
+      } catch (err) {
+        log(`${label} failed: ${err instanceof Error ? err.stack : err}`);
+        for (const id of ids) figures.push(failedFigure(id, FIGURE_NAMES[id]!, err));
+      }
+    };
+
+    // Rows 1 and 2 share the floor: a bare Durable Object pushing one message to a WebSocket client.
+    let floorPush: number[] | null = null;
+    await part([1], "1: dispatch latency", async () => {
+      const r1 = await row1(ctx);
+      floorPush = r1.floorSamples;
+      return r1.figures;
+    });
+    await part([2, 4], "2 and 4: progress latency and overhead", async () => {
+      floorPush ??= (await pushLatency(floor, config.dispatch.runs)).samples;
+      const { row2, row4 } = await rows2and4(ctx, floorPush);
+      return [...row2, ...row4];
+    });
+    await part([3], "3: throughput", () => row3(ctx));
+    await part([5], "5: agent footprint", () => row5(ctx));
+    await part([6], "6: bytes", () => row6(ctx));
+  } finally {
+    await stopAll();
+    if (!args.keep) rmSync(workDir, { recursive: true, force: true });
+  }
+  figures.sort((a, b) => a.id - b.id);
+  const results = {
+    machine,
+    at: new Date(started).toISOString(),
+    mode: args.smoke ? "smoke" : "full",
+    figures,
+    ...(profiles.length ? { profiles } : {}),
+  };
+  writeFileSync(args.out, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(
+    `\ncomfy-edge bench (${results.mode}) on ${machine.cpus}× ${machine.cpu_model}, ${results.at}\n`,
+  );
+  console.log(table(figures));
+  for (const f of figures) if (f.note) console.log(`\n${f.id} ${f.name}: ${f.note}`);
+  for (const p of profiles) {
+    console.log(`\n${formatProfile(p.title, p.summary, 15)}`);
+    console.log(`  (${p.runs} runs while profiling)`);
+  }
+  console.log(
+    `\nWrote ${path.relative(process.cwd(), args.out)} in ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+  );
+}
+
+main().catch(async (err) => {
+  console.error(err instanceof Error ? err.stack : err);
+  await stopAll();
+  process.exit(1);
+});

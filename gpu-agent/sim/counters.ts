@@ -1,0 +1,32 @@
+/** What the simulator has been asked to do, for tests to check. */
+export interface SimulatorCounters {
+  /** POST /prompt calls, accepted or not. */
+  prompts: number;
+  /** POST /prompt calls answered 400. */
+  promptsRejected: number;
+  /** POST /interrupt calls. */
+  interrupts: number;
+  /** Prompt ids asked to be deleted with POST /queue `{delete}`. */
+  queueDeletes: number;
+  /** POST /queue `{clear: true}` calls. */
+  queueClears: number;
+  /** POST /upload/image calls. */
+  uploads: number;
+  /** GET /view calls. */
+  views: number;
+  /** WebSocket connections accepted. */
+  wsConnections: number;
+}
+
+export function zeroCounters(): SimulatorCounters {
+  return {
+    prompts: 0,
+    promptsRejected: 0,
+    interrupts: 0,
+    queueDeletes: 0,
+    queueClears: 0,
+    uploads: 0,
+    views: 0,
+    wsConnections: 0,
+  };
+}

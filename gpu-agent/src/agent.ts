@@ -1,0 +1,361 @@
+import type { z } from "zod";
+import {
+  type AckMessage,
+  type CancelMessage,
+  type HelloMessage,
+  type InFlightJob,
+  type JobMessage,
+  PROTOCOL_VERSION,
+  type ReportMessage,
+  type ServerMessage,
+} from "../../src/protocol/v1";
+import { type ComfyPort, createComfyPort } from "./comfy-adapter";
+import type { AgentConfig } from "./config";
+import { type ComfyInstance, InstancePool } from "./instances";
+import { JobRun } from "./job-runner";
+import { Link, type LinkEnd, type Welcome } from "./link";
+import type { Logger } from "./log";
+import { Outbox } from "./outbox";
+import { Reports } from "./reports";
+import type { Drainable } from "./shutdown";
+import { agentInfo, type GpuInfo, readGpus } from "./system-info";
+import { type AgentTimings, DEFAULT_TIMINGS } from "./timings";
+import { UploadUrlRequests } from "./upload-url-requests";
+
+export interface AgentOptions {
+  config: AgentConfig;
+  log: Logger;
+  timings?: Partial<AgentTimings>;
+  readGpus?: () => Promise<GpuInfo[]>;
+}
+
+/** How the agent ended: 0 after a shutdown; 3 when the control plane will not take it back. */
+export interface AgentExit {
+  code: number;
+  message: string;
+}
+
+/**
+ * The agent: one link to the control plane, the host's ComfyUI instances, the jobs running on them
+ * and the outbox their reports go through.
+ */
+export class Agent implements Drainable {
+  readonly exited: Promise<AgentExit>;
+  private resolveExit!: (exit: AgentExit) => void;
+  private readonly jobs = new Map<string, JobRun>();
+  private readonly link: Link;
+  private readonly uploads: UploadUrlRequests;
+  private readonly reports: Reports;
+  private readonly pool: InstancePool<ComfyPort>;
+  private readonly timings: AgentTimings;
+  private readonly trustedOrigins: string[];
+  private draining = false;
+  private gpus: GpuInfo[] = [];
+  private gpuTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly options: AgentOptions,
+    private readonly outbox: Outbox,
+  ) {
+    this.exited = new Promise((resolve) => {
+      this.resolveExit = resolve;
+    });
+    this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
+    this.trustedOrigins = [new URL(options.config.server.replace(/^ws/, "http")).origin];
+    const createClient = (url: string) =>
+      createComfyPort(url, {
+        log: options.log,
+        progressIntervalMs: options.config.progressThrottleMs,
+        timings: this.timings.comfy,
+      });
+    this.pool = new InstancePool(options.config.comfy, createClient, {
+      probeIntervalMs: this.timings.probeIntervalMs,
+      probeTimeoutMs: this.timings.probeTimeoutMs,
+      log: options.log,
+      onChange: () => this.link.sendHeartbeat(),
+    });
+    this.reports = new Reports(outbox, (message) => this.link.send(message), options.log);
+    this.uploads = new UploadUrlRequests(
+      (message) => this.link.send(message),
+      this.timings.uploadUrlTimeoutMs,
+    );
+    this.link = new Link(
+      {
+        server: options.config.server,
+        token: options.config.token,
+        log: options.log,
+        heartbeatMs: options.config.heartbeatMs,
+        backoff: this.timings.backoff,
+        handshakeTimeoutMs: this.timings.handshakeTimeoutMs,
+        random: this.timings.random,
+      },
+      {
+        hello: () => this.hello(),
+        heartbeat: () => this.heartbeat(),
+        onReady: (welcome) => this.onReady(welcome),
+        onMessage: (message) => this.onMessage(message),
+        onEnd: (end) => this.onLinkEnd(end),
+      },
+    );
+  }
+
+  /** Opens the outbox, probes every ComfyUI once, then connects. */
+  static async start(options: AgentOptions): Promise<Agent> {
+    const outbox = await Outbox.open(options.config.stateDir, options.log);
+    if (outbox.size > 0) options.log.info(`outbox: ${outbox.size} report(s) from before to resend`);
+    const agent = new Agent(options, outbox);
+    await agent.pool.probeAll();
+    for (const instance of agent.pool.instances.filter((i) => !i.available)) {
+      options.log.error(
+        `!!! ${instance.id}: no ComfyUI answers at ${instance.url}. It takes no jobs until it does; ` +
+          "start ComfyUI there or point --comfy / COMFYUI_URL at it.",
+      );
+    }
+    agent.gpus = await (options.readGpus ?? readGpus)();
+    agent.pool.start();
+    agent.gpuTimer = setInterval(() => void agent.refreshGpus(), agent.timings.gpuRefreshMs);
+    agent.link.start();
+    return agent;
+  }
+
+  get linkState() {
+    return this.link.state;
+  }
+
+  /** Reports not yet acknowledged by the control plane, oldest first. */
+  get unackedReports(): ReportMessage[] {
+    return this.reports.unacked();
+  }
+
+  get runningJobs(): JobRun[] {
+    return [...this.jobs.values()];
+  }
+
+  // ---- link handlers ----
+
+  private async hello(): Promise<z.input<typeof HelloMessage>> {
+    return {
+      type: "hello",
+      protocol: PROTOCOL_VERSION,
+      agent: agentInfo(),
+      gpus: this.gpus,
+      instances: this.pool.instances.map((instance) => instance.info()),
+      in_flight: this.heldLeases(),
+    };
+  }
+
+  private heartbeat() {
+    return {
+      leases: this.heldLeases().map(({ run_id, lease_token }) => ({ run_id, lease_token })),
+      instances: this.pool.instances.map(({ id, available, reason }) => ({ id, available, reason })),
+      gpus: this.gpus.length > 0 ? this.gpus : undefined,
+      draining: this.draining || undefined,
+    };
+  }
+
+  /**
+   * Leases this agent holds: its running jobs, plus runs whose final report still waits in the outbox
+   * (finished while the link was down, or before a restart), so the server keeps them until it hears.
+   */
+  private heldLeases(): z.input<typeof InFlightJob>[] {
+    const held = new Map<string, z.input<typeof InFlightJob>>();
+    for (const run of this.jobs.values()) {
+      const { run_id, lease_token, instance_id } = run.job;
+      held.set(run_id, { run_id, lease_token, instance_id, prompt_id: run.promptId });
+    }
+    for (const lease of this.reports.unfinishedLeases())
+      if (!held.has(lease.run_id)) held.set(lease.run_id, lease);
+    return [...held.values()];
+  }
+
+  private onReady(welcome: Welcome) {
+    const heartbeatMs = this.options.config.heartbeatMs ?? welcome.heartbeat_interval_ms;
+    if (heartbeatMs * 2 > welcome.lease_ttl_ms) {
+      this.options.log.warn("heartbeats are too slow for the lease TTL; leases may expire", {
+        heartbeat_ms: heartbeatMs,
+        lease_ttl_ms: welcome.lease_ttl_ms,
+      });
+    }
+    for (const runId of welcome.drop) {
+      const run = this.jobs.get(runId);
+      if (run) {
+        this.options.log.warn("the control plane no longer leases this run to us; stopping it", {
+          run_id: runId,
+        });
+        run.stop();
+      }
+    }
+    this.reports.resendAll();
+    this.uploads.resendAll();
+    if (this.draining) this.link.sendHeartbeat();
+  }
+
+  private onMessage(message: Exclude<ServerMessage, Welcome>) {
+    switch (message.type) {
+      case "job":
+        void this.onJob(message);
+        break;
+      case "cancel":
+        this.onCancel(message);
+        break;
+      case "ack":
+        this.onAck(message);
+        break;
+      case "upload_urls":
+        this.uploads.answer(message);
+        break;
+      case "error":
+        if (!message.request_id || !this.uploads.refuse(message.request_id, message.message)) {
+          this.options.log.warn(`control plane error ${message.code}: ${message.message}`);
+        }
+        break;
+    }
+  }
+
+  private onLinkEnd(end: LinkEnd) {
+    if (end.kind === "stopped") return;
+    this.options.log.error(end.message);
+    for (const run of this.jobs.values()) run.stop();
+    void this.closeLocal().then(() => this.resolveExit({ code: 3, message: end.message }));
+  }
+
+  // ---- jobs ----
+
+  private async onJob(job: JobMessage) {
+    const existing = this.jobs.get(job.run_id);
+    if (existing?.job.lease_token === job.lease_token) return;
+    const refusal = await this.refusalOf(job);
+    if (refusal) {
+      this.options.log.warn("handing a job back", { run_id: job.run_id, reason: refusal });
+      await this.reports.report(job, { kind: "released", reason: refusal });
+      return;
+    }
+    const instance = this.pool.get(job.instance_id) as ComfyInstance<ComfyPort>;
+    this.options.log.info("job received", {
+      run_id: job.run_id,
+      instance: instance.id,
+      attempt: job.attempt,
+    });
+    const { config } = this.options;
+    const run = new JobRun({
+      job,
+      instance,
+      log: this.options.log,
+      settings: {
+        uploadConcurrency: config.uploadConcurrency,
+        uploadRetryDelayMs: this.timings.uploadRetryDelayMs,
+        maxInputBytes: config.maxInputMb * 1024 * 1024,
+        inputTimeoutMs: this.timings.inputTimeoutMs,
+        allowPrivateInputs: config.allowPrivateInputs,
+        trustedOrigins: this.trustedOrigins,
+      },
+      report: (report) => this.reports.report(job, report),
+      requestUploadUrls: (files, signal) => this.uploads.request(job, files, signal),
+      onComfyUnavailable: (reason) => this.pool.markUnavailable(instance, reason),
+    });
+    instance.busyWith = job.run_id;
+    this.jobs.set(job.run_id, run);
+    void run.done.finally(() => {
+      if (this.jobs.get(job.run_id) === run) this.jobs.delete(job.run_id);
+      if (instance.busyWith === job.run_id) instance.busyWith = undefined;
+      this.options.log.info("job over", { run_id: job.run_id });
+    });
+  }
+
+  /** Why this agent cannot run the job now, if it cannot. */
+  private async refusalOf(job: JobMessage): Promise<string | undefined> {
+    if (this.draining) return "agent shutting down";
+    const instance = this.pool.get(job.instance_id);
+    if (!instance) return `no instance ${job.instance_id} here`;
+    // A run being stopped holds its instance a moment more, while ComfyUI interrupts it.
+    const previous = instance.busyWith ? this.jobs.get(instance.busyWith) : undefined;
+    if (previous?.stopping) {
+      await Promise.race([
+        previous.done,
+        new Promise((resolve) => setTimeout(resolve, this.timings.busyWaitMs)),
+      ]);
+    }
+    if (!instance.available) return `${instance.id} unavailable: ${instance.reason}`;
+    if (instance.busyWith) return `${instance.id} is busy with ${instance.busyWith}`;
+    return undefined;
+  }
+
+  private onCancel(message: z.infer<typeof CancelMessage>) {
+    const run = this.jobs.get(message.run_id);
+    if (!run || run.job.lease_token !== message.lease_token) {
+      this.options.log.debug("cancel for a run not running here; ignored", { run_id: message.run_id });
+      return;
+    }
+    this.options.log.info("cancelling", { run_id: message.run_id, reason: message.reason });
+    run.cancel();
+  }
+
+  private onAck(message: z.infer<typeof AckMessage>) {
+    const entry = this.reports.ack(message);
+    if (message.status !== "stale" || !entry) return;
+    const run = this.jobs.get(entry.message.run_id);
+    if (run && run.job.lease_token === entry.message.lease_token && !run.stopping) {
+      this.options.log.warn("the control plane refused a report: lease no longer held; stopping the run", {
+        run_id: entry.message.run_id,
+      });
+      run.stop();
+    }
+  }
+
+  private async refreshGpus() {
+    this.gpus = await (this.options.readGpus ?? readGpus)();
+  }
+
+  // ---- shutdown ----
+
+  startDraining(): void {
+    this.draining = true;
+    this.link.sendHeartbeat();
+  }
+
+  async waitForJobs(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const settled = (async () => {
+      while (this.jobs.size > 0) await Promise.allSettled(this.runningJobs.map((run) => run.done));
+      return true as const;
+    })();
+    try {
+      return await Promise.race([settled, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async releaseJobs(reason: string): Promise<void> {
+    for (const run of this.runningJobs) void run.release(reason);
+    // Released is reported at once; give ComfyUI a moment to stop the prompts, but do not wait on it.
+    await this.waitForJobs(this.timings.busyWaitMs);
+  }
+
+  flushReports(timeoutMs: number): Promise<boolean> {
+    return this.reports.waitUntilAcked(timeoutMs);
+  }
+
+  async close(): Promise<void> {
+    await this.link.stop(1000, "agent shutting down");
+    await this.closeLocal();
+    this.resolveExit({ code: 0, message: "shut down" });
+  }
+
+  private closeLocal(): Promise<void> {
+    this.closing ??= this.releaseLocalResources();
+    return this.closing;
+  }
+
+  private async releaseLocalResources() {
+    this.pool.stop();
+    clearInterval(this.gpuTimer);
+    await this.waitForJobs(this.timings.busyWaitMs);
+    for (const instance of this.pool.instances) instance.client.close();
+    await this.outbox.close();
+  }
+}

@@ -1,0 +1,97 @@
+import { z } from "zod";
+
+/**
+ * ComfyUI's WebSocket JSON messages, `{type, data}`, as v0.3.64 sends them. Unknown types (custom nodes
+ * send their own) and known types in an unexpected shape come through as `other`, never as errors.
+ */
+
+const nodeStatus = z.looseObject({ value: z.number(), max: z.number(), state: z.string() });
+
+const KnownEvent = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("status"),
+    data: z.looseObject({
+      status: z.looseObject({ exec_info: z.looseObject({ queue_remaining: z.number() }) }),
+      sid: z.string().optional(),
+    }),
+  }),
+  z.object({ type: z.literal("execution_start"), data: z.looseObject({ prompt_id: z.string() }) }),
+  z.object({
+    type: z.literal("execution_cached"),
+    data: z.looseObject({ prompt_id: z.string(), nodes: z.array(z.string()) }),
+  }),
+  z.object({
+    type: z.literal("executing"),
+    // After a reconnect ComfyUI repeats the running node without prompt_id.
+    data: z.looseObject({ node: z.string().nullable(), prompt_id: z.string().optional() }),
+  }),
+  z.object({
+    type: z.literal("progress"),
+    data: z.looseObject({
+      value: z.number(),
+      max: z.number(),
+      prompt_id: z.string().optional(),
+      node: z.string().nullable().optional(),
+    }),
+  }),
+  z.object({
+    type: z.literal("progress_state"),
+    data: z.looseObject({ prompt_id: z.string(), nodes: z.record(z.string(), nodeStatus) }),
+  }),
+  z.object({
+    type: z.literal("executed"),
+    data: z.looseObject({
+      prompt_id: z.string(),
+      node: z.string(),
+      output: z.record(z.string(), z.unknown()).nullable(),
+    }),
+  }),
+  z.object({ type: z.literal("execution_success"), data: z.looseObject({ prompt_id: z.string() }) }),
+  z.object({
+    type: z.literal("execution_error"),
+    data: z.looseObject({
+      prompt_id: z.string(),
+      node_id: z.string(),
+      node_type: z.string(),
+      executed: z.array(z.string()).default([]),
+      exception_message: z.string(),
+      exception_type: z.string(),
+      traceback: z.array(z.string()).default([]),
+    }),
+  }),
+  z.object({
+    type: z.literal("execution_interrupted"),
+    data: z.looseObject({
+      prompt_id: z.string(),
+      node_id: z.string().nullable().optional(),
+      node_type: z.string().nullable().optional(),
+      executed: z.array(z.string()).default([]),
+    }),
+  }),
+  z.object({ type: z.literal("feature_flags"), data: z.record(z.string(), z.unknown()) }),
+]);
+
+export type KnownEvent = z.infer<typeof KnownEvent>;
+export type ComfyEvent = KnownEvent | { type: "other"; name: string; data: unknown };
+export type ExecutionErrorEvent = Extract<KnownEvent, { type: "execution_error" }>["data"];
+
+/** Parses one text frame; undefined if it is not a `{type, data}` JSON message at all. */
+export function parseEvent(text: string): ComfyEvent | undefined {
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (
+    typeof message !== "object" ||
+    message === null ||
+    typeof (message as { type?: unknown }).type !== "string"
+  ) {
+    return undefined;
+  }
+  const known = KnownEvent.safeParse(message);
+  if (known.success) return known.data;
+  const { type, data } = message as { type: string; data?: unknown };
+  return { type: "other", name: type, data };
+}

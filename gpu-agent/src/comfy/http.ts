@@ -1,0 +1,268 @@
+import type { z } from "zod";
+import {
+  ComfyError,
+  ComfyHttpError,
+  ComfyProtocolError,
+  ComfyUnreachableError,
+  ComfyValidationError,
+} from "./errors";
+import {
+  type HistoryEntry,
+  HistoryReply,
+  ObjectInfoReply,
+  PromptAccepted,
+  PromptRejected,
+  QueueReply,
+  type QueueState,
+  SystemStats,
+  type UploadedFile,
+  UploadReply,
+} from "./schemas";
+
+/** An API-format graph: node id → `{class_type, inputs}`. */
+export type PromptGraph = Record<string, { class_type: string; inputs: Record<string, unknown> }>;
+
+/** A file in one of ComfyUI's folders, as /history and /view name it. */
+export interface ComfyFileRef {
+  filename: string;
+  subfolder: string;
+  type: string;
+}
+
+/** An open GET /view download. The body streams; nothing is read into memory here. */
+export interface ComfyDownload {
+  body: ReadableStream<Uint8Array>;
+  contentType: string;
+  /** From Content-Length; null when the server did not say. */
+  size: number | null;
+  response: Response;
+}
+
+export interface ComfyHttpOptions {
+  /** e.g. `http://127.0.0.1:8188` */
+  baseUrl: string;
+  /** The limit for one request, reply included. Default 10 s. */
+  timeoutMs?: number;
+  /** Uploads and /object_info (megabytes on a real install) get longer. Default 120 s. */
+  slowTimeoutMs?: number;
+}
+
+interface RequestOptions {
+  method?: "GET" | "POST";
+  json?: unknown;
+  body?: FormData;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/**
+ * ComfyUI's HTTP API. Every call is bounded by a timeout (and the caller's signal), so none can hang;
+ * network failures and timeouts throw ComfyUnreachableError, other statuses ComfyHttpError.
+ */
+export class ComfyHttp {
+  readonly baseUrl: string;
+  private readonly timeoutMs: number;
+  private readonly slowTimeoutMs: number;
+
+  constructor(options: ComfyHttpOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.slowTimeoutMs = options.slowTimeoutMs ?? 120_000;
+  }
+
+  /** POST /prompt. Throws ComfyValidationError when ComfyUI refuses the graph. */
+  async submitPrompt(
+    graph: PromptGraph,
+    options: {
+      clientId: string;
+      promptId?: string;
+      extraData?: Record<string, unknown>;
+      signal?: AbortSignal;
+    },
+  ): Promise<{ prompt_id: string; number: number }> {
+    const json = {
+      prompt: graph,
+      client_id: options.clientId,
+      ...(options.promptId ? { prompt_id: options.promptId } : {}),
+      ...(options.extraData ? { extra_data: options.extraData } : {}),
+    };
+    return this.call("/prompt", { method: "POST", json, signal: options.signal }, async (response) => {
+      if (response.status === 400) {
+        const rejected = parse(PromptRejected, await readJson(response, "POST /prompt"), "POST /prompt 400");
+        throw new ComfyValidationError(rejected.error, rejected.node_errors);
+      }
+      const accepted = parse(PromptAccepted, await readOk(response, "POST /prompt"), "POST /prompt");
+      return { prompt_id: accepted.prompt_id, number: accepted.number };
+    });
+  }
+
+  /** GET /history/{id}: the entry, or undefined while the prompt has not finished (or is unknown). */
+  async getHistory(promptId: string, signal?: AbortSignal): Promise<HistoryEntry | undefined> {
+    const path = `/history/${encodeURIComponent(promptId)}`;
+    return (await this.getJson(path, HistoryReply, signal))[promptId];
+  }
+
+  /** GET /queue: the running and pending prompts. */
+  getQueue(signal?: AbortSignal): Promise<QueueState> {
+    return this.getJson("/queue", QueueReply, signal);
+  }
+
+  systemStats(signal?: AbortSignal): Promise<Record<string, unknown>> {
+    return this.getJson("/system_stats", SystemStats, signal);
+  }
+
+  /** The node classes this ComfyUI has (the keys of GET /object_info, megabytes on a real install). */
+  async nodeClasses(signal?: AbortSignal): Promise<string[]> {
+    return Object.keys(await this.getJson("/object_info", ObjectInfoReply, signal, this.slowTimeoutMs));
+  }
+
+  /**
+   * GET /view of a file. The timeout covers the headers only: the body streams on for as long as the
+   * caller reads it. Throws ComfyHttpError (404 and the like) when the file is not served.
+   */
+  view(file: ComfyFileRef, signal?: AbortSignal): Promise<ComfyDownload> {
+    const query = new URLSearchParams({
+      filename: file.filename,
+      subfolder: file.subfolder,
+      type: file.type,
+    });
+    return this.call(`/view?${query}`, { signal }, async (response) => {
+      if (!response.ok || !response.body) {
+        await response.body?.cancel();
+        throw new ComfyHttpError(
+          response.status,
+          `GET /view of ${file.filename} answered HTTP ${response.status}`,
+        );
+      }
+      const length = response.headers.get("content-length");
+      return {
+        body: response.body,
+        contentType: response.headers.get("content-type") ?? "application/octet-stream",
+        size: length === null ? null : Number(length),
+        response,
+      };
+    });
+  }
+
+  /** POST /upload/image. Returns the name ComfyUI stored it under (it may add ` (1)`). */
+  async uploadImage(
+    data: Uint8Array | Blob | ReadableStream<Uint8Array>,
+    filename: string,
+    options: {
+      subfolder?: string;
+      overwrite?: boolean;
+      type?: "input" | "temp" | "output";
+      signal?: AbortSignal;
+    } = {},
+  ): Promise<UploadedFile> {
+    // FormData needs a Blob; a stream is gathered first (ComfyUI caps uploads at 100 MiB anyway).
+    const blob = data instanceof Blob ? data : await new Response(data).blob();
+    const form = new FormData();
+    form.set("image", blob, filename);
+    if (options.subfolder) form.set("subfolder", options.subfolder);
+    if (options.overwrite) form.set("overwrite", "true");
+    if (options.type) form.set("type", options.type);
+    const request = {
+      method: "POST" as const,
+      body: form,
+      signal: options.signal,
+      timeoutMs: this.slowTimeoutMs,
+    };
+    return this.call("/upload/image", request, async (response) =>
+      parse(UploadReply, await readOk(response, "POST /upload/image"), "POST /upload/image"),
+    );
+  }
+
+  /** POST /interrupt: with a prompt id, only if that prompt is the one running; without, whatever runs. */
+  async interrupt(promptId?: string, signal?: AbortSignal): Promise<void> {
+    const json = promptId ? { prompt_id: promptId } : undefined;
+    await this.call("/interrupt", { method: "POST", json, signal }, (response) =>
+      readOk(response, "POST /interrupt"),
+    );
+  }
+
+  /** POST /queue `{delete}`: removes these prompts if they are still pending (running ones are not touched). */
+  async deleteFromQueue(promptIds: string[], signal?: AbortSignal): Promise<void> {
+    const request = { method: "POST" as const, json: { delete: promptIds }, signal };
+    await this.call("/queue", request, (response) => readOk(response, "POST /queue"));
+  }
+
+  private getJson<T extends z.ZodType>(
+    path: string,
+    schema: T,
+    signal?: AbortSignal,
+    timeoutMs?: number,
+  ): Promise<z.output<T>> {
+    return this.call(path, { signal, timeoutMs }, async (response) =>
+      parse(schema, await readOk(response, `GET ${path}`), `GET ${path}`),
+    );
+  }
+
+  /**
+   * One request, and `read` of its reply, within the timeout and the caller's signal. Network failures
+   * and timeouts become ComfyUnreachableError; a cancelled caller gets its abort reason.
+   */
+  private async call<T>(
+    path: string,
+    options: RequestOptions,
+    read: (response: Response) => Promise<T>,
+  ): Promise<T> {
+    const method = options.method ?? "GET";
+    const limit = options.timeoutMs ?? this.timeoutMs;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), limit);
+    try {
+      const response = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        signal: options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal,
+        body: options.body ?? (options.json === undefined ? undefined : JSON.stringify(options.json)),
+        headers: options.json === undefined ? undefined : { "content-type": "application/json" },
+      });
+      return await read(response);
+    } catch (error) {
+      if (error instanceof ComfyError) throw error;
+      if (options.signal?.aborted) throw options.signal.reason ?? error;
+      const why = deadline.signal.aborted ? `no answer within ${limit} ms` : causeOf(error);
+      throw new ComfyUnreachableError(`${method} ${this.baseUrl}${path}: ${why}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+async function readOk(response: Response, what: string): Promise<unknown> {
+  if (!response.ok) {
+    const text = await response.text();
+    throw new ComfyHttpError(
+      response.status,
+      `${what} answered HTTP ${response.status}: ${text.slice(0, 300)}`,
+    );
+  }
+  return readJson(response, what);
+}
+
+async function readJson(response: Response, what: string): Promise<unknown> {
+  const text = await response.text();
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ComfyProtocolError(`${what} answered something that is not JSON: ${text.slice(0, 200)}`);
+  }
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw new ComfyProtocolError(
+      `${what}: unexpected reply (${result.error.issues[0]?.message ?? "invalid"})`,
+    );
+  }
+  return result.data;
+}
+
+/** Node's fetch hides the socket error in `cause`; that is the useful part. */
+function causeOf(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error as Error).message ?? String(error);
+}

@@ -1,0 +1,125 @@
+import type { z } from "zod";
+import type { InstanceInfo } from "../../src/protocol/v1";
+import type { Logger } from "./log";
+
+/** What the pool needs from a ComfyUI client to tell whether the instance answers. */
+export interface InstanceProbe {
+  systemStats(signal: AbortSignal): Promise<Record<string, unknown>>;
+  nodeClasses(signal: AbortSignal): Promise<string[]>;
+}
+
+/** One ComfyUI on this host: one slot, running one job at a time. */
+export class ComfyInstance<Client extends InstanceProbe = InstanceProbe> {
+  available = false;
+  reason: string | undefined = "not probed yet";
+  /** The run it is working on, if any. */
+  busyWith: string | undefined;
+  systemStats: Record<string, unknown> | undefined;
+  nodeClasses: string[] | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly url: string,
+    readonly client: Client,
+  ) {}
+
+  info(): z.input<typeof InstanceInfo> {
+    return {
+      id: this.id,
+      comfy_url: this.url,
+      available: this.available,
+      reason: this.reason,
+      system_stats: this.systemStats,
+      node_classes: this.nodeClasses,
+    };
+  }
+}
+
+export interface InstancePoolOptions {
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+  log: Logger;
+  /** Called when an instance becomes available or unavailable. */
+  onChange(instance: ComfyInstance): void;
+}
+
+/**
+ * The host's ComfyUI instances (`comfy-0`, `comfy-1`, … in the order of `--comfy`), probed with
+ * GET /system_stats so that one that went down takes no jobs until it answers again.
+ */
+export class InstancePool<Client extends InstanceProbe = InstanceProbe> {
+  readonly instances: ComfyInstance<Client>[];
+  private timer: NodeJS.Timeout | undefined;
+  private probing = false;
+
+  constructor(
+    urls: string[],
+    createClient: (url: string) => Client,
+    private readonly options: InstancePoolOptions,
+  ) {
+    this.instances = urls.map((url, i) => new ComfyInstance(`comfy-${i}`, url, createClient(url)));
+  }
+
+  get(id: string): ComfyInstance<Client> | undefined {
+    return this.instances.find((instance) => instance.id === id);
+  }
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.probeAll(), this.options.probeIntervalMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  async probeAll(): Promise<void> {
+    if (this.probing) return;
+    this.probing = true;
+    try {
+      await Promise.all(this.instances.map((instance) => this.probe(instance)));
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  /** Called when a job found the instance down; the probe brings it back once it answers. */
+  markUnavailable(instance: ComfyInstance<Client>, reason: string): void {
+    if (!instance.available && instance.reason === reason) return;
+    const wasAvailable = instance.available;
+    instance.available = false;
+    instance.reason = reason;
+    if (wasAvailable) {
+      this.options.log.warn(`${instance.id} unavailable: ${reason}`, { url: instance.url });
+      this.options.onChange(instance);
+    }
+  }
+
+  private async probe(instance: ComfyInstance<Client>) {
+    const signal = AbortSignal.timeout(this.options.probeTimeoutMs);
+    try {
+      instance.systemStats = await instance.client.systemStats(signal);
+    } catch (error) {
+      this.markUnavailable(instance, `ComfyUI at ${instance.url} does not answer (${describe(error)})`);
+      return;
+    }
+    if (instance.available) return;
+    try {
+      // Custom nodes may have changed while it was down, so read the classes again.
+      instance.nodeClasses = await instance.client.nodeClasses(
+        AbortSignal.timeout(this.options.probeTimeoutMs * 6),
+      );
+    } catch (error) {
+      this.options.log.warn(`${instance.id}: could not read /object_info`, { error: describe(error) });
+    }
+    instance.available = true;
+    instance.reason = undefined;
+    this.options.log.info(`${instance.id} available`, { url: instance.url });
+    this.options.onChange(instance);
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.name === "TimeoutError" ? "timed out" : error.message;
+  return String(error);
+}

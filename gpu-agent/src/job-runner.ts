@@ -1,0 +1,222 @@
+import type { z } from "zod";
+import type {
+  JobMessage,
+  RunFailure,
+  RunOutput,
+  RunReport,
+  UploadGrant,
+  UploadRequestFile,
+} from "../../src/protocol/v1";
+import type { ComfyOutput } from "./comfy/outputs";
+import { type ComfyPort, ComfyUnavailableError, type PromptEvent } from "./comfy-adapter";
+import { extensionFor, sanitizeFilename } from "./filenames";
+import { bindInputs, InputError, type InputPlan, planInputs } from "./inputs/bind-inputs";
+import { fetchInput } from "./inputs/fetch-input";
+import type { ComfyInstance } from "./instances";
+import type { Logger } from "./log";
+import { splitOutputs } from "./uploads/output-files";
+import { describeOutputs, UploadError, uploadOutputs } from "./uploads/upload-outputs";
+
+export interface JobSettings {
+  uploadConcurrency: number;
+  uploadRetryDelayMs: number;
+  maxInputBytes: number;
+  inputTimeoutMs: number;
+  allowPrivateInputs: boolean;
+  /** The control plane's origin: its signed input URLs may be on a private address in development. */
+  trustedOrigins: string[];
+}
+
+export interface JobRunDeps {
+  job: JobMessage;
+  instance: ComfyInstance<ComfyPort>;
+  settings: JobSettings;
+  log: Logger;
+  /** Resolves once the report is on disk and handed to the link. */
+  report(report: RunReport): Promise<void>;
+  requestUploadUrls(
+    files: z.infer<typeof UploadRequestFile>[],
+    signal: AbortSignal,
+  ): Promise<z.infer<typeof UploadGrant>[]>;
+  /** ComfyUI went down or silent during the run. */
+  onComfyUnavailable(reason: string): void;
+}
+
+/** How a run is being ended from outside, and what (if anything) to report for it. */
+type Ending = "cancel" | "stop" | "release";
+type TerminalReport = Extract<RunReport, { kind: "succeeded" | "failed" | "cancelled" | "released" }>;
+
+const MAX_LOG_CHARS = 8192;
+const MAX_FILES_PER_UPLOAD_REQUEST = 100;
+
+/**
+ * One job on one ComfyUI instance: inputs fetched and uploaded, graph bound, prompt run and followed,
+ * outputs uploaded, then exactly one final report. `done` settles when it is over, whatever happened.
+ */
+export class JobRun {
+  readonly done: Promise<void>;
+  private readonly abort = new AbortController();
+  private ending: Ending | undefined;
+  private finished = false;
+  private currentPromptId: string | undefined;
+
+  constructor(private readonly deps: JobRunDeps) {
+    this.done = this.run();
+  }
+
+  get job(): JobMessage {
+    return this.deps.job;
+  }
+
+  get promptId(): string | undefined {
+    return this.currentPromptId;
+  }
+
+  get stopping(): boolean {
+    return this.ending !== undefined;
+  }
+
+  /** The control plane cancelled the run (or it timed out): stop it in ComfyUI, report `cancelled`. */
+  cancel(): void {
+    this.end("cancel");
+  }
+
+  /** The lease is gone: stop the run and report nothing, since no report of it would count. */
+  stop(): void {
+    this.end("stop");
+  }
+
+  /**
+   * Hands the run back unfinished (shutdown): reports `released` at once, so the run is queued again
+   * even if ComfyUI takes long to stop, then stops it in ComfyUI.
+   */
+  release(reason: string): Promise<void> {
+    // A run already being cancelled or stopped ends as that.
+    if (this.ending || this.finished) return this.done;
+    this.end("release");
+    this.finish({ kind: "released", reason });
+    return this.done;
+  }
+
+  private end(ending: Ending) {
+    if (this.ending || this.finished) return;
+    this.ending = ending;
+    this.abort.abort(new Error(`run ${ending}`));
+  }
+
+  private async run(): Promise<void> {
+    const { job, instance } = this.deps;
+    try {
+      this.log("INFO", `running on ${instance.id} (attempt ${job.attempt})`);
+      const plan = planInputs(job);
+      await this.uploadInputs(plan);
+      const graph = bindInputs(job.graph, job.bindings, plan.values);
+      const onEvent = (event: PromptEvent) => this.onEvent(event);
+      const result = await instance.client.runPrompt(graph, onEvent, this.abort.signal);
+      if (this.ending || result.kind === "cancelled") return this.finishEnded();
+      if (result.kind === "failed") return this.fail(result.error);
+      await this.deliver(result.outputs);
+    } catch (error) {
+      if (this.ending) return this.finishEnded();
+      const failure = failureOf(error);
+      if (failure.code === "agent_error") {
+        this.deps.log.error("job failed unexpectedly", { run_id: job.run_id, error });
+      }
+      this.fail(failure);
+    }
+  }
+
+  private onEvent(event: PromptEvent) {
+    if (this.ending) return;
+    if (event.kind === "accepted") {
+      this.currentPromptId = event.promptId;
+      void this.deps.report({ kind: "accepted", prompt_id: event.promptId });
+    } else if (event.kind === "started") {
+      void this.deps.report({ kind: "started" });
+    } else {
+      // Throttled by the comfy client already: the first, then at most one per interval, and the last.
+      void this.deps.report({ kind: "progress", progress: event.progress });
+    }
+  }
+
+  /** Fetches each image/file input and uploads it to ComfyUI; its uploaded name becomes the value. */
+  private async uploadInputs(plan: InputPlan) {
+    const { job, instance, settings } = this.deps;
+    for (const [inputId, source] of plan.files) {
+      if (!/^(https?:|data:)/i.test(source)) {
+        // Already a file in ComfyUI's input folder (a workflow default, say).
+        if (source.includes("..") || source.startsWith("/"))
+          throw new InputError(`input "${inputId}" is not a URL`);
+        plan.values.set(inputId, source);
+        continue;
+      }
+      const fetched = await fetchInput(source, {
+        maxBytes: settings.maxInputBytes,
+        timeoutMs: settings.inputTimeoutMs,
+        allowPrivate: settings.allowPrivateInputs,
+        trustedOrigins: settings.trustedOrigins,
+        signal: this.abort.signal,
+      });
+      const ext =
+        extensionFor(fetched.contentType) || (/\.[A-Za-z0-9]{1,8}$/.exec(fetched.filename)?.[0] ?? "");
+      const filename = sanitizeFilename(`ce_${job.run_id}_${inputId}${ext}`);
+      const name = await instance.client.uploadInput({ ...fetched, filename }, this.abort.signal);
+      this.log("INFO", `input "${inputId}" uploaded to ComfyUI as ${name} (${fetched.bytes.length} bytes)`);
+      plan.values.set(inputId, name);
+    }
+  }
+
+  /** Uploads the prompt's output files to the URLs the control plane signs, then reports success. */
+  private async deliver(outputs: ComfyOutput[]) {
+    const { instance, settings } = this.deps;
+    const { files, texts } = splitOutputs(outputs);
+    if (files.length === 0) return this.finish({ kind: "succeeded", outputs: texts });
+    await this.deps.report({ kind: "uploading" });
+    const open = instance.client.openOutput;
+    const described = await describeOutputs(files, open, this.abort.signal);
+    const uploaded: RunOutput[] = [];
+    for (let i = 0; i < described.length; i += MAX_FILES_PER_UPLOAD_REQUEST) {
+      const batch = described.slice(i, i + MAX_FILES_PER_UPLOAD_REQUEST);
+      const files = batch.map((d) => ({ name: d.upload_name, content_type: d.content_type, size: d.size }));
+      const grants = await this.deps.requestUploadUrls(files, this.abort.signal);
+      const options = {
+        concurrency: settings.uploadConcurrency,
+        retryDelayMs: settings.uploadRetryDelayMs,
+        signal: this.abort.signal,
+        log: this.deps.log,
+      };
+      uploaded.push(...(await uploadOutputs(batch, grants, open, options)));
+    }
+    const bytes = uploaded.reduce((sum, output) => sum + output.size, 0);
+    this.log("INFO", `uploaded ${uploaded.length} output file(s), ${bytes} bytes`);
+    this.finish({ kind: "succeeded", outputs: [...uploaded, ...texts] });
+  }
+
+  private fail(error: RunFailure) {
+    if (error.code === "comfy_unavailable") this.deps.onComfyUnavailable(error.message);
+    this.finish({ kind: "failed", error });
+  }
+
+  private finishEnded() {
+    if (this.ending === "cancel") this.finish({ kind: "cancelled" });
+    else this.finished = true;
+  }
+
+  private finish(report: TerminalReport) {
+    if (this.finished) return;
+    this.finished = true;
+    void this.deps.report(report);
+  }
+
+  private log(level: "DEBUG" | "INFO" | "WARNING" | "ERROR", message: string) {
+    void this.deps.report({ kind: "log", level, message: message.slice(0, MAX_LOG_CHARS) });
+  }
+}
+
+function failureOf(error: unknown): RunFailure {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof InputError) return { code: "input_error", message };
+  if (error instanceof UploadError) return { code: "upload_error", message };
+  if (error instanceof ComfyUnavailableError) return { code: "comfy_unavailable", message };
+  return { code: "agent_error", message };
+}

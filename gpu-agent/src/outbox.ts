@@ -1,0 +1,160 @@
+import { type FileHandle, mkdir, open, readFile, rename } from "node:fs/promises";
+import { join } from "node:path";
+import { ReportMessage } from "../../src/protocol/v1";
+import type { Logger } from "./log";
+
+/** A report waiting for its ack, with the instance that ran it (hello lists such runs as in flight). */
+export interface OutboxEntry {
+  message: ReportMessage;
+  instanceId: string;
+}
+
+type Line = { add: OutboxEntry } | { ack: string };
+
+const FILE_NAME = "outbox.jsonl";
+/** Rewrite the file once acked lines outnumber live ones by this much (and at least this many). */
+const COMPACT_AFTER_DEAD_LINES = 200;
+
+/**
+ * Reports not yet acknowledged by the control plane, kept in an append-only JSON-lines file so they
+ * survive a lost link and an agent restart. An entry is durable (fsync'd) before it is sent; acks are
+ * appended without fsync, since a lost ack only means a resend, which the server tolerates.
+ */
+export class Outbox {
+  private readonly entries = new Map<string, OutboxEntry>();
+  private deadLines = 0;
+  private writes: Promise<unknown> = Promise.resolve();
+  private readonly emptyWaiters = new Set<() => void>();
+
+  private constructor(
+    private readonly path: string,
+    private file: FileHandle,
+    private readonly log: Logger,
+  ) {}
+
+  static async open(dir: string, log: Logger): Promise<Outbox> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const path = join(dir, FILE_NAME);
+    const outbox = new Outbox(path, await open(path, "a", 0o600), log);
+    await outbox.replay();
+    await outbox.compact();
+    return outbox;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Entries in the order they were added, which is the order they must be sent in. */
+  pending(): OutboxEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /** Resolves once the entry is on disk. */
+  append(entry: OutboxEntry): Promise<void> {
+    this.entries.set(entry.message.event_id, entry);
+    return this.enqueue(async () => {
+      await this.file.appendFile(`${JSON.stringify({ add: entry } satisfies Line)}\n`);
+      await this.file.datasync();
+    });
+  }
+
+  /** Forgets an acknowledged entry and returns it; undefined for an unknown or already acked id. */
+  ack(eventId: string): OutboxEntry | undefined {
+    const entry = this.entries.get(eventId);
+    if (!entry) return undefined;
+    this.entries.delete(eventId);
+    this.deadLines += 2;
+    void this.enqueue(() => this.file.appendFile(`${JSON.stringify({ ack: eventId } satisfies Line)}\n`));
+    if (this.deadLines >= COMPACT_AFTER_DEAD_LINES && this.deadLines > this.entries.size * 2) {
+      void this.enqueue(() => this.rewrite());
+    }
+    if (this.entries.size === 0) for (const wake of this.emptyWaiters) wake();
+    return entry;
+  }
+
+  /** Resolves true once every entry is acked, false if that takes longer than timeoutMs. */
+  waitUntilEmpty(timeoutMs: number): Promise<boolean> {
+    if (this.entries.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (empty: boolean) => {
+        clearTimeout(timer);
+        this.emptyWaiters.delete(wake);
+        resolve(empty);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.emptyWaiters.add(wake);
+    });
+  }
+
+  /** Rewrites the file with only the live entries. */
+  compact(): Promise<void> {
+    return this.enqueue(() => this.rewrite());
+  }
+
+  async close(): Promise<void> {
+    await this.enqueue(() => this.rewrite());
+    await this.file.close();
+  }
+
+  private enqueue<T>(write: () => Promise<T>): Promise<T> {
+    const next = this.writes.then(write);
+    this.writes = next.catch((error) => this.log.error("outbox write failed", { error }));
+    return next;
+  }
+
+  private async replay() {
+    const text = await readFile(this.path, "utf8");
+    for (const raw of text.split("\n")) {
+      if (!raw.trim()) continue;
+      const line = parseLine(raw);
+      if (!line) {
+        // A crash mid-append leaves a torn last line; everything before it is intact.
+        this.log.warn("outbox: skipping an unreadable line", { line: raw.slice(0, 200) });
+      } else if ("add" in line) {
+        this.entries.set(line.add.message.event_id, line.add);
+      } else {
+        this.entries.delete(line.ack);
+      }
+    }
+  }
+
+  private async rewrite() {
+    const tmp = `${this.path}.tmp`;
+    const handle = await open(tmp, "w", 0o600);
+    try {
+      const lines = [...this.entries.values()].map(
+        (entry) => `${JSON.stringify({ add: entry } satisfies Line)}\n`,
+      );
+      await handle.writeFile(lines.join(""));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, this.path);
+    const previous = this.file;
+    this.file = await open(this.path, "a", 0o600);
+    await previous.close();
+    this.deadLines = 0;
+  }
+}
+
+function parseLine(raw: string): Line | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  if ("ack" in value && typeof value.ack === "string") return { ack: value.ack };
+  if ("add" in value && typeof value.add === "object" && value.add !== null) {
+    const add = value.add as { message?: unknown; instanceId?: unknown };
+    const message = ReportMessage.safeParse(add.message);
+    if (message.success && typeof add.instanceId === "string") {
+      return { add: { message: message.data, instanceId: add.instanceId } };
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,77 @@
+import { randomUUID } from "node:crypto";
+import type { z } from "zod";
+import {
+  type AckMessage,
+  type InFlightJob,
+  type ReportMessage,
+  type RunReport,
+  TERMINAL_REPORTS,
+} from "../../src/protocol/v1";
+import type { Logger } from "./log";
+import type { Outbox, OutboxEntry } from "./outbox";
+
+export type Lease = Pick<z.infer<typeof InFlightJob>, "run_id" | "lease_token" | "instance_id">;
+
+/**
+ * Run reports on their way to the control plane: each gets an event id, goes to the on-disk outbox,
+ * then out if the link is up; the outbox keeps it until its ack and resends it after a reconnect.
+ */
+export class Reports {
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly send: (message: ReportMessage) => boolean,
+    private readonly log: Logger,
+  ) {}
+
+  /** Resolves once the report is on disk and handed to the link. */
+  report(lease: Lease, report: RunReport): Promise<void> {
+    const message: ReportMessage = {
+      type: "report",
+      event_id: randomUUID(),
+      run_id: lease.run_id,
+      lease_token: lease.lease_token,
+      at: Date.now(),
+      report,
+    };
+    const send = () => {
+      this.send(message);
+    };
+    return this.outbox.append({ message, instanceId: lease.instance_id }).then(send, (error) => {
+      this.log.error("could not persist a report; sending it anyway", { error });
+      send();
+    });
+  }
+
+  /** After each welcome: everything unacked, in order. */
+  resendAll(): void {
+    for (const { message } of this.outbox.pending()) this.send(message);
+  }
+
+  /** Forgets the acked report and returns it (undefined if unknown). */
+  ack(message: z.infer<typeof AckMessage>): OutboxEntry | undefined {
+    return this.outbox.ack(message.event_id);
+  }
+
+  /** Runs whose final report is still unacked: finished while the link was down, or before a restart. */
+  unfinishedLeases(): Lease[] {
+    const leases = new Map<string, Lease>();
+    for (const { message, instanceId } of this.outbox.pending()) {
+      if (TERMINAL_REPORTS.has(message.report.kind)) {
+        leases.set(message.run_id, {
+          run_id: message.run_id,
+          lease_token: message.lease_token,
+          instance_id: instanceId,
+        });
+      }
+    }
+    return [...leases.values()];
+  }
+
+  unacked(): ReportMessage[] {
+    return this.outbox.pending().map((entry) => entry.message);
+  }
+
+  waitUntilAcked(timeoutMs: number): Promise<boolean> {
+    return this.outbox.waitUntilEmpty(timeoutMs);
+  }
+}

@@ -1,0 +1,88 @@
+import { randomUUID } from "node:crypto";
+import type { z } from "zod";
+import type {
+  UploadGrant,
+  UploadRequestFile,
+  UploadRequestMessage,
+  UploadUrlsMessage,
+} from "../../src/protocol/v1";
+import { UploadError } from "./uploads/upload-outputs";
+
+type Grant = z.infer<typeof UploadGrant>;
+type Request = z.infer<typeof UploadRequestMessage>;
+
+interface Pending {
+  message: Request;
+  resolve(grants: Grant[]): void;
+  reject(error: Error): void;
+}
+
+/**
+ * `upload_request` → `upload_urls` round trips. A request made while the link is down is sent once it
+ * is back (`resendAll` after each welcome); each waits at most `timeoutMs` for its answer.
+ */
+export class UploadUrlRequests {
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(
+    private readonly send: (message: Request) => boolean,
+    private readonly timeoutMs: number,
+  ) {}
+
+  request(
+    lease: { run_id: string; lease_token: string },
+    files: z.infer<typeof UploadRequestFile>[],
+    signal: AbortSignal,
+  ): Promise<Grant[]> {
+    const message: Request = {
+      type: "upload_request",
+      request_id: randomUUID(),
+      run_id: lease.run_id,
+      lease_token: lease.lease_token,
+      files,
+    };
+    return new Promise<Grant[]>((resolve, reject) => {
+      const settle = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        this.pending.delete(message.request_id);
+      };
+      const onAbort = () => {
+        settle();
+        reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+      };
+      const timer = setTimeout(() => {
+        settle();
+        reject(new UploadError(`the control plane sent no upload URLs within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.pending.set(message.request_id, {
+        message,
+        resolve: (grants) => {
+          settle();
+          resolve(grants);
+        },
+        reject: (error) => {
+          settle();
+          reject(error);
+        },
+      });
+      this.send(message);
+    });
+  }
+
+  answer(message: z.infer<typeof UploadUrlsMessage>): void {
+    this.pending.get(message.request_id)?.resolve(message.files);
+  }
+
+  /** The server answered a request with an `error` message; true if it was one of ours. */
+  refuse(requestId: string, reason: string): boolean {
+    const pending = this.pending.get(requestId);
+    pending?.reject(new UploadError(`the control plane refused the upload request: ${reason}`));
+    return pending !== undefined;
+  }
+
+  resendAll(): void {
+    for (const { message } of this.pending.values()) this.send(message);
+  }
+}

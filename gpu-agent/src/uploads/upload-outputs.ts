@@ -1,0 +1,148 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { z } from "zod";
+import type { RunOutput, UploadGrant } from "../../../src/protocol/v1";
+import { contentTypeFor } from "../filenames";
+import type { Logger } from "../log";
+import { type DescribedOutput, type OutputFile, uploadNames } from "./output-files";
+
+type Grant = z.infer<typeof UploadGrant>;
+
+/** An output file's bytes, streaming from ComfyUI's GET /view. */
+export interface OutputDownload {
+  body: ReadableStream<Uint8Array>;
+  contentType: string;
+  /** From Content-Length; null when ComfyUI did not say. */
+  size: number | null;
+}
+
+/** Opens GET /view of an output; throws UploadError (naming the HTTP status) when it is not served. */
+export type OpenOutput = (file: OutputFile, signal: AbortSignal) => Promise<OutputDownload>;
+
+export class UploadError extends Error {
+  override name = "UploadError";
+}
+
+export interface UploadOptions {
+  concurrency: number;
+  attempts?: number;
+  /** Base delay between attempts; doubles each time. */
+  retryDelayMs?: number;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/** Reads each output's content type and size from its /view headers, without reading the bytes. */
+export async function describeOutputs(
+  files: OutputFile[],
+  open: OpenOutput,
+  signal: AbortSignal,
+): Promise<DescribedOutput[]> {
+  const names = uploadNames(files);
+  return Promise.all(
+    files.map(async (file, i) => {
+      const download = await open(file, signal);
+      // Without a Content-Length (chunked), count the bytes once: the PUT needs the size up front.
+      const size = download.size ?? (await countBytes(download.body));
+      await download.body.cancel();
+      const header = download.contentType.split(";")[0]?.trim();
+      const contentType =
+        header && header !== "application/octet-stream" ? header : contentTypeFor(file.filename);
+      return { ...file, upload_name: names[i] ?? file.filename, content_type: contentType, size };
+    }),
+  );
+}
+
+/**
+ * Streams every output from /view straight into its presigned PUT (never whole in memory), a few at
+ * a time, retrying transient failures. Returns the run's outputs with the keys they were stored under.
+ */
+export async function uploadOutputs(
+  outputs: DescribedOutput[],
+  grants: Grant[],
+  open: OpenOutput,
+  options: UploadOptions,
+): Promise<RunOutput[]> {
+  const byName = new Map(grants.map((grant) => [grant.name, grant]));
+  const missing = outputs.find((output) => !byName.has(output.upload_name));
+  if (missing) throw new UploadError(`the control plane sent no upload URL for ${missing.upload_name}`);
+  // One failed file fails the run, so stop the others instead of finishing them for nothing.
+  const failed = new AbortController();
+  const signal = AbortSignal.any([options.signal, failed.signal]);
+  return mapLimit(outputs, options.concurrency, async (output) => {
+    const grant = byName.get(output.upload_name) as Grant;
+    try {
+      await uploadWithRetries(output, grant, open, { ...options, signal });
+    } catch (error) {
+      failed.abort();
+      throw error;
+    }
+    const { upload_name: _name, ...described } = output;
+    return { ...described, key: grant.key };
+  });
+}
+
+async function uploadWithRetries(
+  output: DescribedOutput,
+  grant: Grant,
+  open: OpenOutput,
+  options: UploadOptions,
+) {
+  const attempts = options.attempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await uploadOnce(output, grant, open, options.signal);
+      return;
+    } catch (error) {
+      const retryable = !(error instanceof UploadError) || /HTTP (408|429|5\d\d)/.test(error.message);
+      if (options.signal.aborted || !retryable || attempt >= attempts) {
+        throw error instanceof UploadError
+          ? error
+          : new UploadError(`uploading ${output.filename}: ${message(error)}`);
+      }
+      options.log.warn("upload failed; retrying", { file: output.filename, attempt, error: message(error) });
+      await sleep((options.retryDelayMs ?? 500) * 2 ** (attempt - 1), undefined, { signal: options.signal });
+    }
+  }
+}
+
+async function uploadOnce(output: DescribedOutput, grant: Grant, open: OpenOutput, signal: AbortSignal) {
+  // Allow a slow link 64 KiB/s on top of a fixed minute before calling an upload stuck.
+  const limit = AbortSignal.any([signal, AbortSignal.timeout(60_000 + Math.ceil(output.size / 64))]);
+  const source = await open(output, limit);
+  const response = await fetch(grant.url, {
+    method: "PUT",
+    headers: { ...grant.headers, "content-length": String(output.size) },
+    body: source.body,
+    duplex: "half",
+    signal: limit,
+  } as RequestInit & { duplex: "half" });
+  await response.body?.cancel();
+  if (!response.ok) throw new UploadError(`storage refused ${output.filename}: HTTP ${response.status}`);
+}
+
+async function countBytes(body: ReadableStream<Uint8Array>): Promise<number> {
+  let size = 0;
+  for await (const chunk of body) size += chunk.byteLength;
+  return size;
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let stopped = false;
+  const worker = async () => {
+    while (next < items.length && !stopped) {
+      const index = next++;
+      try {
+        results[index] = await fn(items[index] as T);
+      } catch (error) {
+        stopped = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));

@@ -1,0 +1,63 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { FAKE_GPU, type Harness, imageGraph, jobMessage, startHarness } from "./helpers/harness";
+
+let h: Harness;
+
+afterEach(async () => {
+  await h?.close();
+});
+
+describe("hello and heartbeats", () => {
+  it("says who it is, its GPUs, and each ComfyUI with its stats and node classes", async () => {
+    h = await startHarness({ comfyCount: 2 });
+    const [hello] = h.mock.all("hello");
+    expect(hello?.protocol).toBe(1);
+    expect(hello?.agent).toMatchObject({
+      version: expect.any(String),
+      hostname: expect.any(String),
+      os: expect.any(String),
+      arch: process.arch,
+      cpus: expect.any(Number),
+      memory_total_mb: expect.any(Number),
+      node_version: process.version,
+    });
+    expect(hello?.gpus).toEqual([FAKE_GPU]);
+    expect(hello?.in_flight).toEqual([]);
+    expect(hello?.instances.map((i) => [i.id, i.comfy_url, i.available])).toEqual([
+      ["comfy-0", h.sims[0]?.url, true],
+      ["comfy-1", h.sims[1]?.url, true],
+    ]);
+    const first = hello?.instances[0];
+    expect(first?.system_stats).toMatchObject({ system: expect.any(Object), devices: expect.any(Array) });
+    expect(first?.node_classes).toEqual(expect.arrayContaining(["LoadImage", "SaveImage", "KSampler"]));
+    expect(h.mock.invalid).toEqual([]);
+  });
+
+  it("heartbeats at the configured interval with leases and instance availability", async () => {
+    h = await startHarness({ config: { heartbeatMs: 50 } });
+    await h.mock.until(() => h.mock.all("heartbeat").length >= 2, "heartbeats");
+    expect(h.mock.all("heartbeat")[0]).toEqual({
+      type: "heartbeat",
+      leases: [],
+      instances: [{ id: "comfy-0", available: true }],
+      gpus: [FAKE_GPU],
+    });
+  });
+
+  it("reports an instance with no ComfyUI as unavailable, and takes no job on it", async () => {
+    h = await startHarness({ config: { comfy: ["http://127.0.0.1:9"], heartbeatMs: 50 } });
+    const instance = h.mock.all("hello")[0]?.instances[0];
+    expect(instance).toMatchObject({
+      id: "comfy-0",
+      available: false,
+      reason: expect.stringMatching(/127.0.0.1:9/),
+    });
+    const job = jobMessage(imageGraph());
+    h.mock.send(job);
+    const released = await h.mock.untilReport(job.run_id, "released");
+    expect(released.report).toEqual({
+      kind: "released",
+      reason: expect.stringMatching(/comfy-0 unavailable/),
+    });
+  });
+});

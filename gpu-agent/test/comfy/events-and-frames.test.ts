@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { parseEvent } from "../../src/comfy/events";
+import { parsePreviewFrame } from "../../src/comfy/preview-frames";
+import { loadTrace } from "../sim/helpers/traces";
+
+const recordedFrame = (trace: string) =>
+  Buffer.from(loadTrace(trace).ws_messages.find((m) => m.kind === "binary")?.frame_base64 ?? "", "base64");
+
+describe("parseEvent", () => {
+  it("reads every recorded message of the traces as a known event", () => {
+    for (const number of ["01", "02", "03", "07", "08", "09", "10", "11", "12", "13", "14", "15"]) {
+      for (const message of loadTrace(number).ws_messages) {
+        if (message.kind !== "text") continue;
+        const event = parseEvent(JSON.stringify(message.json));
+        expect(event?.type, `${number}: ${message.json?.type}`).toBe(message.json?.type);
+      }
+    }
+  });
+
+  it("passes on unknown and malformed events as `other`", () => {
+    expect(parseEvent('{"type":"crystools.monitor","data":{"cpu":3}}')).toEqual({
+      type: "other",
+      name: "crystools.monitor",
+      data: { cpu: 3 },
+    });
+    expect(parseEvent('{"type":"executing","data":{"node":5}}')).toMatchObject({
+      type: "other",
+      name: "executing",
+    });
+    expect(parseEvent("not json")).toBeUndefined();
+    expect(parseEvent('{"no":"type"}')).toBeUndefined();
+  });
+});
+
+describe("parsePreviewFrame", () => {
+  it("reads a type-1 frame from trace 11", () => {
+    const preview = parsePreviewFrame(recordedFrame("11"));
+    expect(preview?.mimeType).toBe("image/jpeg");
+    expect(
+      Buffer.from(preview?.image ?? [])
+        .subarray(0, 4)
+        .toString("hex"),
+    ).toBe("ffd8ffe0");
+    expect(preview?.promptId).toBeUndefined();
+  });
+
+  it("reads a type-4 frame from trace 12, with its prompt and node", () => {
+    const trace = loadTrace("12");
+    const preview = parsePreviewFrame(recordedFrame("12"));
+    expect(preview).toMatchObject({ mimeType: "image/jpeg", promptId: trace.prompt_id, nodeId: "2" });
+    expect(preview?.image.length).toBe(695);
+  });
+
+  it("ignores frames it does not know or that are cut short", () => {
+    expect(parsePreviewFrame(Buffer.from([0, 0, 0, 3, 0, 0, 0, 1, 65]))).toBeUndefined();
+    expect(parsePreviewFrame(Buffer.from([0, 0, 0, 4, 0, 0, 1, 0, 123]))).toBeUndefined();
+    expect(parsePreviewFrame(Buffer.from([0, 0, 0]))).toBeUndefined();
+  });
+});

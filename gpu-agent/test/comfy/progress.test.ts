@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { parseEvent } from "../../src/comfy/events";
+import type { PromptGraph } from "../../src/comfy/http";
+import { ProgressTracker } from "../../src/comfy/progress";
+import { PromptEvents } from "../../src/comfy/prompt-events";
+import { loadTrace } from "../sim/helpers/traces";
+
+/** Feeds a trace's recorded messages through the prompt follower, with a snapshot after each one. */
+function replay(number: string) {
+  const trace = loadTrace(number);
+  const tracker = new ProgressTracker(trace.prompt_request.prompt as PromptGraph);
+  const events = new PromptEvents(trace.prompt_id, tracker);
+  const snapshots = trace.ws_messages.flatMap((message) => {
+    const event = message.kind === "text" ? parseEvent(JSON.stringify(message.json)) : undefined;
+    return event && events.apply(event) ? [{ type: event.type, progress: tracker.snapshot() }] : [];
+  });
+  return { events, snapshots, tracker };
+}
+
+describe("progress of a run (trace 11: EmptyImage, a 4-step node, PreviewImage)", () => {
+  const { events, snapshots, tracker } = replay("11");
+
+  it("counts finished nodes plus the running node's steps", () => {
+    const steps = snapshots.filter((s) => s.type === "progress").map((s) => s.progress);
+    expect(
+      steps.map((p) => [p.percentage, p.step, p.total_steps, p.current_node, p.current_node_type]),
+    ).toEqual([
+      [41.7, 1, 4, "2", "CRTestProgressPreview"],
+      [50, 2, 4, "2", "CRTestProgressPreview"],
+      [58.3, 3, 4, "2", "CRTestProgressPreview"],
+      [66.7, 4, 4, "2", "CRTestProgressPreview"],
+    ]);
+  });
+
+  it("never goes backwards and ends complete", () => {
+    const percentages = snapshots.map((s) => s.progress.percentage);
+    expect(percentages).toEqual([...percentages].sort((a, b) => a - b));
+    expect(events.ending).toEqual({ kind: "success" });
+    expect(events.finished).toBe(true);
+    expect(tracker.complete()).toMatchObject({
+      percentage: 100,
+      nodes_done: 3,
+      nodes_total: 3,
+      current_node: null,
+    });
+  });
+});
+
+describe("progress of a cached run (trace 03)", () => {
+  it("counts cached nodes as done", () => {
+    const { events, snapshots } = replay("03");
+    expect(events.cachedNodes).toEqual(["1", "2", "3", "4", "5"]);
+    expect(snapshots.at(-1)?.progress).toMatchObject({ percentage: 100, nodes_done: 5, eta_seconds: null });
+  });
+});
+
+describe("progress of a failed run (trace 08)", () => {
+  it("records the node's error as the ending", () => {
+    const { events } = replay("08");
+    expect(events.ending).toMatchObject({
+      kind: "execution_error",
+      failure: { node_id: "1", node_type: "LoadImage", exception_type: "PIL.UnidentifiedImageError" },
+    });
+  });
+});
+
+describe("ETA", () => {
+  it("extrapolates the pace of the nodes that actually ran", () => {
+    let now = 0;
+    const graph: PromptGraph = Object.fromEntries(
+      ["1", "2", "3", "4", "5"].map((id) => [id, { class_type: "X", inputs: {} }]),
+    );
+    const tracker = new ProgressTracker(graph, () => now);
+    tracker.start();
+    tracker.cached(["1"]);
+    tracker.executing("2");
+    now = 5_000;
+    tracker.executing("3");
+    tracker.progress("3", 1, 2);
+    // 1.5 of the 4 nodes to run took 5 s: 2.5 more take about 8.3 s.
+    expect(tracker.snapshot()).toMatchObject({ nodes_done: 2, step: 1, total_steps: 2, eta_seconds: 8.3 });
+  });
+});
