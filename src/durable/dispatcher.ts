@@ -265,9 +265,11 @@ export class Dispatcher extends DurableObject<Bindings> {
 
   // ---- dispatching and leases ----
 
-  /** Pushes waiting jobs to idle slots, highest priority first, then oldest. */
+  /**
+   * Pushes waiting jobs to idle slots, highest priority first, then oldest. Recording each lease in D1
+   * runs on the run's own chain, after the job is sent and without holding up the caller.
+   */
   private async dispatch() {
-    const started: Promise<unknown>[] = [];
     for (const slot of this.agents.idleSlots(this.queue.busySlots())) {
       const job = this.queue.nextWaiting();
       if (!job) break;
@@ -296,12 +298,9 @@ export class Dispatcher extends DurableObject<Bindings> {
         this.queue.requeue(job.run_id, job.attempt);
         continue;
       }
-      started.push(
-        this.serial(job.run_id, () => this.lifecycle.leased(job.run_id, slot.machineId, job.attempt)),
-      );
+      void this.serial(job.run_id, () => this.lifecycle.leased(job.run_id, slot.machineId, job.attempt));
     }
     await this.scheduleAlarm();
-    await Promise.all(started);
   }
 
   /** A lease that ended without a result: the run goes back in line, or fails after its last attempt. */

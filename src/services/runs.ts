@@ -107,17 +107,17 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
     retriedFrom: spec.retriedFrom,
   });
   const timeout = spec.options.timeoutMinutes;
-  const [, { position }] = await Promise.all([
-    runRoom(ctx.env, row.id).init(toSnapshot(row)),
-    dispatcher(ctx.env, ctx.userId, spec.pool).enqueue({
-      runId: row.id,
-      userId: ctx.userId,
-      priority,
-      attempt: 1,
-      deadlineAt: timeout ? Date.parse(row.createdAt) + timeout * 60_000 : null,
-      payload: { graph: spec.graph, inputs: spec.inputs, bindings: spec.bindings, input_urls: inputUrls },
-    }),
-  ]);
+  // Enqueue first so the job reaches an idle agent without waiting on the room; a room that already
+  // has events ignores the late init.
+  const { position } = await dispatcher(ctx.env, ctx.userId, spec.pool).enqueue({
+    runId: row.id,
+    userId: ctx.userId,
+    priority,
+    attempt: 1,
+    deadlineAt: timeout ? Date.parse(row.createdAt) + timeout * 60_000 : null,
+    payload: { graph: spec.graph, inputs: spec.inputs, bindings: spec.bindings, input_urls: inputUrls },
+  });
+  await runRoom(ctx.env, row.id).init(toSnapshot(row));
   return { run: row, position };
 }
 

@@ -50,9 +50,12 @@ export class JobQueue {
     sql.exec("CREATE TABLE IF NOT EXISTS seen_reports (event_id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
   }
 
+  private lastSeq: number | null = null;
+
   private nextSeq(): number {
-    const row = this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM jobs").one();
-    return (row.seq ?? 0) + 1;
+    this.lastSeq ??= this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM jobs").one().seq ?? 0;
+    this.lastSeq += 1;
+    return this.lastSeq;
   }
 
   /** Adds a job; enqueuing a run that is already known changes nothing. */
@@ -142,7 +145,7 @@ export class JobQueue {
   busySlots(): Set<string> {
     const rows = this.sql
       .exec<{ machine_id: string; instance_id: string }>(
-        "SELECT machine_id, instance_id FROM jobs WHERE state != 'queued'",
+        "SELECT machine_id, instance_id FROM jobs WHERE state IN ('leased', 'stopping')",
       )
       .toArray();
     return new Set(rows.map((r) => slotKey(r.machine_id, r.instance_id)));

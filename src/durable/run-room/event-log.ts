@@ -4,6 +4,10 @@ type EventRow = { seq: number; type: RunEvent["type"]; data: string; at: string 
 
 /** The run's numbered events and its current snapshot, in the RunRoom's SQLite storage. */
 export class EventLog {
+  /** Cached reads: one RunRoom instance is the only writer of its storage. */
+  private seq: number | null = null;
+  private current: RunSnapshot | null | undefined;
+
   constructor(private readonly sql: SqlStorage) {
     sql.exec(`CREATE TABLE IF NOT EXISTS events (
       seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, data TEXT NOT NULL, at TEXT NOT NULL)`);
@@ -13,17 +17,22 @@ export class EventLog {
   }
 
   lastSeq(): number {
-    return this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
+    this.seq ??= this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
+    return this.seq;
   }
 
   snapshot(): RunSnapshot | null {
-    const row = this.sql.exec<{ data: string }>("SELECT data FROM snapshot WHERE id = 1").toArray()[0];
-    return row ? (JSON.parse(row.data) as RunSnapshot) : null;
+    if (this.current === undefined) {
+      const row = this.sql.exec<{ data: string }>("SELECT data FROM snapshot WHERE id = 1").toArray()[0];
+      this.current = row ? (JSON.parse(row.data) as RunSnapshot) : null;
+    }
+    return this.current;
   }
 
   initSnapshot(snapshot: RunSnapshot) {
-    if (this.lastSeq() > 0) return;
-    this.sql.exec("INSERT OR IGNORE INTO snapshot (id, data) VALUES (1, ?)", JSON.stringify(snapshot));
+    if (this.lastSeq() > 0 || this.snapshot()) return;
+    this.sql.exec("INSERT INTO snapshot (id, data) VALUES (1, ?)", JSON.stringify(snapshot));
+    this.current = snapshot;
   }
 
   append(body: RunEventBody): RunEvent {
@@ -36,6 +45,7 @@ export class EventLog {
         at,
       )
       .one();
+    this.seq = seq;
     this.fold(body, at);
     return { ...body, seq, at } as RunEvent;
   }
@@ -55,6 +65,7 @@ export class EventLog {
     else if (body.type === "progress" && current) next = { ...current, progress: body.data, updated_at: at };
     if (next && next !== current) {
       this.sql.exec("INSERT OR REPLACE INTO snapshot (id, data) VALUES (1, ?)", JSON.stringify(next));
+      this.current = next;
     }
   }
 }
