@@ -1,3 +1,4 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
@@ -32,4 +33,12 @@ export const requireUserOrQueryToken = createMiddleware<AppEnv>(async (c, next) 
   const token = header || !query ? bearerToken(header) : query;
   c.set("principal", await authenticate(c.var.db, c.env, token));
   await next();
+});
+
+/** What services need to act for the authenticated user, including the origin URLs are signed for. */
+export const userContext = (c: Context<AppEnv>) => ({
+  env: c.env,
+  db: c.var.db,
+  userId: c.var.principal.userId,
+  origin: new URL(c.req.url).origin,
 });

@@ -1,9 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Context } from "hono";
 import type { RunStatus } from "../db/schema";
-import type { AppEnv } from "../env";
 import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { requireUser } from "../middleware/auth";
+import { userContext as ctxOf, requireUser } from "../middleware/auth";
 import { limitBody, MiB } from "../middleware/body-limit";
 import { executionStatusView, executionView } from "../services/run-views";
 import {
@@ -69,13 +67,6 @@ const LogSchema = z.object({
   level: z.enum(LEVELS),
   message: z.string(),
   node_id: z.string().nullable(),
-});
-
-const ctxOf = (c: Context<AppEnv>) => ({
-  env: c.env,
-  db: c.var.db,
-  userId: c.var.principal.userId,
-  origin: new URL(c.req.url).origin,
 });
 
 export const executionRoutes = createRouter();

@@ -4,7 +4,7 @@ import { RUN_STATUSES, type RunStatus } from "../db/schema";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
 import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { requireUser, requireUserOrQueryToken } from "../middleware/auth";
+import { userContext as ctxOf, requireUser, requireUserOrQueryToken } from "../middleware/auth";
 import { limitBody, MiB } from "../middleware/body-limit";
 import { withFreshOutputUrls } from "../services/run-outputs";
 import { runRoom } from "../services/run-room-client";
@@ -38,13 +38,6 @@ export const runRoutes = createRouter();
 runRoutes.use("/run", limitBody(1 * MiB));
 runRoutes.use("/run/*", limitBody(1 * MiB));
 
-const ctxOf = (c: Context<AppEnv>) => ({
-  env: c.env,
-  db: c.var.db,
-  userId: c.var.principal.userId,
-  origin: new URL(c.req.url).origin,
-});
-
 type QueueBody = z.infer<typeof QueueRunSchema>;
 const queueBody = (c: Context<AppEnv>, body: QueueBody) =>
   queueDeploymentRun(ctxOf(c), body.deployment_id, body.inputs, {
@@ -54,41 +47,33 @@ const queueBody = (c: Context<AppEnv>, body: QueueBody) =>
     metadata: body.metadata,
   });
 
-runRoutes.openapi(
-  createRoute({
-    method: "post",
-    path: "/run/deployment/queue",
-    tags,
-    security,
-    summary: "Queue a run of a deployment",
-    description:
-      "Inputs are checked against the deployment's input spec. The run goes to an idle agent at once.",
-    middleware: [requireUser] as const,
-    request: { body: jsonBody(QueueRunSchema) },
-    responses: { 200: jsonContent(QueuedSchema, "Queued"), ...errorResponses(400, 401, 403, 404, 409, 413) },
-  }),
-  async (c) => {
-    const { run, position } = await queueBody(c, c.req.valid("json"));
-    return c.json({ run_id: run.id, status: run.status, queue_position: position }, 200);
-  },
-);
-
-runRoutes.openapi(
-  createRoute({
-    method: "post",
-    path: "/run",
-    tags,
-    security,
-    summary: "Queue a run of a deployment (seeds 000 and 001)",
-    middleware: [requireUser] as const,
-    request: { body: jsonBody(QueueRunSchema) },
-    responses: { 200: jsonContent(QueuedSchema, "Queued"), ...errorResponses(400, 401, 403, 404, 409, 413) },
-  }),
-  async (c) => {
-    const { run, position } = await queueBody(c, c.req.valid("json"));
-    return c.json({ run_id: run.id, status: run.status, queue_position: position }, 200);
-  },
-);
+/** The queue route and its seed 000/001 alias share one definition. */
+for (const [path, summary] of [
+  ["/run/deployment/queue", "Queue a run of a deployment"],
+  ["/run", "Queue a run of a deployment (seeds 000 and 001)"],
+] as const) {
+  runRoutes.openapi(
+    createRoute({
+      method: "post",
+      path,
+      tags,
+      security,
+      summary,
+      description:
+        "Inputs are checked against the deployment's input spec. The run goes to an idle agent at once.",
+      middleware: [requireUser] as const,
+      request: { body: jsonBody(QueueRunSchema) },
+      responses: {
+        200: jsonContent(QueuedSchema, "Queued"),
+        ...errorResponses(400, 401, 403, 404, 409, 413),
+      },
+    }),
+    async (c) => {
+      const { run, position } = await queueBody(c, c.req.valid("json"));
+      return c.json({ run_id: run.id, status: run.status, queue_position: position }, 200);
+    },
+  );
+}
 
 runRoutes.openapi(
   createRoute({
