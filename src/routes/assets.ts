@@ -1,12 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, errorResponses, jsonContent } from "../lib/openapi";
 import { parseOrThrow } from "../lib/validation";
-import { requireUser } from "../middleware/auth";
+import { requireUser, userContext } from "../middleware/auth";
 import { assetView, deleteAsset, getAsset, listAssets, normaliseFolder } from "../services/assets";
 import { storeFormUpload } from "../services/file-streams";
 import { contentTypeOrThrow, createPresignedUpload } from "../services/files";
 import { formUploadBody, IdParam } from "./file-schemas";
-import { fileContext, isMultipart, jsonOrEmpty, jsonUnlessMultipart } from "./files";
+import { isMultipart, jsonOrEmpty, jsonUnlessMultipart } from "./files";
 
 const AssetSchema = z
   .object({
@@ -92,7 +92,7 @@ assetRoutes.openapi(
       ...errorResponses(400, 401, 403),
     },
   }),
-  async (c) => c.json(await listAssets(fileContext(c), c.req.valid("query")), 200),
+  async (c) => c.json(await listAssets(userContext(c), c.req.valid("query")), 200),
 );
 
 assetRoutes.openapi(
@@ -118,7 +118,7 @@ assetRoutes.openapi(
     },
   }),
   async (c) => {
-    const ctx = fileContext(c);
+    const ctx = userContext(c);
     const query = c.req.valid("query");
     const folder = query.parent_path !== undefined ? normaliseFolder(query.parent_path) : undefined;
     if (isMultipart(c)) {
@@ -160,7 +160,7 @@ assetRoutes.openapi(
     responses: { 200: jsonContent(AssetSchema, "The asset"), ...errorResponses(401, 403, 404) },
   }),
   async (c) => {
-    const ctx = fileContext(c);
+    const ctx = userContext(c);
     return c.json(await assetView(ctx, await getAsset(ctx, c.req.valid("param").id)), 200);
   },
 );
@@ -180,7 +180,7 @@ assetRoutes.openapi(
     },
   }),
   async (c) => {
-    const row = await deleteAsset(fileContext(c), c.req.valid("param").id);
+    const row = await deleteAsset(userContext(c), c.req.valid("param").id);
     return c.json({ id: row.id, deleted: true as const }, 200);
   },
 );

@@ -4,13 +4,12 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { parseOrThrow } from "../lib/validation";
-import { requireUser } from "../middleware/auth";
+import { requireUser, userContext } from "../middleware/auth";
 import { KiB, limitBody } from "../middleware/body-limit";
 import { fileContentResponse } from "../services/file-content";
 import {
   confirmUpload,
   deleteFile,
-  type FileContext,
   fileView,
   getOwnedFile,
   getReadyFile,
@@ -47,12 +46,6 @@ export const jsonUnlessMultipart = createMiddleware<AppEnv>((c, next) =>
 /** The JSON body of a route that also takes multipart (already validated when it is JSON). */
 export const jsonOrEmpty = (c: Context<AppEnv>): Promise<unknown> => c.req.json().catch(() => ({}));
 
-export const fileContext = (c: Context<AppEnv>): FileContext => ({
-  env: c.env,
-  db: c.var.db,
-  userId: c.var.principal.userId,
-  origin: new URL(c.req.url).origin,
-});
 export const fileRoutes = createRouter();
 
 fileRoutes.openapi(
@@ -72,7 +65,7 @@ fileRoutes.openapi(
     },
   }),
   async (c) => {
-    const ctx = fileContext(c);
+    const ctx = userContext(c);
     return c.json(await fileView(ctx, await confirmUpload(ctx, c.req.valid("param").id)), 200);
   },
 );
@@ -90,7 +83,7 @@ fileRoutes.openapi(
   }),
   async (c) => {
     const q = c.req.valid("query");
-    const { files, total } = await listFiles(fileContext(c), {
+    const { files, total } = await listFiles(userContext(c), {
       limit: q.limit,
       offset: q.offset,
       purpose: q.purpose,
@@ -113,7 +106,7 @@ fileRoutes.openapi(
     responses: { ...binaryResponses, ...errorResponses(401, 403, 404, 409, 410) },
   }),
   async (c) => {
-    const row = await getReadyFile(fileContext(c), c.req.valid("param").id);
+    const row = await getReadyFile(userContext(c), c.req.valid("param").id);
     return fileContentResponse(c.env, row, c.req.raw, { download: c.req.valid("query").download === "1" });
   },
 );
@@ -130,7 +123,7 @@ fileRoutes.openapi(
     responses: { 200: jsonContent(FileSchema, "The file"), ...errorResponses(401, 403, 404) },
   }),
   async (c) => {
-    const ctx = fileContext(c);
+    const ctx = userContext(c);
     return c.json(await fileView(ctx, await getOwnedFile(ctx, c.req.valid("param").id)), 200);
   },
 );
@@ -172,7 +165,7 @@ fileRoutes.openapi(
     },
   }),
   async (c) => {
-    const ctx = fileContext(c);
+    const ctx = userContext(c);
     const { expires_in } = parseOrThrow(DownloadUrlRequestSchema, c.req.valid("json"));
     const row = await getReadyFile(ctx, c.req.valid("param").id);
     const url = await signedDownloadUrl(ctx.env, ctx.origin, row.id, expires_in);
@@ -196,7 +189,7 @@ fileRoutes.openapi(
     },
   }),
   async (c) => {
-    const ctx = fileContext(c);
+    const ctx = userContext(c);
     const row = await renameFile(ctx, c.req.valid("param").id, c.req.valid("json").filename);
     return c.json(await fileView(ctx, row), 200);
   },
@@ -217,7 +210,7 @@ fileRoutes.openapi(
     },
   }),
   async (c) => {
-    const row = await deleteFile(fileContext(c), c.req.valid("param").id);
+    const row = await deleteFile(userContext(c), c.req.valid("param").id);
     return c.json({ id: row.id, deleted: true as const }, 200);
   },
 );

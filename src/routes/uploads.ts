@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { extensionFor } from "../lib/file-types";
 import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { parseOrThrow } from "../lib/validation";
-import { requireUser } from "../middleware/auth";
+import { requireUser, userContext } from "../middleware/auth";
 import { KiB, limitBody } from "../middleware/body-limit";
 import { storeFormUpload } from "../services/file-streams";
 import {
@@ -32,7 +32,7 @@ import {
   UploadUrlQuerySchema,
   UploadUrlRequestSchema,
 } from "./file-schemas";
-import { fileContext, isMultipart, jsonOrEmpty, jsonUnlessMultipart } from "./files";
+import { isMultipart, jsonOrEmpty, jsonUnlessMultipart } from "./files";
 
 /** How bytes get in: presigned PUTs, R2 multipart with presigned parts, and streamed form uploads. */
 const tags = ["Files"];
@@ -88,7 +88,7 @@ uploadRoutes.openapi(
     },
   }),
   async (c) => {
-    const ctx = fileContext(c);
+    const ctx = userContext(c);
     if (isMultipart(c)) {
       return c.json(
         await formUploadView(ctx, await storeFormUpload(ctx, c.req.raw, { purpose: "upload" })),
@@ -122,7 +122,7 @@ uploadRoutes.openapi(
     },
   }),
   async (c) => {
-    const ctx = fileContext(c);
+    const ctx = userContext(c);
     const body = c.req.valid("json");
     const created = await createPresignedUpload(ctx, {
       filename: body.filename,
@@ -149,7 +149,7 @@ uploadRoutes.openapi(
     },
   }),
   async (c) => {
-    const ctx = fileContext(c);
+    const ctx = userContext(c);
     const q = c.req.valid("query");
     const contentType = contentTypeOrThrow(q.type, "type");
     const created = await createPresignedUpload(ctx, {
@@ -177,7 +177,7 @@ uploadRoutes.openapi(
     },
   }),
   async (c) => {
-    const ctx = fileContext(c);
+    const ctx = userContext(c);
     return c.json(
       await formUploadView(ctx, await storeFormUpload(ctx, c.req.raw, { purpose: "upload" })),
       200,
@@ -203,7 +203,7 @@ uploadRoutes.openapi(
   }),
   async (c) => {
     const body = c.req.valid("json");
-    const upload = await createLargeUpload(fileContext(c), {
+    const upload = await createLargeUpload(userContext(c), {
       filename: body.filename,
       contentType: contentTypeOrThrow(body.content_type),
       size: body.file_size,
@@ -233,7 +233,7 @@ uploadRoutes.openapi(
   async (c) => {
     const body = parseOrThrow(SignPartsSchema, c.req.valid("json"));
     return c.json(
-      await signLargeUploadParts(fileContext(c), c.req.valid("param").id, body.part_numbers),
+      await signLargeUploadParts(userContext(c), c.req.valid("param").id, body.part_numbers),
       200,
     );
   },
@@ -254,7 +254,7 @@ uploadRoutes.openapi(
     },
   }),
   async (c) => {
-    const ctx = fileContext(c);
+    const ctx = userContext(c);
     const row = await completeLargeUpload(ctx, c.req.valid("param").id, c.req.valid("json").parts);
     return c.json(await fileView(ctx, row), 200);
   },
@@ -275,7 +275,7 @@ uploadRoutes.openapi(
     },
   }),
   async (c) => {
-    const row = await abortLargeUpload(fileContext(c), c.req.valid("param").id);
+    const row = await abortLargeUpload(userContext(c), c.req.valid("param").id);
     return c.json({ id: row.id, aborted: true as const }, 200);
   },
 );

@@ -59,6 +59,16 @@ async function invertDeployment(user: E2EUser) {
   return deployment.id;
 }
 
+/** Queues a run of a fresh invert deployment on the simulator's example picture; returns its id. */
+async function queueInvertRun(user: E2EUser, sim: ComfySimulator) {
+  const deploymentId = await invertDeployment(user);
+  const { run_id } = await call<{ run_id: string }>(user, "POST", "/api/run/deployment/queue", {
+    deployment_id: deploymentId,
+    inputs: { input_image: await uploadPng(user, sim) },
+  });
+  return run_id;
+}
+
 async function uploadPng(user: E2EUser, sim: ComfySimulator) {
   const png = Buffer.from(
     await (await fetch(`${sim.url}/view?filename=example.png&type=input`)).arrayBuffer(),
@@ -143,11 +153,7 @@ describe("runs end to end: wrangler dev, the bundled agent, the ComfyUI simulato
     const user = await worker.createUser("e2e");
     const { sim } = await gpuHost(user);
     const hold = sim.holdNode("ImageInvert");
-    const deploymentId = await invertDeployment(user);
-    const { run_id } = await call<{ run_id: string }>(user, "POST", "/api/run/deployment/queue", {
-      deployment_id: deploymentId,
-      inputs: { input_image: await uploadPng(user, sim) },
-    });
+    const run_id = await queueInvertRun(user, sim);
     await hold.reached();
     await call(user, "POST", `/api/run/${run_id}/cancel`);
     await expect.poll(() => sim.counters.interrupts, { timeout: 10_000 }).toBeGreaterThan(0);
@@ -160,11 +166,7 @@ describe("runs end to end: wrangler dev, the bundled agent, the ComfyUI simulato
     const user = await worker.createUser("e2e");
     const first = await gpuHost(user);
     const hold = first.sim.holdNode("ImageInvert");
-    const deploymentId = await invertDeployment(user);
-    const { run_id } = await call<{ run_id: string }>(user, "POST", "/api/run/deployment/queue", {
-      deployment_id: deploymentId,
-      inputs: { input_image: await uploadPng(user, first.sim) },
-    });
+    const run_id = await queueInvertRun(user, first.sim);
     await hold.reached();
     await first.agent.stop("SIGKILL");
     await gpuHost(user);
@@ -179,11 +181,7 @@ describe("runs end to end: wrangler dev, the bundled agent, the ComfyUI simulato
     const user = await worker.createUser("e2e");
     const { sim } = await gpuHost(user);
     const hold = sim.holdNode("ImageInvert");
-    const deploymentId = await invertDeployment(user);
-    const { run_id } = await call<{ run_id: string }>(user, "POST", "/api/run/deployment/queue", {
-      deployment_id: deploymentId,
-      inputs: { input_image: await uploadPng(user, sim) },
-    });
+    const run_id = await queueInvertRun(user, sim);
     await hold.reached();
     await sim.crash();
     const run = await waitForStatus(user, run_id, ["failed", "success"], 45_000);
