@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
-/** The recorded ComfyUI traces live beside the repository: /work/shared next to /work/main. */
-export const TRACES_DIR = resolve(import.meta.dirname, "../../../../../shared/comfyui-traces");
+/** Recordings of a real ComfyUI server, kept in the repository as test data. */
+export const TRACES_DIR = resolve(import.meta.dirname, "../../../../fixtures/comfyui-traces");
 
 export interface TraceMessage {
   kind: "client_event" | "client_sent_text" | "text" | "binary";
