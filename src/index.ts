@@ -10,6 +10,11 @@ export default {
   fetch: app.fetch,
   /** Cron sweep: uploads that never arrived expire and stop counting against the quota. */
   async scheduled(_controller, env, ctx) {
-    ctx.waitUntil(sweepExpiredUploads(env, createDb(env.DB)).then(() => undefined));
+    ctx.waitUntil(
+      sweepExpiredUploads(env, createDb(env.DB)).then(
+        () => undefined,
+        (error) => console.error(JSON.stringify({ event: "upload_sweep_failed", error: String(error) })),
+      ),
+    );
   },
 } satisfies ExportedHandler<Bindings>;

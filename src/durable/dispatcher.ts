@@ -11,14 +11,12 @@ import {
   type ServerMessage,
   TERMINAL_REPORTS,
 } from "../protocol/v1";
-import { outputUploadGrants } from "../services/run-outputs";
+import { outputUploadGrants } from "../runs/outputs";
+import { ReportRefused, RunReports } from "../runs/reports";
 import { recordMachineState } from "../stores/machines";
 import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry";
+import { type AgentIdentity, type CancelOutcome, readAgentIdentity } from "./dispatcher/client";
 import { type Job, JobQueue, type NewJob } from "./dispatcher/job-queue";
-import { RunLifecycle } from "./dispatcher/run-lifecycle";
-
-export type AgentIdentity = { machineId: string; userId: string; origin: string };
-export type CancelOutcome = "removed" | "stopping" | "unknown";
 
 const SEEN_REPORTS_RETENTION_MS = 24 * 3600_000;
 
@@ -29,7 +27,7 @@ const SEEN_REPORTS_RETENTION_MS = 24 * 3600_000;
 export class Dispatcher extends DurableObject<Bindings> {
   private readonly queue: JobQueue;
   private readonly agents: AgentRegistry;
-  private readonly lifecycle: RunLifecycle;
+  private readonly runs: RunReports;
   /** Work on one run happens in order; different runs proceed independently. */
   private readonly runChains = new Map<string, Promise<unknown>>();
 
@@ -37,7 +35,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     super(ctx, env);
     this.queue = new JobQueue(ctx.storage.sql);
     this.agents = new AgentRegistry(ctx);
-    this.lifecycle = new RunLifecycle(env, createDb(env.DB));
+    this.runs = new RunReports({ env, db: createDb(env.DB) });
   }
 
   private get leaseTtlMs() {
@@ -93,11 +91,7 @@ export class Dispatcher extends DurableObject<Bindings> {
   // ---- agent side ----
 
   override async fetch(request: Request): Promise<Response> {
-    const identity: AgentIdentity = {
-      machineId: request.headers.get("X-Machine-Id") ?? "",
-      userId: request.headers.get("X-User-Id") ?? "",
-      origin: request.headers.get("X-Public-Origin") ?? "",
-    };
+    const identity: AgentIdentity = readAgentIdentity(request);
     // A machine has one live link: a new connection replaces the old one.
     for (const old of this.agents.socketsOf(identity.machineId))
       old.close(CloseCode.replaced, "replaced by a new connection");
@@ -106,8 +100,14 @@ export class Dispatcher extends DurableObject<Bindings> {
     return new Response(null, { status: 101, webSocket: client });
   }
 
+  /** Each message is handled on its own: a failure answers an error frame and the link stays up. */
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    await this.handleMessage(ws, raw);
+    try {
+      await this.handleMessage(ws, raw);
+    } catch (error) {
+      console.error(JSON.stringify({ event: "agent_message_failed", error: String(error) }));
+      this.send(ws, { type: "error", code: "internal_error", message: "The message could not be handled" });
+    }
   }
 
   private async handleMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<unknown> {
@@ -218,9 +218,44 @@ export class Dispatcher extends DurableObject<Bindings> {
 
   private async onReport(ws: WebSocket, agent: AgentAttachment, message: ReportMessage) {
     const { event_id, run_id } = message;
-    const status = await this.serial(run_id, () => this.applyReport(agent, message));
+    let status: "ok" | "stale";
+    try {
+      status = await this.serial(run_id, () => this.applyReport(agent, message));
+    } catch (error) {
+      return this.refuseReport(ws, message, error);
+    }
     this.send(ws, { type: "ack", event_id, status });
     if (status === "ok") await this.dispatch();
+  }
+
+  /**
+   * A report that cannot be applied: the agent gets an error frame naming the report, and the run ends
+   * `failed` with the reason instead of staying `running`. Once it has, the report is acked `stale`, so
+   * the agent drops it and stops the job.
+   */
+  private async refuseReport(ws: WebSocket, message: ReportMessage, error: unknown) {
+    const { event_id, run_id, lease_token } = message;
+    const refused =
+      error instanceof ReportRefused
+        ? error
+        : new ReportRefused(
+            "report_failed",
+            `The control plane could not apply a ${message.report.kind} report`,
+          );
+    if (!(error instanceof ReportRefused))
+      console.error(
+        JSON.stringify({ event: "report_failed", run_id, kind: message.report.kind, error: String(error) }),
+      );
+    this.send(ws, { type: "error", code: refused.code, message: refused.message, request_id: event_id });
+    const ended = await this.serial(run_id, async () => {
+      if (!this.queue.holds(run_id, lease_token)) return false;
+      await this.runs.failed(run_id, { code: refused.code, message: refused.message });
+      this.queue.remove(run_id);
+      return true;
+    }).catch(() => false);
+    if (!ended) return;
+    this.send(ws, { type: "ack", event_id, status: "stale" });
+    await this.dispatch();
   }
 
   /** Applies a report once, and only from the holder of the run's live lease. */
@@ -231,7 +266,11 @@ export class Dispatcher extends DurableObject<Bindings> {
     if (!job || job.machine_id !== agent.machineId || !this.queue.holds(run_id, lease_token)) return "stale";
     // A stopping run is already final in D1; only its logs still matter.
     if (job.state !== "stopping" || report.kind === "log") {
-      await this.lifecycle.apply({ runId: run_id, userId: job.user_id, origin: agent.origin }, report);
+      const grantedKeys = this.queue.grantedKeys(run_id, lease_token);
+      await this.runs.apply(
+        { runId: run_id, userId: job.user_id, origin: agent.origin, grantedKeys },
+        report,
+      );
     }
     if (report.kind === "released")
       await this.loseLease(job, `the agent released it: ${report.reason}`, false);
@@ -254,12 +293,13 @@ export class Dispatcher extends DurableObject<Bindings> {
         request_id: message.request_id,
       });
     }
-    const files = await outputUploadGrants(this.env, agent.origin, {
-      userId: job.user_id,
-      runId: job.run_id,
-      attempt: job.attempt,
-      files: message.files,
-    });
+    const owner = { userId: job.user_id, runId: job.run_id, attempt: job.attempt };
+    const files = await outputUploadGrants(this.env, agent.origin, owner, message.files);
+    this.queue.grant(
+      job.run_id,
+      message.lease_token,
+      files.map((f) => f.key),
+    );
     this.send(ws, { type: "upload_urls", request_id: message.request_id, files });
   }
 
@@ -280,7 +320,6 @@ export class Dispatcher extends DurableObject<Bindings> {
         expiresAt: Date.now() + this.leaseTtlMs,
       };
       this.queue.lease(job.run_id, lease);
-      const payload = this.queue.payload(job.run_id);
       const sent = this.send(slot.ws, {
         type: "job",
         run_id: job.run_id,
@@ -288,17 +327,14 @@ export class Dispatcher extends DurableObject<Bindings> {
         lease_expires_at: lease.expiresAt,
         attempt: job.attempt,
         instance_id: slot.instanceId,
-        graph: payload.graph as Extract<ServerMessage, { type: "job" }>["graph"],
-        inputs: payload.inputs,
-        bindings: payload.bindings,
-        input_urls: payload.input_urls,
+        ...this.queue.payload(job.run_id),
         deadline_at: job.deadline_at,
       });
       if (!sent) {
         this.queue.requeue(job.run_id, job.attempt);
         continue;
       }
-      void this.serial(job.run_id, () => this.lifecycle.leased(job.run_id, slot.machineId, job.attempt));
+      void this.serial(job.run_id, () => this.runs.leased(job.run_id, slot.machineId, job.attempt));
     }
     await this.scheduleAlarm();
   }
@@ -312,14 +348,14 @@ export class Dispatcher extends DurableObject<Bindings> {
       }
       if (job.attempt >= this.maxAttempts) {
         this.queue.remove(job.run_id);
-        await this.lifecycle.failed(job.run_id, {
+        await this.runs.failed(job.run_id, {
           code: "lease_expired",
           message: `Gave up after ${job.attempt} attempts; the last ended because ${why}`,
         });
         return;
       }
       this.queue.requeue(job.run_id, job.attempt + 1);
-      await this.lifecycle.requeued(job.run_id, job.attempt + 1);
+      await this.runs.requeued(job.run_id, job.attempt + 1);
     };
     await (serialise ? this.serial(job.run_id, work) : work());
   }
@@ -334,11 +370,7 @@ export class Dispatcher extends DurableObject<Bindings> {
   override async alarm() {
     const now = Date.now();
     for (const job of this.queue.pastDeadline(now)) {
-      await this.serial(job.run_id, () =>
-        this.lifecycle.advance(job.run_id, "timeout", {
-          error: { code: "timeout", message: "The run exceeded its timeout" },
-        }),
-      );
+      await this.serial(job.run_id, () => this.runs.timedOut(job.run_id));
       if (job.state === "queued") this.queue.remove(job.run_id);
       else this.stopOnAgent(job, "timeout");
     }

@@ -1,6 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
+import { isTerminal } from "../db/schema/runs";
 import type { Bindings } from "../env";
-import { type RunEvent, type RunEventBody, type RunSnapshot, TERMINAL } from "../lib/run-events";
+import type { RunEvent, RunEventBody, RunSnapshot } from "../lib/run-events";
+import { ROOM_PATHS } from "./run-room/client";
 import { EventLog } from "./run-room/event-log";
 import { type SseFormat, SseHub } from "./run-room/sse-hub";
 
@@ -34,7 +36,7 @@ export class RunRoom extends DurableObject<Bindings> {
       this.broadcast(event);
     }
     const snapshot = this.log.snapshot();
-    if (snapshot && TERMINAL.has(snapshot.status)) this.finish(snapshot);
+    if (snapshot && isTerminal(snapshot.status)) this.finish(snapshot);
     return last;
   }
 
@@ -45,7 +47,7 @@ export class RunRoom extends DurableObject<Bindings> {
   /** Resolves with the snapshot once the run ends, or null after `timeoutMs`. */
   async waitForEnd(timeoutMs: number): Promise<RunSnapshot | null> {
     const current = this.log.snapshot();
-    if (current && TERMINAL.has(current.status)) return current;
+    if (current && isTerminal(current.status)) return current;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiters.delete(done);
@@ -62,7 +64,7 @@ export class RunRoom extends DurableObject<Bindings> {
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const after = parseAfter(url.searchParams.get("after") ?? request.headers.get("Last-Event-ID"));
-    if (request.headers.get("Upgrade")?.toLowerCase() === "websocket") return this.acceptSocket(after);
+    if (url.pathname === ROOM_PATHS.socket) return this.acceptSocket(after);
     const format = url.searchParams.get("format") === "comfydeploy" ? "comfydeploy" : "native";
     return this.openStream(
       after,
@@ -77,14 +79,14 @@ export class RunRoom extends DurableObject<Bindings> {
     const snapshot = this.log.snapshot();
     server.send(encodeWs({ type: "snapshot", seq: this.log.lastSeq(), data: snapshot }));
     for (const event of this.log.after(after ?? this.log.lastSeq())) server.send(encodeWs(event));
-    if (snapshot && TERMINAL.has(snapshot.status)) server.close(1000, "run finished");
+    if (snapshot && isTerminal(snapshot.status)) server.close(1000, "run finished");
     return new Response(null, { status: 101, webSocket: client });
   }
 
   private openStream(after: number | null, resuming: boolean, format: SseFormat): Response {
     const snapshot = this.log.snapshot();
     const backlog = this.log.after(resuming ? (after ?? 0) : this.log.lastSeq());
-    const ended = !!snapshot && TERMINAL.has(snapshot.status);
+    const ended = !!snapshot && isTerminal(snapshot.status);
     const stream = this.sse.open({
       format,
       snapshot: resuming ? null : snapshot,

@@ -10,6 +10,7 @@ export const errorStatus = {
   gone: 410,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  upgrade_required: 426,
   run_failed: 422,
   rate_limit_exceeded: 429,
   internal_error: 500,

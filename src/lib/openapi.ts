@@ -39,6 +39,7 @@ const errorDescriptions: Partial<Record<number, string>> = {
   413: "The body is larger than this route accepts",
   415: "The content type is not accepted here",
   422: "The run ended without succeeding",
+  426: "The endpoint takes a WebSocket upgrade",
   429: "Rate limit exceeded",
   500: "Internal error (logged; no details leak)",
   503: "A dependency is unavailable",

@@ -1,5 +1,24 @@
-import type { RunStatus } from "../db/schema";
-import type { Progress } from "../protocol/v1";
+import { z } from "zod";
+import { RUN_STATUSES } from "../db/schema/runs";
+import { Progress, RunOutput } from "../protocol/v1";
+
+export const StoredOutput = RunOutput.extend({
+  file_id: z.string().optional(),
+  url: z.string().optional(),
+  created_at: z.string().optional(),
+});
+
+/** The live state of a run: what a subscriber gets first, and what each `status` event carries. */
+export const RunSnapshot = z.object({
+  run_id: z.string(),
+  status: z.enum(RUN_STATUSES),
+  progress: Progress.nullable(),
+  outputs: z.array(StoredOutput).nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).loose().nullable(),
+  attempt: z.number().int(),
+  updated_at: z.string(),
+});
+export type RunSnapshot = z.infer<typeof RunSnapshot>;
 
 /** What a run's subscribers receive, numbered by its RunRoom. */
 export type RunEventBody =
@@ -8,16 +27,3 @@ export type RunEventBody =
   | { type: "log"; data: { level: string; message: string; node_id?: string } };
 
 export type RunEvent = RunEventBody & { seq: number; at: string };
-
-/** The live state of a run: what a subscriber gets first, and what each `status` event carries. */
-export type RunSnapshot = {
-  run_id: string;
-  status: RunStatus;
-  progress: Progress | null;
-  outputs: unknown[] | null;
-  error: Record<string, unknown> | null;
-  attempt: number;
-  updated_at: string;
-};
-
-export const TERMINAL: ReadonlySet<RunStatus> = new Set(["success", "failed", "cancelled", "timeout"]);

@@ -196,6 +196,10 @@ export const JobMessage = z.object({
 });
 export type JobMessage = z.infer<typeof JobMessage>;
 
+/** What the control plane queues for a run and sends with each of its leases. */
+export const JobPayload = JobMessage.pick({ graph: true, inputs: true, bindings: true, input_urls: true });
+export type JobPayload = z.infer<typeof JobPayload>;
+
 export const AckMessage = z.object({
   type: z.literal("ack"),
   event_id: EventId,

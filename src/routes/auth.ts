@@ -3,8 +3,7 @@ import { AppError } from "../lib/errors";
 import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { requireUser } from "../middleware/auth";
 import { KiB, limitBody } from "../middleware/body-limit";
-import { login, logout, publicUser, refresh, registerUser } from "../services/auth";
-import { findUserById } from "../stores/users";
+import { currentUser, login, logout, publicUser, refresh, registerUser } from "../services/auth";
 
 const UserSchema = z
   .object({
@@ -135,8 +134,6 @@ authRoutes.openapi(
     responses: { 200: jsonContent(UserSchema, "The current user"), ...errorResponses(401) },
   }),
   async (c) => {
-    const user = await findUserById(c.var.db, c.var.principal.userId);
-    if (!user) throw new AppError("unauthorized", "Unknown user");
-    return c.json(publicUser(user), 200);
+    return c.json(publicUser(await currentUser(c.var.db, c.var.principal.userId)), 200);
   },
 );

@@ -14,7 +14,7 @@ import {
   runLogs,
   searchRuns,
 } from "../services/runs";
-import { RunId, RunOptionsSchema } from "./run-schemas";
+import { RunId, RunOptionsSchema, runOptions } from "./run-schemas";
 
 const tags = ["Executions (seed 004)"];
 const security = [{ bearerAuth: [] }];
@@ -99,11 +99,8 @@ executionRoutes.openapi(
   async (c) => {
     const body = c.req.valid("json");
     const { run, position } = await queueGraphRun(ctxOf(c), body.workflow, {
+      ...runOptions(body),
       pool: body.pool,
-      priority: body.priority,
-      webhook: body.webhook_url ?? body.webhook,
-      timeoutMinutes: body.timeout_minutes,
-      metadata: body.metadata,
     });
     return c.json(
       {

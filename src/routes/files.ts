@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
+import { signedDownloadUrl } from "../lib/signed-urls";
 import { parseOrThrow } from "../lib/validation";
 import { requireUser, userContext } from "../middleware/auth";
 import { KiB, limitBody } from "../middleware/body-limit";
@@ -16,7 +17,6 @@ import {
   listFiles,
   renameFile,
   signedDownloadFile,
-  signedDownloadUrl,
 } from "../services/files";
 import {
   binaryResponses,

@@ -1,8 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { sql } from "drizzle-orm";
-import { createDb } from "../db/client";
 import type { Bindings } from "../env";
 import { createRouter, jsonContent } from "../lib/openapi";
+import { probeDatabase, probeServices } from "../services/health";
 
 const startedAt = Date.now();
 const tags = ["Health"];
@@ -35,19 +34,6 @@ function basics(env: Bindings) {
   };
 }
 
-async function probe(name: string, check: () => Promise<unknown>): Promise<z.infer<typeof ServiceSchema>> {
-  const start = performance.now();
-  try {
-    await check();
-    return { name, status: "healthy", response_time_ms: performance.now() - start, error: null };
-  } catch (err) {
-    const error = err instanceof Error ? err.message : String(err);
-    return { name, status: "unhealthy", response_time_ms: performance.now() - start, error };
-  }
-}
-
-const checkDatabase = (env: Bindings) => createDb(env.DB).run(sql`select 1`);
-
 export const healthRoutes = createRouter();
 
 healthRoutes.openapi(
@@ -73,11 +59,7 @@ healthRoutes.openapi(
     },
   }),
   async (c) => {
-    const services = await Promise.all([
-      probe("database", () => checkDatabase(c.env)),
-      probe("storage", () => c.env.BUCKET.head("health/probe")),
-      probe("durable_objects", () => c.env.DISPATCHER.getByName("health").ping()),
-    ]);
+    const services = await probeServices(c.env);
     const healthy = services.every((s) => s.status === "healthy");
     const body = {
       status: healthy ? ("healthy" as const) : ("degraded" as const),
@@ -100,7 +82,7 @@ healthRoutes.openapi(
     },
   }),
   async (c) => {
-    const db = await probe("database", () => checkDatabase(c.env));
+    const db = await probeDatabase(c.env);
     if (db.status === "healthy") return c.json({ status: "ready" as const }, 200);
     return c.json({ status: "not ready" as const, reason: `Database not available: ${db.error}` }, 503);
   },

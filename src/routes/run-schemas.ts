@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { RUN_STATUSES } from "../db/schema";
+import type { RunOptions } from "../services/runs";
 
 export const RunId = z.string().min(1).max(64);
 
@@ -22,6 +23,25 @@ export const RunOptionsSchema = {
     .optional()
     .openapi({ example: { user_tag: "batch_001" } }),
 };
+
+/**
+ * The run options of a request body, the same for every route that creates a run. `webhook` is
+ * ComfyDeploy's (canonical) name and wins when both it and seed 004's `webhook_url` are given.
+ */
+export function runOptions(body: {
+  webhook?: string;
+  webhook_url?: string;
+  priority?: "low" | "normal" | "high";
+  timeout_minutes?: number;
+  metadata?: Record<string, unknown>;
+}): RunOptions {
+  return {
+    priority: body.priority,
+    webhook: body.webhook ?? body.webhook_url,
+    timeoutMinutes: body.timeout_minutes,
+    metadata: body.metadata,
+  };
+}
 
 export const QueueRunSchema = z
   .object({

@@ -1,17 +1,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { RUN_STATUSES, type RunStatus } from "../db/schema";
+import { isTerminal, RUN_STATUSES, type RunStatus } from "../db/schema";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
 import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { userContext as ctxOf, requireUser, requireUserOrQueryToken } from "../middleware/auth";
 import { limitBody, MiB } from "../middleware/body-limit";
-import { withFreshOutputUrls } from "../services/run-outputs";
-import { runRoom } from "../services/run-room-client";
 import { comfyDeployRun, outputGroups, statusView } from "../services/run-views";
 import {
   cancelRun,
-  getRun,
+  openRunEvents,
+  openRunSocket,
   queueDeploymentRun,
   queuePosition,
   readRun,
@@ -25,6 +24,7 @@ import {
   RunId,
   RunListQuery,
   RunSchema,
+  runOptions,
   StatusSchema,
 } from "./run-schemas";
 
@@ -40,12 +40,7 @@ runRoutes.use("/run/*", limitBody(1 * MiB));
 
 type QueueBody = z.infer<typeof QueueRunSchema>;
 const queueBody = (c: Context<AppEnv>, body: QueueBody) =>
-  queueDeploymentRun(ctxOf(c), body.deployment_id, body.inputs, {
-    priority: body.priority,
-    webhook: body.webhook ?? body.webhook_url,
-    timeoutMinutes: body.timeout_minutes,
-    metadata: body.metadata,
-  });
+  queueDeploymentRun(ctxOf(c), body.deployment_id, body.inputs, runOptions(body));
 
 /** The queue route and its seed 000/001 alias share one definition. */
 for (const [path, summary] of [
@@ -107,17 +102,16 @@ runRoutes.openapi(
     );
     c.header("X-Run-Id", run.id);
     c.header("X-Run-Status", ended.status);
-    if (ended.status === "success")
-      return c.json(outputGroups(await withFreshOutputUrls(c.env, ctxOf(c).origin, ended)), 200);
+    if (ended.status === "success") return c.json(outputGroups(ended), 200);
     const detail = [{ code: ended.status, message: `run ${run.id}`, field: "run_id" }];
-    if (!["failed", "cancelled", "timeout"].includes(ended.status)) {
+    if (!isTerminal(ended.status)) {
       throw new AppError(
         "gateway_timeout",
         `Run ${run.id} is still ${ended.status}; poll GET /api/run/${run.id}`,
         detail,
       );
     }
-    const reason = (ended.error as { message?: string } | null)?.message ?? ended.status;
+    const reason = ended.error?.message ?? ended.status;
     throw new AppError("run_failed", `Run ${run.id} ended ${ended.status}: ${reason}`, detail);
   },
 );
@@ -140,8 +134,9 @@ runRoutes.openapi(
   }),
   async (c) => {
     const { run } = await queueBody(c, c.req.valid("json"));
-    const res = await runRoom(c.env, run.id).fetch(`https://run-room/events?after=0&format=comfydeploy`);
-    return new Response(res.body, { headers: { ...Object.fromEntries(res.headers), "X-Run-Id": run.id } });
+    const stream = await openRunEvents(ctxOf(c), run.id, { after: 0 }, "comfydeploy");
+    stream.headers.set("X-Run-Id", run.id);
+    return stream;
   },
 );
 
@@ -278,15 +273,13 @@ runRoutes.openapi(
     responses: { 101: { description: "Switching protocols" }, ...errorResponses(400, 401, 403, 404) },
   }),
   async (c) => {
-    const run = await getRun(c.var.db, c.var.principal.userId, c.req.valid("param").run_id);
-    if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
-      throw new AppError("bad_request", "This endpoint takes a WebSocket upgrade");
-    }
-    const after = c.req.valid("query").after;
-    const url = `https://run-room/ws${after === undefined ? "" : `?after=${after}`}`;
-    return (await runRoom(c.env, run.id).fetch(url, {
-      headers: { Upgrade: "websocket" },
-    })) as unknown as Response;
+    const upgrade = c.req.header("Upgrade")?.toLowerCase() === "websocket";
+    return openRunSocket(
+      ctxOf(c),
+      c.req.valid("param").run_id,
+      { after: c.req.valid("query").after },
+      upgrade,
+    );
   },
 );
 
@@ -306,13 +299,8 @@ runRoutes.openapi(
     },
   }),
   async (c) => {
-    const run = await getRun(c.var.db, c.var.principal.userId, c.req.valid("param").run_id);
-    const after = c.req.valid("query").after;
-    const headers: Record<string, string> = {};
-    const lastEventId = c.req.header("Last-Event-ID");
-    if (lastEventId) headers["Last-Event-ID"] = lastEventId;
-    const url = `https://run-room/events${after === undefined ? "" : `?after=${after}`}`;
-    return (await runRoom(c.env, run.id).fetch(url, { headers })) as unknown as Response;
+    const resume = { after: c.req.valid("query").after, lastEventId: c.req.header("Last-Event-ID") };
+    return openRunEvents(ctxOf(c), c.req.valid("param").run_id, resume);
   },
 );
 

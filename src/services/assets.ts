@@ -1,12 +1,7 @@
 import { invalid, notFound } from "../lib/errors";
+import { signedDownloadUrl } from "../lib/signed-urls";
 import { childFolders, type FileRow, findOwnedFile, listOwnedFiles } from "../stores/files";
-import {
-  DOWNLOAD_URL_TTL_SECONDS,
-  deleteFile,
-  type FileContext,
-  settleUpload,
-  signedDownloadUrl,
-} from "./files";
+import { DOWNLOAD_URL_TTL_SECONDS, deleteFile, type FileContext, settleUpload } from "./files";
 
 const SEGMENT = /^[\p{L}\p{N} _.()+-]{1,100}$/u;
 

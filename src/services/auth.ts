@@ -152,3 +152,10 @@ async function authenticateApiKey(db: Db, token: string): Promise<Principal> {
 }
 
 const DUMMY_HASH = "pbkdf2_sha256$100000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+/** The signed-in user; a token for a user that no longer exists is refused. */
+export async function currentUser(db: Db, userId: string): Promise<UserRow> {
+  const user = await findUserById(db, userId);
+  if (!user) throw new AppError("unauthorized", "Unknown user");
+  return user;
+}

@@ -1,7 +1,6 @@
 import type { Db } from "../db/client";
 import type { FilePurpose } from "../db/schema";
 import type { Bindings } from "../env";
-import { hmacSha256, timingSafeEqual } from "../lib/crypto";
 import { AppError, invalid, notFound } from "../lib/errors";
 import {
   bytesMatchType,
@@ -10,14 +9,13 @@ import {
   sanitiseFilename,
 } from "../lib/file-types";
 import { newId, nowIso } from "../lib/ids";
-import { presign, s3Target } from "../lib/s3-presign";
+import { presignPut, signedDownloadUrl, verifyDownloadSignature } from "../lib/signed-urls";
 import {
   deleteOwnedFile,
   type FileFilter,
   type FileRow,
   findFileById,
   findOwnedFile,
-  findOwnedFileByKey,
   insertFile,
   listOwnedFiles,
   markExpired,
@@ -69,44 +67,6 @@ export function contentTypeOrThrow(value: string, field = "content_type"): strin
     ]);
   }
   return type;
-}
-
-/**
- * A presigned S3 PUT for one object. `Content-Type` (and `Content-Length` when `size` is given) are
- * bound into the signature, so the upload must send exactly those.
- */
-export async function presignPut(
-  env: Bindings,
-  origin: string,
-  key: string,
-  contentType: string,
-  size: number | null,
-  ttlSeconds: number,
-) {
-  const headers: Record<string, string> = { "Content-Type": contentType };
-  if (size !== null) headers["Content-Length"] = String(size);
-  const signed = await presign(s3Target(env, origin), { method: "PUT", key, ttlSeconds, headers });
-  return {
-    url: signed.url,
-    headers: signed.headers,
-    expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString(),
-  };
-}
-
-const signingSecret = (env: Bindings) => env.URL_SIGNING_SECRET ?? env.JWT_SECRET;
-const downloadMessage = (fileId: string, expires: number) => `file-download\n${fileId}\n${expires}`;
-
-/** A URL that streams the file without a token until it expires (for browsers and agents). */
-export async function signedDownloadUrl(env: Bindings, origin: string, fileId: string, ttlSeconds: number) {
-  const expires = Math.floor(Date.now() / 1000) + Math.max(1, Math.floor(ttlSeconds));
-  const sig = await hmacSha256(signingSecret(env), downloadMessage(fileId, expires));
-  return `${new URL(origin).origin}/api/files/${fileId}/content?expires=${expires}&sig=${sig}`;
-}
-
-export async function verifyDownloadSignature(env: Bindings, fileId: string, expires: number, sig: string) {
-  const expected = await hmacSha256(signingSecret(env), downloadMessage(fileId, expires));
-  if (!timingSafeEqual(expected, sig)) throw new AppError("forbidden", "Invalid download signature");
-  if (expires * 1000 < Date.now()) throw new AppError("forbidden", "This download link has expired");
 }
 
 /** The file a signed download URL names, once its signature and expiry check out. */
@@ -311,34 +271,13 @@ export async function deleteFile(
   return row;
 }
 
-/**
- * Records a run output that an agent already PUT to R2 at `key` (through `presignPut`). Idempotent
- * per key, so a resent completion report does not record it twice.
- */
-export async function recordOutputFile(
-  db: Db,
-  input: { userId: string; runId: string; key: string; filename: string; contentType: string; size: number },
-): Promise<FileRow> {
-  const existing = await findOwnedFileByKey(db, input.userId, input.key);
-  if (existing) return existing;
-  const now = nowIso();
-  return insertFile(db, {
-    id: newId(),
-    userId: input.userId,
-    r2Key: input.key,
-    filename: sanitiseFilename(input.filename, "output"),
-    contentType: normaliseContentType(input.contentType) ?? "application/octet-stream",
-    size: input.size,
-    status: "ready",
-    purpose: "output",
-    runId: input.runId,
-    confirmedAt: now,
-  });
-}
-
 /** Settles pending uploads past their expiry (for a scheduled sweep); returns how many it looked at. */
 export async function sweepExpiredUploads(env: Bindings, db: Db, limit = 100): Promise<number> {
   const rows = await pendingPastExpiry(db, nowIso(), limit);
-  for (const row of rows) await settleUpload(env, db, row).catch(() => undefined);
+  for (const row of rows) {
+    await settleUpload(env, db, row).catch((error) =>
+      console.error(JSON.stringify({ event: "upload_sweep_failed", file_id: row.id, error: String(error) })),
+    );
+  }
   return rows.length;
 }

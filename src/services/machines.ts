@@ -1,4 +1,5 @@
 import type { Db } from "../db/client";
+import { dispatcherClient } from "../durable/dispatcher/client";
 import type { Bindings } from "../env";
 import { randomToken, sha256Hex } from "../lib/crypto";
 import { AppError, notFound } from "../lib/errors";
@@ -11,7 +12,6 @@ import {
   listMachines,
   type MachineRow,
 } from "../stores/machines";
-import { dispatcher } from "./dispatcher-client";
 import { MACHINE_TOKEN_PREFIX } from "./tokens";
 
 export function publicMachine(row: MachineRow) {
@@ -63,7 +63,7 @@ export const listUserMachines = async (db: Db, userId: string) =>
 export async function removeMachine(env: Bindings, db: Db, userId: string, id: string) {
   const row = await deleteMachine(db, userId, id);
   if (!row) throw notFound("Machine");
-  await dispatcher(env, userId, row.pool).disconnectMachine(row.id);
+  await dispatcherClient(env, userId, row.pool).disconnectMachine(row.id);
 }
 
 /** Resolves a machine token for the agent link; user credentials are refused here. */
@@ -77,4 +77,20 @@ export async function authenticateMachine(db: Db, token: string): Promise<Machin
   const row = await findMachineByTokenHash(db, await sha256Hex(token));
   if (!row) throw new AppError("unauthorized", "Invalid or revoked machine token");
   return row;
+}
+
+/**
+ * Joins an agent's WebSocket to its pool's Dispatcher: the machine token is checked here, and the
+ * Dispatcher learns the machine, its owner and the public origin its URLs must point at.
+ */
+export async function connectAgent(env: Bindings, db: Db, token: string, upgrade: Request) {
+  const machine = await authenticateMachine(db, token);
+  if (upgrade.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+    throw new AppError("upgrade_required", "This endpoint takes a WebSocket upgrade");
+  }
+  return dispatcherClient(env, machine.userId, machine.pool).connectAgent(upgrade, {
+    machineId: machine.id,
+    userId: machine.userId,
+    origin: new URL(upgrade.url).origin,
+  });
 }

@@ -1,15 +1,18 @@
 import type { Db } from "../db/client";
-import type { RunStatus } from "../db/schema";
+import { isTerminal, type RunStatus } from "../db/schema";
+import { dispatcherClient } from "../durable/dispatcher/client";
+import { type Resume, runRoomClient } from "../durable/run-room/client";
+import type { SseFormat } from "../durable/run-room/sse-hub";
 import type { Bindings } from "../env";
 import { AppError, notFound } from "../lib/errors";
 import { deriveInputSpec, normaliseGraph, validateRunInputs } from "../lib/graph";
 import { newId } from "../lib/ids";
 import type { ApiGraph, InputBinding } from "../protocol/graph";
+import { changeRunStatus } from "../runs/lifecycle";
+import { withFreshOutputUrls } from "../runs/outputs";
 import {
-  advanceRun,
   findRun,
   insertRun,
-  isTerminal,
   listLogs,
   listRuns,
   type NewLog,
@@ -17,9 +20,7 @@ import {
   type RunRow,
 } from "../stores/runs";
 import { resolveDeploymentForRun } from "./deployments";
-import { dispatcher } from "./dispatcher-client";
-import { resolveInputFileUrls, withFreshOutputUrls } from "./run-outputs";
-import { publishStatus, runRoom, toSnapshot } from "./run-room-client";
+import { resolveInputFileUrls } from "./run-inputs";
 
 export const PRIORITIES = { low: 0, normal: 1, high: 2 } as const;
 export type Priority = keyof typeof PRIORITIES;
@@ -109,7 +110,7 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
   const timeout = spec.options.timeoutMinutes;
   // Enqueue first so the job reaches an idle agent without waiting on the room; a room that already
   // has events ignores the late init.
-  const { position } = await dispatcher(ctx.env, ctx.userId, spec.pool).enqueue({
+  const position = await dispatcherClient(ctx.env, ctx.userId, spec.pool).enqueue({
     runId: row.id,
     userId: ctx.userId,
     priority,
@@ -117,7 +118,7 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
     deadlineAt: timeout ? Date.parse(row.createdAt) + timeout * 60_000 : null,
     payload: { graph: spec.graph, inputs: spec.inputs, bindings: spec.bindings, input_urls: inputUrls },
   });
-  await runRoom(ctx.env, row.id).init(toSnapshot(row));
+  await runRoomClient(ctx.env, row.id).init(row);
   return { run: row, position };
 }
 
@@ -135,7 +136,7 @@ export async function readRun(ctx: Context, runId: string): Promise<RunRow> {
 /** Waiting runs ahead of this one in its pool's queue; null once it has left the queue. */
 export async function queuePosition(env: Bindings, run: RunRow): Promise<number | null> {
   if (run.status !== "not-started") return null;
-  return dispatcher(env, run.userId, run.pool).position(run.id);
+  return dispatcherClient(env, run.userId, run.pool).position(run.id);
 }
 
 /**
@@ -145,11 +146,9 @@ export async function queuePosition(env: Bindings, run: RunRow): Promise<number 
 export async function cancelRun(ctx: Context, runId: string): Promise<RunRow> {
   const run = await getRun(ctx.db, ctx.userId, runId);
   if (isTerminal(run.status)) return run;
-  const cancelled = await advanceRun(ctx.db, run.id, "cancelled");
-  await dispatcher(ctx.env, ctx.userId, run.pool).cancel(run.id, "cancelled");
-  if (!cancelled) return getRun(ctx.db, ctx.userId, runId);
-  await publishStatus(ctx.env, cancelled);
-  return cancelled;
+  const cancelled = await changeRunStatus(ctx, run.id, "cancelled");
+  await dispatcherClient(ctx.env, ctx.userId, run.pool).cancel(run.id, "cancelled");
+  return cancelled ?? getRun(ctx.db, ctx.userId, runId);
 }
 
 const RETRYABLE: RunStatus[] = ["failed", "cancelled", "timeout"];
@@ -164,7 +163,7 @@ export async function retryRun(ctx: Context, runId: string) {
     );
   }
   return createAndEnqueue(ctx, {
-    graph: run.graph as ApiGraph,
+    graph: run.graph,
     bindings: run.bindings,
     inputs: run.inputs,
     pool: run.pool,
@@ -190,8 +189,31 @@ export const priorityName = (value: number): Priority =>
  * when the room says so, because D1 is written before each status event is published.
  */
 export async function waitForRun(ctx: Context, runId: string, timeoutMs: number): Promise<RunRow> {
-  await runRoom(ctx.env, runId).waitForEnd(timeoutMs);
-  return getRun(ctx.db, ctx.userId, runId);
+  await runRoomClient(ctx.env, runId).waitForEnd(timeoutMs);
+  return readRun(ctx, runId);
+}
+
+/** A live WebSocket of the caller's run: a snapshot, then every event after `resume`. */
+export async function openRunSocket(
+  ctx: Context,
+  runId: string,
+  resume: Resume,
+  upgrade: boolean,
+): Promise<Response> {
+  const run = await getRun(ctx.db, ctx.userId, runId);
+  if (!upgrade) throw new AppError("bad_request", "This endpoint takes a WebSocket upgrade");
+  return runRoomClient(ctx.env, run.id).openSocket(resume);
+}
+
+/** A Server-Sent-Events stream of the caller's run. */
+export async function openRunEvents(
+  ctx: Context,
+  runId: string,
+  resume: Resume,
+  format: SseFormat = "native",
+): Promise<Response> {
+  const run = await getRun(ctx.db, ctx.userId, runId);
+  return runRoomClient(ctx.env, run.id).openEventStream(resume, format);
 }
 
 export const searchRuns = (db: Db, userId: string, filters: RunFilters) => listRuns(db, userId, filters);

@@ -1,25 +1,9 @@
-import { and, count, desc, eq, gte, inArray, lt, lte, notInArray, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, gte, inArray, lte, notInArray, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { type RunStatus, runLogs, runs } from "../db/schema";
+import { type NewRun, type RunRow, type RunStatus, runLogs, runs, TERMINAL_STATUSES } from "../db/schema";
 import { nowIso } from "../lib/ids";
 
-export type RunRow = typeof runs.$inferSelect;
-export type NewRun = typeof runs.$inferInsert;
-
-export const TERMINAL_STATUSES: readonly RunStatus[] = ["success", "failed", "cancelled", "timeout"];
-export const isTerminal = (status: RunStatus) => TERMINAL_STATUSES.includes(status);
-
-/** Statuses a run may move to `next` from: forward only, never out of a terminal status. */
-const predecessors: Record<RunStatus, RunStatus[]> = {
-  "not-started": [],
-  queued: ["not-started"],
-  running: ["not-started", "queued"],
-  uploading: ["not-started", "queued", "running"],
-  success: ["not-started", "queued", "running", "uploading"],
-  failed: ["not-started", "queued", "running", "uploading"],
-  cancelled: ["not-started", "queued", "running", "uploading"],
-  timeout: ["not-started", "queued", "running", "uploading"],
-};
+export type { NewRun, RunRow } from "../db/schema";
 
 export async function insertRun(db: Db, row: NewRun): Promise<RunRow> {
   const [created] = await db.insert(runs).values(row).returning();
@@ -66,24 +50,19 @@ export async function listRuns(db: Db, userId: string, f: RunFilters) {
 }
 
 /**
- * Moves a run to `status` if that is a step forward; returns the updated row, or undefined when the
- * run was already past it (a late or duplicate report), so callers apply each change at most once.
+ * Writes a status change if the run is still in `from` (compare-and-set); returns the new row, or
+ * undefined when another writer moved the run first. Only the run lifecycle calls this.
  */
-export async function advanceRun(
+export async function updateRunStatus(
   db: Db,
   id: string,
-  status: RunStatus,
-  fields: Partial<Omit<NewRun, "id" | "userId" | "status">> = {},
+  from: RunStatus,
+  fields: Partial<Omit<NewRun, "id" | "userId">> & { status: RunStatus },
 ): Promise<RunRow | undefined> {
-  const now = nowIso();
-  const stamps: Partial<NewRun> = {};
-  if (status === "queued") stamps.queuedAt = now;
-  if (status === "running") stamps.startedAt = now;
-  if (isTerminal(status)) stamps.endedAt = now;
   const [row] = await db
     .update(runs)
-    .set({ ...fields, ...stamps, status, updatedAt: now })
-    .where(and(eq(runs.id, id), inArray(runs.status, predecessors[status])))
+    .set({ ...fields, updatedAt: nowIso() })
+    .where(and(eq(runs.id, id), eq(runs.status, from)))
     .returning();
   return row;
 }
@@ -94,23 +73,6 @@ export async function updateLiveRun(db: Db, id: string, fields: Partial<NewRun>)
     .update(runs)
     .set({ ...fields, updatedAt: nowIso() })
     .where(and(eq(runs.id, id), notInArray(runs.status, [...TERMINAL_STATUSES])));
-}
-
-/** A new attempt starts over: the one place a run goes back, to `not-started`, after its lease was lost. */
-export async function requeueRun(db: Db, id: string, attempt: number) {
-  const [row] = await db
-    .update(runs)
-    .set({
-      status: "not-started",
-      attempt,
-      machineId: null,
-      promptId: null,
-      progress: null,
-      updatedAt: nowIso(),
-    })
-    .where(and(eq(runs.id, id), notInArray(runs.status, [...TERMINAL_STATUSES])))
-    .returning();
-  return row;
 }
 
 export type NewLog = {
@@ -134,21 +96,4 @@ export async function listLogs(db: Db, runId: string, opts: { levels?: NewLog["l
     db.select({ value: count() }).from(runLogs).where(eq(runLogs.runId, runId)),
   ]);
   return { rows: rows.reverse(), total: total?.value ?? 0 };
-}
-
-/** Runs waiting ahead of this one in its pool: same pool, not yet leased, higher priority or older. */
-export async function countAhead(db: Db, run: RunRow) {
-  const [row] = await db
-    .select({ value: count() })
-    .from(runs)
-    .where(
-      and(
-        eq(runs.userId, run.userId),
-        eq(runs.pool, run.pool),
-        eq(runs.status, "not-started"),
-        lt(runs.createdAt, run.createdAt),
-        gte(runs.priority, run.priority),
-      ),
-    );
-  return row?.value ?? 0;
 }

@@ -2,14 +2,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import type { Bindings } from "../../src/env";
-import {
-  presignPut,
-  recordOutputFile,
-  requireOwnedFile,
-  signedDownloadUrl,
-  sweepExpiredUploads,
-  verifyDownloadSignature,
-} from "../../src/services/files";
+import { presignPut, signedDownloadUrl, verifyDownloadSignature } from "../../src/lib/signed-urls";
+import { recordOutputFile } from "../../src/runs/outputs";
+import { requireOwnedFile, sweepExpiredUploads } from "../../src/services/files";
 import { expireNow, fetchWorker, presignedUpload, putToPresigned } from "../helpers/files";
 import { api } from "../helpers/http";
 import { createUser } from "../helpers/users";

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import type { InputBinding } from "../../protocol/graph";
+import type { ApiGraph, InputBinding } from "../../protocol/graph";
+import type { Progress, RunOutput } from "../../protocol/v1";
 import { createdAt, users } from "./auth";
 
 /** A GPU host's agent. Its token reaches only the agent endpoints. */
@@ -37,6 +38,18 @@ export const RUN_STATUSES = [
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
+/** A run in one of these is finished for good. */
+export const TERMINAL_STATUSES = ["success", "failed", "cancelled", "timeout"] as const satisfies RunStatus[];
+export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
+export const isTerminal = (status: RunStatus): status is TerminalStatus =>
+  (TERMINAL_STATUSES as readonly RunStatus[]).includes(status);
+
+/** An output as stored on the run: the agent's report plus the file it became and a signed URL. */
+export type StoredOutput = RunOutput & { file_id?: string; url?: string; created_at?: string };
+
+/** Why a run failed: the agent's report (ComfyUI's details kept), or the control plane's own reason. */
+export type RunError = { code: string; message: string } & Record<string, unknown>;
+
 export const runs = sqliteTable(
   "runs",
   {
@@ -52,12 +65,12 @@ export const runs = sqliteTable(
     priority: integer("priority").notNull().default(1),
     inputs: text("inputs", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
     /** The graph as it runs: the deployment's pinned version, or the raw graph of an execution. */
-    graph: text("graph", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    graph: text("graph", { mode: "json" }).$type<ApiGraph>().notNull(),
     /** Where each input lands in the graph (the deployment's input spec when the run was made). */
     bindings: text("bindings", { mode: "json" }).$type<InputBinding[]>().notNull(),
-    outputs: text("outputs", { mode: "json" }).$type<unknown[]>(),
-    error: text("error", { mode: "json" }).$type<Record<string, unknown>>(),
-    progress: text("progress", { mode: "json" }).$type<Record<string, unknown>>(),
+    outputs: text("outputs", { mode: "json" }).$type<StoredOutput[]>(),
+    error: text("error", { mode: "json" }).$type<RunError>(),
+    progress: text("progress", { mode: "json" }).$type<Progress>(),
     metadata: text("metadata", { mode: "json" }).$type<Record<string, unknown>>(),
     webhookUrl: text("webhook_url"),
     timeoutMinutes: integer("timeout_minutes"),
@@ -95,3 +108,6 @@ export const runLogs = sqliteTable(
   },
   (t) => [index("run_logs_run_idx").on(t.runId, t.id)],
 );
+
+export type RunRow = typeof runs.$inferSelect;
+export type NewRun = typeof runs.$inferInsert;

@@ -1,11 +1,4 @@
-import type { InputBinding } from "../../protocol/graph";
-
-export type JobPayload = {
-  graph: Record<string, unknown>;
-  inputs: Record<string, unknown>;
-  bindings: InputBinding[];
-  input_urls: Record<string, string>;
-};
+import { JobPayload } from "../../protocol/v1";
 
 export type NewJob = {
   runId: string;
@@ -48,6 +41,8 @@ export class JobQueue {
       payload TEXT NOT NULL)`);
     sql.exec("CREATE INDEX IF NOT EXISTS jobs_waiting ON jobs(state, priority DESC, seq)");
     sql.exec("CREATE TABLE IF NOT EXISTS seen_reports (event_id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
+    sql.exec(`CREATE TABLE IF NOT EXISTS output_grants (
+      run_id TEXT NOT NULL, lease_token TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (run_id, key))`);
   }
 
   private lastSeq: number | null = null;
@@ -81,7 +76,7 @@ export class JobQueue {
 
   payload(runId: string): JobPayload {
     const row = this.sql.exec<{ payload: string }>("SELECT payload FROM jobs WHERE run_id = ?", runId).one();
-    return JSON.parse(row.payload) as JobPayload;
+    return JobPayload.parse(JSON.parse(row.payload));
   }
 
   nextWaiting(): Job | undefined {
@@ -118,8 +113,31 @@ export class JobQueue {
     return cursor.rowsWritten > 0;
   }
 
+  /** Remembers the R2 keys granted to the run's lease: the only keys its outputs may name. */
+  grant(runId: string, leaseToken: string, keys: string[]) {
+    for (const key of keys)
+      this.sql.exec(
+        "INSERT OR REPLACE INTO output_grants (run_id, lease_token, key) VALUES (?, ?, ?)",
+        runId,
+        leaseToken,
+        key,
+      );
+  }
+
+  grantedKeys(runId: string, leaseToken: string): Set<string> {
+    const rows = this.sql
+      .exec<{ key: string }>(
+        "SELECT key FROM output_grants WHERE run_id = ? AND lease_token = ?",
+        runId,
+        leaseToken,
+      )
+      .toArray();
+    return new Set(rows.map((r) => r.key));
+  }
+
   /** Puts a job back in line for a new attempt, keeping its place by priority and original age. */
   requeue(runId: string, attempt: number) {
+    this.sql.exec("DELETE FROM output_grants WHERE run_id = ?", runId);
     this.sql.exec(
       `UPDATE jobs SET state = 'queued', attempt = ?, machine_id = NULL, instance_id = NULL, lease_token = NULL,
        lease_expires_at = NULL WHERE run_id = ?`,
@@ -134,6 +152,7 @@ export class JobQueue {
 
   remove(runId: string) {
     this.sql.exec("DELETE FROM jobs WHERE run_id = ?", runId);
+    this.sql.exec("DELETE FROM output_grants WHERE run_id = ?", runId);
   }
 
   leasedTo(machineId: string): Job[] {

@@ -1,4 +1,5 @@
-import type { RunEvent, RunEventBody, RunSnapshot } from "../../lib/run-events";
+import { isTerminal } from "../../db/schema/runs";
+import { type RunEvent, type RunEventBody, RunSnapshot } from "../../lib/run-events";
 
 type EventRow = { seq: number; type: RunEvent["type"]; data: string; at: string };
 
@@ -24,7 +25,7 @@ export class EventLog {
   snapshot(): RunSnapshot | null {
     if (this.current === undefined) {
       const row = this.sql.exec<{ data: string }>("SELECT data FROM snapshot WHERE id = 1").toArray()[0];
-      this.current = row ? (JSON.parse(row.data) as RunSnapshot) : null;
+      this.current = row ? RunSnapshot.parse(JSON.parse(row.data)) : null;
     }
     return this.current;
   }
@@ -57,12 +58,16 @@ export class EventLog {
       .map((row) => ({ seq: row.seq, type: row.type, at: row.at, data: JSON.parse(row.data) }) as RunEvent);
   }
 
-  /** Folds an event into the snapshot: status events replace it, progress events update it. */
+  /**
+   * Folds an event into the snapshot: status events replace it, progress events update a live run's.
+   * A finished run's snapshot is its final status event, so a late progress event cannot make it stale.
+   */
   private fold(body: RunEventBody, at: string) {
     const current = this.snapshot();
     let next: RunSnapshot | null = current;
     if (body.type === "status") next = body.data;
-    else if (body.type === "progress" && current) next = { ...current, progress: body.data, updated_at: at };
+    else if (body.type === "progress" && current && !isTerminal(current.status))
+      next = { ...current, progress: body.data, updated_at: at };
     if (next && next !== current) {
       this.sql.exec("INSERT OR REPLACE INTO snapshot (id, data) VALUES (1, ?)", JSON.stringify(next));
       this.current = next;

@@ -1,0 +1,70 @@
+import { z } from "zod";
+import type { Bindings } from "../../env";
+import { AppError } from "../../lib/errors";
+import type { NewJob } from "./job-queue";
+
+/** Dispatchers are per tenant and pool, so one tenant's queue never sees another's runs or agents. */
+export const dispatcherName = (userId: string, pool: string) => `${userId}/${pool}`;
+
+/** Who an agent socket belongs to; the Worker vouches for it after checking the machine token. */
+export const AgentIdentity = z.object({
+  machineId: z.string().min(1),
+  userId: z.string().min(1),
+  origin: z.url(),
+});
+export type AgentIdentity = z.infer<typeof AgentIdentity>;
+
+const IDENTITY_HEADERS = {
+  machineId: "X-Machine-Id",
+  userId: "X-User-Id",
+  origin: "X-Public-Origin",
+} as const satisfies Record<keyof AgentIdentity, string>;
+
+/** The identity the client put on an agent's upgrade request (read by the Dispatcher). */
+export const readAgentIdentity = (request: Request): AgentIdentity =>
+  AgentIdentity.parse({
+    machineId: request.headers.get(IDENTITY_HEADERS.machineId),
+    userId: request.headers.get(IDENTITY_HEADERS.userId),
+    origin: request.headers.get(IDENTITY_HEADERS.origin),
+  });
+
+export const CancelOutcome = z.enum(["removed", "stopping", "unknown"]);
+export type CancelOutcome = z.infer<typeof CancelOutcome>;
+const Position = z.number().int().nonnegative().nullable();
+const Stats = z.object({
+  queued: z.number().int(),
+  leased: z.number().int(),
+  stopping: z.number().int(),
+  agents: z.number().int(),
+});
+
+/** The typed client of one Dispatcher: the only code that knows its methods, headers and upgrade. */
+export function dispatcherClient(env: Bindings, userId: string, pool: string) {
+  const stub = env.DISPATCHER.getByName(dispatcherName(userId, pool));
+  return {
+    enqueue: async (job: NewJob) => z.object({ position: Position }).parse(await stub.enqueue(job)).position,
+    position: async (runId: string) => Position.parse(await stub.position(runId)),
+    cancel: async (runId: string, reason: "cancelled" | "timeout") =>
+      CancelOutcome.parse(await stub.cancel(runId, reason)),
+    stats: async () => Stats.parse(await stub.stats()),
+    disconnectMachine: (machineId: string) => stub.disconnectMachine(machineId),
+
+    /** Hands an agent's WebSocket upgrade to the Dispatcher, with the identity the Worker checked. */
+    async connectAgent(upgrade: Request, identity: AgentIdentity): Promise<Response> {
+      const headers = new Headers(upgrade.headers);
+      for (const [field, name] of Object.entries(IDENTITY_HEADERS))
+        headers.set(name, identity[field as keyof AgentIdentity]);
+      const res = await stub.fetch(new Request(upgrade.url, { headers }));
+      if (res.status !== 101 || !res.webSocket)
+        throw new AppError(
+          "service_unavailable",
+          `The dispatcher refused the agent link (HTTP ${res.status})`,
+        );
+      return new Response(null, { status: 101, webSocket: res.webSocket });
+    },
+  };
+}
+
+/** A Dispatcher that only answers a liveness ping (health checks). */
+export const pingDispatcher = async (env: Bindings) =>
+  z.object({ ok: z.literal(true), at: z.number() }).parse(await env.DISPATCHER.getByName("health").ping());

@@ -1,0 +1,68 @@
+import { z } from "zod";
+import type { RunRow } from "../../db/schema/runs";
+import type { Bindings } from "../../env";
+import { AppError } from "../../lib/errors";
+import { type RunEventBody, RunSnapshot } from "../../lib/run-events";
+import type { SseFormat } from "./sse-hub";
+
+/** The RunRoom's internal URLs: only this client and the object know them. */
+export const ROOM_PATHS = { socket: "/ws", events: "/events" } as const;
+const ROOM_ORIGIN = "https://run-room";
+
+export function toSnapshot(row: RunRow): RunSnapshot {
+  return {
+    run_id: row.id,
+    status: row.status,
+    progress: row.progress ?? null,
+    outputs: row.outputs ?? null,
+    error: row.error ?? null,
+    attempt: row.attempt,
+    updated_at: row.updatedAt,
+  };
+}
+
+/** Where a subscriber resumes: after an event number, or after a `Last-Event-ID` header. */
+export type Resume = { after?: number; lastEventId?: string };
+
+function roomUrl(path: string, resume: Resume, format?: SseFormat) {
+  const url = new URL(path, ROOM_ORIGIN);
+  if (resume.after !== undefined) url.searchParams.set("after", String(resume.after));
+  if (format && format !== "native") url.searchParams.set("format", format);
+  return url.toString();
+}
+
+/** The typed client of one run's RunRoom: the only code that talks to it. */
+export function runRoomClient(env: Bindings, runId: string) {
+  const stub = env.RUN_ROOM.getByName(runId);
+  return {
+    init: (row: RunRow) => stub.init(toSnapshot(row)),
+    publish: async (events: RunEventBody[]) =>
+      z
+        .number()
+        .int()
+        .parse(await stub.publish(events)),
+    publishStatus: (row: RunRow) => stub.publish([{ type: "status", data: toSnapshot(row) }]),
+    /** The snapshot once the run ends, or null when `timeoutMs` passes first. */
+    waitForEnd: async (timeoutMs: number) => RunSnapshot.nullable().parse(await stub.waitForEnd(timeoutMs)),
+
+    /** Upgrades to a subscriber WebSocket: a snapshot, then every event after `resume`. */
+    async openSocket(resume: Resume): Promise<Response> {
+      const res = await stub.fetch(roomUrl(ROOM_PATHS.socket, resume), { headers: { Upgrade: "websocket" } });
+      if (res.status !== 101 || !res.webSocket) throw unavailable(res.status);
+      return new Response(null, { status: 101, webSocket: res.webSocket });
+    },
+
+    /** A Server-Sent-Events stream of the run's events. */
+    async openEventStream(resume: Resume, format: SseFormat = "native"): Promise<Response> {
+      const headers: Record<string, string> = resume.lastEventId
+        ? { "Last-Event-ID": resume.lastEventId }
+        : {};
+      const res = await stub.fetch(roomUrl(ROOM_PATHS.events, resume, format), { headers });
+      if (!res.ok || !res.body) throw unavailable(res.status);
+      return new Response(res.body, { status: 200, headers: Object.fromEntries(res.headers) });
+    },
+  };
+}
+
+const unavailable = (status: number) =>
+  new AppError("service_unavailable", `The run's event room did not answer (HTTP ${status})`);

@@ -1,0 +1,32 @@
+import { sql } from "drizzle-orm";
+import { createDb } from "../db/client";
+import { pingDispatcher } from "../durable/dispatcher/client";
+import type { Bindings } from "../env";
+
+export type ServiceHealth = {
+  name: string;
+  status: "healthy" | "unhealthy";
+  response_time_ms: number;
+  error: string | null;
+};
+
+async function probe(name: string, check: () => Promise<unknown>): Promise<ServiceHealth> {
+  const start = performance.now();
+  try {
+    await check();
+    return { name, status: "healthy", response_time_ms: performance.now() - start, error: null };
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    return { name, status: "unhealthy", response_time_ms: performance.now() - start, error };
+  }
+}
+
+export const probeDatabase = (env: Bindings) => probe("database", () => createDb(env.DB).run(sql`select 1`));
+
+/** D1, R2 and Durable Objects, each with its round-trip time. */
+export const probeServices = (env: Bindings) =>
+  Promise.all([
+    probeDatabase(env),
+    probe("storage", () => env.BUCKET.head("health/probe")),
+    probe("durable_objects", () => pingDispatcher(env)),
+  ]);
