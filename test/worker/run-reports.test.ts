@@ -1,0 +1,159 @@
+import { runInDurableObject } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Dispatcher } from "../../src/durable/dispatcher";
+import type { Progress, RunOutput } from "../../src/protocol/v1";
+import { dispatcherOf } from "../helpers/dispatcher";
+import { api, BASE } from "../helpers/http";
+import { createMachine, executeRun, getRunStatus } from "../helpers/runs";
+import { progress, TestAgent } from "../helpers/test-agent";
+import { createUser, type TestUser } from "../helpers/users";
+
+type Snapshot = { status: string; progress: Progress | null; error: { code: string } | null };
+
+/** The snapshot a subscriber gets first over the run's WebSocket. */
+async function wsSnapshot(user: TestUser, runId: string): Promise<Snapshot> {
+  const res = await exports.default.fetch(`${BASE}/api/run/${runId}/ws`, {
+    headers: { Upgrade: "websocket", Authorization: `Bearer ${user.apiKey}` },
+  });
+  const ws = res.webSocket!;
+  const first = new Promise<Snapshot>((resolve) =>
+    ws.addEventListener("message", (e) => resolve(JSON.parse(e.data as string).data), { once: true }),
+  );
+  ws.accept();
+  return first;
+}
+
+/** The snapshot an SSE subscriber gets first. */
+async function sseSnapshot(user: TestUser, runId: string): Promise<Snapshot> {
+  const res = await exports.default.fetch(`${BASE}/api/run/${runId}/events`, {
+    headers: { Authorization: `Bearer ${user.apiKey}` },
+  });
+  const text = await res.text();
+  const frame = text.split("\n\n").find((f) => f.includes("event: snapshot"))!;
+  return JSON.parse(frame.slice(frame.indexOf("data: ") + 6)).data;
+}
+
+const executionStatus = async (user: TestUser, runId: string) =>
+  (await api<{ progress: { percentage: number } }>(`/api/workflows/${runId}/status`, { token: user.apiKey }))
+    .body;
+
+async function leasedRun() {
+  const user = await createUser();
+  const agent = await TestAgent.connect((await createMachine(user)).token);
+  const runId = await executeRun(user);
+  const job = await agent.job(runId);
+  await agent.report(job, { kind: "started" });
+  return { user, agent, runId, job };
+}
+
+async function grantUpload(agent: TestAgent, job: { run_id: string; lease_token: string }, name: string) {
+  const request_id = `upload-${crypto.randomUUID()}`;
+  agent.send({
+    type: "upload_request",
+    request_id,
+    run_id: job.run_id,
+    lease_token: job.lease_token,
+    files: [{ name, content_type: "image/png", size: 3 }],
+  });
+  const grant = await agent.until(
+    () => agent.all("upload_urls").find((m) => m.request_id === request_id),
+    request_id,
+  );
+  return grant.files[0]!;
+}
+
+const imageOutput = (key: string): RunOutput => ({
+  node_id: "3",
+  kind: "images",
+  filename: "a.png",
+  subfolder: "",
+  type: "output",
+  content_type: "image/png",
+  size: 3,
+  key,
+});
+
+describe("a finished run's progress", () => {
+  it("reads complete in its final status event, its WebSocket and SSE snapshots, and every view", async () => {
+    const { user, agent, runId, job } = await leasedRun();
+    await agent.report(job, progress(70.6));
+    await agent.report(job, { kind: "succeeded", outputs: [] });
+    for (const snapshot of [await wsSnapshot(user, runId), await sseSnapshot(user, runId)]) {
+      expect(snapshot.status).toBe("success");
+      expect(snapshot.progress).toMatchObject({ percentage: 100, eta_seconds: 0, current_node: null });
+    }
+    const run = await api<{ progress: number }>(`/api/run/${runId}`, { token: user.apiKey });
+    expect(run.body.progress).toBe(1);
+    expect((await executionStatus(user, runId)).progress.percentage).toBe(100);
+    agent.close();
+  });
+
+  it("keeps a failed run's latest progress, the same in its snapshot and in D1", async () => {
+    const { user, agent, runId, job } = await leasedRun();
+    // The second update falls inside the row's write interval, so only the lifecycle's final write records it.
+    await agent.report(job, progress(10));
+    await agent.report(job, progress(50));
+    await agent.report(job, {
+      kind: "failed",
+      error: { code: "execution_error", message: "boom" },
+    });
+    expect((await wsSnapshot(user, runId)).progress?.percentage).toBe(50);
+    expect((await executionStatus(user, runId)).progress.percentage).toBe(50);
+    agent.close();
+  });
+});
+
+describe("output keys", () => {
+  it("records an output at a key granted for the run's lease", async () => {
+    const { user, agent, runId, job } = await leasedRun();
+    const grant = await grantUpload(agent, job, "a.png");
+    expect(grant.key).toContain(`/${runId}/1/`);
+    expect((await agent.report(job, { kind: "succeeded", outputs: [imageOutput(grant.key)] })).status).toBe(
+      "ok",
+    );
+    const run = await getRunStatus(user, runId);
+    expect(run.status).toBe("success");
+    agent.close();
+  });
+
+  it("refuses a success naming a key it was not granted, records nothing and fails the run", async () => {
+    const { user, agent, runId, job } = await leasedRun();
+    const victim = await createUser();
+    await grantUpload(agent, job, "a.png");
+    const forged = `outputs/${victim.id}/some-run/1/a.png`;
+    const ack = await agent.report(job, { kind: "succeeded", outputs: [imageOutput(forged)] });
+    expect(ack.status).toBe("stale");
+    const error = agent.all("error").find((e) => e.request_id === ack.event_id);
+    expect(error).toMatchObject({ code: "forged_output_key" });
+    const run = await getRunStatus(user, runId);
+    expect(run.status).toBe("failed");
+    expect(run.error).toMatchObject({ code: "forged_output_key" });
+    expect(run.outputs).toEqual([]);
+    for (const owner of [user, victim]) {
+      const files = await api<{ total: number }>("/api/files?purpose=output", { token: owner.apiKey });
+      expect(files.status).toBe(200);
+      expect(files.body.total).toBe(0);
+    }
+    agent.close();
+  });
+});
+
+describe("a report that fails to apply", () => {
+  it("answers an error frame and ends the run failed instead of leaving it running", async () => {
+    const { user, agent, runId, job } = await leasedRun();
+    await runInDurableObject(dispatcherOf(user.id), (instance: Dispatcher) => {
+      const runs = (instance as unknown as { runs: { apply: () => Promise<void> } }).runs;
+      runs.apply = () => Promise.reject(new Error("D1 unavailable"));
+    });
+    const ack = await agent.report(job, { kind: "uploading" });
+    expect(ack.status).toBe("stale");
+    expect(agent.all("error").find((e) => e.request_id === ack.event_id)).toMatchObject({
+      code: "report_failed",
+    });
+    const run = await getRunStatus(user, runId);
+    expect(run.status).toBe("failed");
+    expect(run.error).toMatchObject({ code: "report_failed" });
+    agent.close();
+  });
+});
