@@ -1,9 +1,15 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { RunStatus } from "../db/schema";
+import { RUN_STATUSES } from "../db/schema";
 import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { userContext as ctxOf, requireUser } from "../middleware/auth";
 import { limitBody, MiB } from "../middleware/body-limit";
-import { executionStatusView, executionView } from "../services/run-views";
+import {
+  EXECUTION_STATUSES,
+  executionStatusView,
+  executionView,
+  logView,
+  runStatusesFor,
+} from "../services/run-views";
 import {
   cancelRun,
   getRun,
@@ -14,7 +20,7 @@ import {
   runLogs,
   searchRuns,
 } from "../services/runs";
-import { RunId, RunOptionsSchema, runOptions } from "./run-schemas";
+import { RunId, RunOptionsSchema, RunSchema, runOptions } from "./run-schemas";
 
 const tags = ["Executions (seed 004)"];
 const security = [{ bearerAuth: [] }];
@@ -22,14 +28,6 @@ const ExecutionParam = z.object({
   execution_id: RunId.openapi({ param: { name: "execution_id", in: "path" } }),
 });
 const LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
-
-const byExecutionStatus: Record<string, RunStatus[]> = {
-  pending: ["not-started", "queued"],
-  running: ["running", "uploading"],
-  completed: ["success"],
-  failed: ["failed", "timeout"],
-  cancelled: ["cancelled"],
-};
 
 const ExecuteSchema = z
   .object({
@@ -45,29 +43,49 @@ const ExecuteSchema = z
   })
   .openapi("ExecuteWorkflowRequest");
 
-const ExecutionSchema = z
-  .object({
-    execution_id: z.string(),
-    status: z.enum(["pending", "running", "completed", "failed", "cancelled"]),
-    raw_status: z.string(),
-    created_at: z.string(),
-    started_at: z.string().nullable(),
-    completed_at: z.string().nullable(),
-    duration_seconds: z.number().nullable(),
-    outputs: z.record(z.string(), z.array(z.unknown())),
-    error: z.string().nullable(),
-    logs: z.array(z.unknown()),
-    metadata: z.record(z.string(), z.unknown()),
-  })
-  .catchall(z.unknown())
-  .openapi("Execution");
-
 const LogSchema = z.object({
   timestamp: z.string(),
   level: z.enum(LEVELS),
   message: z.string(),
   node_id: z.string().nullable(),
 });
+
+const ExecutionSchema = z
+  .object({
+    execution_id: z.string(),
+    status: z.enum(EXECUTION_STATUSES),
+    raw_status: z.enum(RUN_STATUSES),
+    created_at: z.string(),
+    started_at: z.string().nullable(),
+    completed_at: z.string().nullable(),
+    duration_seconds: z.number().nullable(),
+    outputs: RunSchema.shape.workflow_outputs,
+    error: z.string().nullable(),
+    error_details: RunSchema.shape.error,
+    logs: z.array(LogSchema),
+    metadata: z.record(z.string(), z.unknown()),
+    retried_from: z.string().nullable(),
+  })
+  .openapi("Execution");
+
+const ExecutionStatusSchema = z
+  .object({
+    execution_id: z.string(),
+    status: z.enum(EXECUTION_STATUSES),
+    raw_status: z.enum(RUN_STATUSES),
+    created_at: z.string(),
+    started_at: z.string().nullable(),
+    queue_position: z.number().int().nullable(),
+    progress: z.object({
+      current_step: z.number(),
+      total_steps: z.number(),
+      percentage: z.number(),
+      current_node: z.string().nullable(),
+      eta_seconds: z.number().nullable(),
+    }),
+    estimated_completion: z.string().nullable(),
+  })
+  .openapi("ExecutionStatus");
 
 export const executionRoutes = createRouter();
 // Real workflows run from a few KB to a few hundred KB; 5 MiB leaves room without inviting abuse.
@@ -125,7 +143,7 @@ executionRoutes.openapi(
     middleware: [requireUser] as const,
     request: {
       query: z.object({
-        status: z.enum(["pending", "running", "completed", "failed", "cancelled"]).optional(),
+        status: z.enum(EXECUTION_STATUSES).optional(),
         limit: z.coerce.number().int().min(1).max(100).default(20),
         offset: z.coerce.number().int().min(0).max(100_000).default(0),
       }),
@@ -138,7 +156,7 @@ executionRoutes.openapi(
   async (c) => {
     const q = c.req.valid("query");
     const { rows } = await searchRuns(c.var.db, c.var.principal.userId, {
-      status: q.status ? byExecutionStatus[q.status] : undefined,
+      status: q.status ? runStatusesFor(q.status) : undefined,
       limit: q.limit,
       offset: q.offset,
     });
@@ -178,23 +196,7 @@ executionRoutes.openapi(
     middleware: [requireUser] as const,
     request: { params: ExecutionParam },
     responses: {
-      200: jsonContent(
-        z
-          .object({
-            execution_id: z.string(),
-            status: z.string(),
-            queue_position: z.number().int().nullable(),
-            progress: z.object({
-              current_step: z.number(),
-              total_steps: z.number(),
-              percentage: z.number(),
-              current_node: z.string().nullable(),
-              eta_seconds: z.number().nullable(),
-            }),
-          })
-          .catchall(z.unknown()),
-        "The status",
-      ),
+      200: jsonContent(ExecutionStatusSchema, "The status"),
       ...errorResponses(401, 404),
     },
   }),
@@ -297,12 +299,3 @@ executionRoutes.openapi(
     return c.json({ execution_id: id, logs: rows.map(logView), total_count: total, filtered: !!level }, 200);
   },
 );
-
-function logView(row: {
-  at: string;
-  level: (typeof LEVELS)[number];
-  message: string;
-  nodeId: string | null;
-}) {
-  return { timestamp: row.at, level: row.level, message: row.message, node_id: row.nodeId };
-}

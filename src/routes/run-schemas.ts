@@ -66,49 +66,60 @@ export const QueuedSchema = z
   })
   .openapi("QueuedRun");
 
+const OUTPUT_KINDS = ["images", "gifs", "videos", "audio", "text", "files"] as const;
+
+/** One output file as a client reads it; text outputs are plain strings instead. */
+const OutputItemSchema = z.union([
+  z
+    .object({
+      url: z.string().openapi({ example: "https://api.example.com/api/files/…/content?expires=…&sig=…" }),
+      type: z.string().openapi({ example: "output" }),
+      filename: z.string().openapi({ example: "invert_00001_.png" }),
+      subfolder: z.string(),
+      is_public: z.boolean(),
+      upload_duration: z.number(),
+      content_type: z.string().openapi({ example: "image/png" }),
+      size: z.number().int(),
+      file_id: z.string().nullable(),
+    })
+    .openapi("RunOutputFile"),
+  z.string(),
+]);
+
+const OutputsByKind = z
+  .object(Object.fromEntries(OUTPUT_KINDS.map((kind) => [kind, z.array(OutputItemSchema).optional()])))
+  .openapi({ description: "Outputs grouped by kind: images, gifs, videos, audio, text, files" });
+
 export const OutputGroupSchema = z
   .object({
     id: z.string(),
     run_id: z.string(),
     node_id: z.string(),
-    type: z.string().nullable(),
-    data: z.record(z.string(), z.array(z.unknown())).openapi({
-      example: {
-        images: [{ url: "https://…", type: "output", filename: "invert_00001_.png", subfolder: "" }],
-      },
-    }),
+    type: z.enum(OUTPUT_KINDS).nullable(),
+    node_meta: z.null(),
+    data: OutputsByKind,
+    ...Object.fromEntries(OUTPUT_KINDS.map((kind) => [kind, z.array(OutputItemSchema).optional()])),
     created_at: z.string(),
     updated_at: z.string(),
   })
-  .catchall(z.unknown())
   .openapi("RunOutputGroup");
-
-const ProgressSchema = z
-  .object({
-    percentage: z.number(),
-    nodes_done: z.number(),
-    nodes_total: z.number(),
-    current_node: z.string().nullable(),
-    step: z.number().nullable(),
-    total_steps: z.number().nullable(),
-    eta_seconds: z.number().nullable(),
-  })
-  .catchall(z.unknown())
-  .openapi("RunProgress");
 
 export const RunSchema = z
   .object({
     id: z.string().openapi({ example: "87654321-4321-4321-4321-210987654321" }),
+    run_id: z.string().openapi({ description: "Same as `id`" }),
     status: z.enum(RUN_STATUSES).openapi({ example: "success" }),
+    live_status: z.string().nullable().openapi({ description: "The node type running now" }),
     progress: z.number().openapi({ example: 1, description: "0 to 1" }),
-    live_status: z.string().nullable(),
     workflow_id: z.string(),
     workflow_version_id: z.string().nullable(),
     deployment_id: z.string().nullable(),
     workflow_inputs: z.record(z.string(), z.unknown()),
-    workflow_outputs: z.record(z.string(), z.array(z.unknown())),
+    workflow_outputs: OutputsByKind,
+    workflow_api: z.record(z.string(), z.unknown()).openapi({ description: "The API-format graph that ran" }),
     machine_id: z.string().nullable(),
-    origin: z.string(),
+    origin: z.enum(["api", "execution"]),
+    priority: z.number().int().openapi({ description: "0 low, 1 normal, 2 high" }),
     attempt: z.number().int(),
     retried_from: z.string().nullable(),
     created_at: z.string(),
@@ -118,12 +129,25 @@ export const RunSchema = z
     ended_at: z.string().nullable(),
     duration: z.number().nullable(),
     run_duration: z.number().nullable(),
+    cold_start_duration: z.number().nullable(),
+    cold_start_duration_total: z.number().nullable(),
     number: z.number().int(),
     queue_position: z.number().int().nullable(),
+    gpu_event_id: z.null(),
+    gpu: z.null(),
+    machine_version: z.null(),
+    machine_type: z.literal("custom").nullable(),
+    modal_function_call_id: z.null(),
+    user_id: z.string(),
+    org_id: z.null(),
+    is_realtime: z.boolean(),
+    webhook: z.string().nullable(),
+    webhook_status: z.null(),
+    webhook_intermediate_status: z.boolean(),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
     outputs: z.array(OutputGroupSchema),
-    error: z.record(z.string(), z.unknown()).nullable(),
+    error: z.object({ code: z.string(), message: z.string() }).loose().nullable(),
   })
-  .catchall(z.unknown())
   .openapi("Run");
 
 export const StatusSchema = z
@@ -154,5 +178,3 @@ export const RunListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   offset: z.coerce.number().int().min(0).max(100_000).default(0),
 });
-
-export { ProgressSchema };

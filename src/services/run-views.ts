@@ -1,18 +1,24 @@
-import type { RunStatus } from "../db/schema";
-import type { Progress, RunOutput } from "../protocol/v1";
-import type { RunRow } from "../stores/runs";
+import { RUN_STATUSES, type RunStatus, type StoredOutput } from "../db/schema";
+import type { RunOutput } from "../protocol/v1";
+import type { NewLog, RunRow } from "../stores/runs";
 
-/** An output as stored on the run: the agent's report plus the file it became and a signed URL. */
-export type StoredOutput = RunOutput & { file_id?: string; url?: string; created_at?: string };
+type OutputKind = RunOutput["kind"];
+type LogLevel = NewLog["level"];
+type OutputItem = string | ReturnType<typeof mediaItem>;
+type OutputsByKind = Partial<Record<OutputKind, OutputItem[]>>;
 
 const seconds = (from: string | null, to: string | null) =>
   from && to ? Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000) : null;
 
-function pushTo(groups: Record<string, unknown[]>, kind: string, item: unknown) {
-  groups[kind] = [...(groups[kind] ?? []), item];
+/** Outputs grouped by kind; a text output is its text. */
+function byKind(outputs: StoredOutput[]): OutputsByKind {
+  const groups: OutputsByKind = {};
+  for (const o of outputs)
+    groups[o.kind] = [...(groups[o.kind] ?? []), o.kind === "text" ? (o.text ?? "") : mediaItem(o)];
+  return groups;
 }
 
-const outputsOf = (run: RunRow) => (run.outputs ?? []) as StoredOutput[];
+const outputsOf = (run: RunRow) => run.outputs ?? [];
 
 const mediaItem = (o: StoredOutput) => ({
   url: o.url ?? "",
@@ -32,8 +38,7 @@ export function outputGroups(run: RunRow) {
   for (const output of outputsOf(run))
     byNode.set(output.node_id, [...(byNode.get(output.node_id) ?? []), output]);
   return [...byNode.entries()].map(([nodeId, outputs]) => {
-    const data: Record<string, unknown[]> = {};
-    for (const o of outputs) pushTo(data, o.kind, o.kind === "text" ? (o.text ?? "") : mediaItem(o));
+    const data = byKind(outputs);
     const at = run.endedAt ?? run.updatedAt;
     return {
       id: `${run.id}:${nodeId}`,
@@ -49,11 +54,7 @@ export function outputGroups(run: RunRow) {
   });
 }
 
-const progressFraction = (run: RunRow) => {
-  if (run.status === "success") return 1;
-  const p = run.progress as Progress | null;
-  return p ? p.percentage / 100 : 0;
-};
+const progressFraction = (run: RunRow) => (run.progress?.percentage ?? 0) / 100;
 
 /** The ComfyDeploy run (`GET /api/run/{id}`), a superset of its SDK's WorkflowRunModel and seed 001. */
 export function comfyDeployRun(run: RunRow, extra: { queuePosition?: number | null; number?: number } = {}) {
@@ -62,7 +63,7 @@ export function comfyDeployRun(run: RunRow, extra: { queuePosition?: number | nu
     id: run.id,
     run_id: run.id,
     status: run.status,
-    live_status: (run.progress as Progress | null)?.current_node_type ?? null,
+    live_status: run.progress?.current_node_type ?? null,
     progress: progressFraction(run),
     workflow_id: run.workflowId ?? "",
     workflow_version_id: run.workflowVersionId,
@@ -89,7 +90,7 @@ export function comfyDeployRun(run: RunRow, extra: { queuePosition?: number | nu
     gpu_event_id: null,
     gpu: null,
     machine_version: null,
-    machine_type: run.machineId ? "custom" : null,
+    machine_type: run.machineId ? ("custom" as const) : null,
     modal_function_call_id: null,
     user_id: run.userId,
     org_id: null,
@@ -104,16 +105,12 @@ export function comfyDeployRun(run: RunRow, extra: { queuePosition?: number | nu
 }
 
 /** Seed 001's `workflow_outputs`: every output of the run, grouped by kind. */
-export function flatOutputs(run: RunRow) {
-  const grouped: Record<string, unknown[]> = {};
-  for (const o of outputsOf(run)) pushTo(grouped, o.kind, o.kind === "text" ? o.text : mediaItem(o));
-  return grouped;
-}
+export const flatOutputs = (run: RunRow) => byKind(outputsOf(run));
 
 /** Seed 000's status: `progress {current, total, message}` with a 0-100 scale. */
 export function statusView(run: RunRow) {
-  const p = run.progress as Progress | null;
-  const current = run.status === "success" ? 100 : Math.round(p?.percentage ?? 0);
+  const p = run.progress;
+  const current = Math.round(p?.percentage ?? 0);
   return {
     id: run.id,
     status: run.status,
@@ -126,7 +123,7 @@ export function statusView(run: RunRow) {
   };
 }
 
-function progressMessage(run: RunRow, p: Progress | null) {
+function progressMessage(run: RunRow, p: RunRow["progress"]) {
   if (run.status !== "running" || !p) return run.status;
   const node = p.current_node_type ?? p.current_node ?? "";
   return p.step !== null && p.total_steps
@@ -134,31 +131,36 @@ function progressMessage(run: RunRow, p: Progress | null) {
     : `running ${node}`.trim();
 }
 
-const errorMessage = (run: RunRow) => (run.error as { message?: string } | null)?.message ?? null;
+const errorMessage = (run: RunRow) => run.error?.message ?? null;
 
-/** Seed 004 speaks pending / running / completed / failed / cancelled. */
-export function executionStatus(
-  status: RunStatus,
-): "pending" | "running" | "completed" | "failed" | "cancelled" {
-  switch (status) {
-    case "not-started":
-    case "queued":
-      return "pending";
-    case "running":
-    case "uploading":
-      return "running";
-    case "success":
-      return "completed";
-    case "failed":
-    case "timeout":
-      return "failed";
-    case "cancelled":
-      return "cancelled";
-  }
+/** Seed 004 speaks pending / running / completed / failed / cancelled; this table is the one mapping. */
+export const EXECUTION_STATUSES = ["pending", "running", "completed", "failed", "cancelled"] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+
+const EXECUTION_STATUS_OF: Record<RunStatus, ExecutionStatus> = {
+  "not-started": "pending",
+  queued: "pending",
+  running: "running",
+  uploading: "running",
+  success: "completed",
+  failed: "failed",
+  timeout: "failed",
+  cancelled: "cancelled",
+};
+
+export const executionStatus = (status: RunStatus): ExecutionStatus => EXECUTION_STATUS_OF[status];
+
+/** The run statuses one seed 004 status stands for (to filter runs by it). */
+export const runStatusesFor = (status: ExecutionStatus): RunStatus[] =>
+  RUN_STATUSES.filter((s) => EXECUTION_STATUS_OF[s] === status);
+
+/** A run log line as seed 004 shows it. */
+export function logView(row: { at: string; level: LogLevel; message: string; nodeId: string | null }) {
+  return { timestamp: row.at, level: row.level, message: row.message, node_id: row.nodeId };
 }
 
 /** Seed 004's execution result (`GET /api/workflows/{id}`). */
-export function executionView(run: RunRow, logs: unknown[] = []) {
+export function executionView(run: RunRow, logs: ReturnType<typeof logView>[] = []) {
   return {
     execution_id: run.id,
     status: executionStatus(run.status),
@@ -178,7 +180,7 @@ export function executionView(run: RunRow, logs: unknown[] = []) {
 
 /** Seed 004's live status (`GET /api/workflows/{id}/status`). */
 export function executionStatusView(run: RunRow, queuePosition: number | null) {
-  const p = run.progress as Progress | null;
+  const p = run.progress;
   const eta = p?.eta_seconds ?? null;
   return {
     execution_id: run.id,
@@ -190,7 +192,7 @@ export function executionStatusView(run: RunRow, queuePosition: number | null) {
     progress: {
       current_step: p?.step ?? p?.nodes_done ?? 0,
       total_steps: p?.total_steps ?? p?.nodes_total ?? 0,
-      percentage: run.status === "success" ? 100 : (p?.percentage ?? 0),
+      percentage: p?.percentage ?? 0,
       current_node: p?.current_node ?? null,
       eta_seconds: eta,
     },
