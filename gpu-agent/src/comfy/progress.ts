@@ -3,15 +3,19 @@ import type { PromptGraph } from "./http";
 
 /**
  * Overall progress of one prompt from its events: nodes done (cached ones included) plus the sampler
- * steps of the node running now, and an ETA from the pace so far (cached nodes, done at once, are
- * left out of the pace).
+ * steps of the node running now. The ETA adds the running node's remaining steps at its own step pace
+ * to the nodes not yet started at the mean time of the plain nodes that ran (cached nodes, done at
+ * once, are left out). Counting a many-step node as one node among fast ones would make the estimate
+ * grow while sampling at a steady speed; timing steps by steps does not.
  */
 export class ProgressTracker {
   private readonly done = new Set<string>();
-  private cachedCount = 0;
   private current: string | null = null;
   private step: { value: number; max: number } | null = null;
   private startedAt: number | null = null;
+  private nodeStartedAt = 0;
+  /** Seconds each finished node without steps took. */
+  private readonly plainNodeSeconds: number[] = [];
 
   constructor(
     private readonly graph: PromptGraph,
@@ -24,15 +28,21 @@ export class ProgressTracker {
 
   cached(nodes: string[]): void {
     for (const node of nodes) this.done.add(node);
-    this.cachedCount = nodes.length;
   }
 
   /** `executing {node}`: the previous node is done and this one starts. */
   executing(node: string): void {
     this.start();
-    if (this.current !== null && this.current !== node) this.done.add(this.current);
-    if (this.current !== node) this.step = null;
+    if (this.current === node) return;
+    if (this.current !== null) this.finishCurrent(this.current);
+    this.step = null;
     this.current = node;
+    this.nodeStartedAt = this.now();
+  }
+
+  private finishCurrent(node: string) {
+    if (this.step === null) this.plainNodeSeconds.push((this.now() - this.nodeStartedAt) / 1000);
+    this.done.add(node);
   }
 
   /** `progress {value, max, node}`: a step of the running node (a sampler's step). */
@@ -60,7 +70,7 @@ export class ProgressTracker {
       current_node_type: running && this.current ? (this.graph[this.current]?.class_type ?? null) : null,
       step: running && this.step ? this.step.value : null,
       total_steps: running && this.step ? this.step.max : null,
-      eta_seconds: this.eta(doneCount + partial, total),
+      eta_seconds: this.eta(total - doneCount - (running ? 1 : 0), running),
     };
   }
 
@@ -71,12 +81,18 @@ export class ProgressTracker {
     return { ...this.snapshot(), eta_seconds: 0 };
   }
 
-  private eta(done: number, total: number): number | null {
+  /** Seconds left at the pace so far. */
+  private eta(notStarted: number, running: boolean): number | null {
     if (this.startedAt === null) return null;
-    const ran = done - this.cachedCount;
-    const toRun = total - this.cachedCount;
-    if (ran <= 0 || toRun <= 0) return null;
-    const elapsed = (this.now() - this.startedAt) / 1000;
-    return Math.max(0, Math.round(((elapsed * (toRun - ran)) / ran) * 10) / 10);
+    const timed = this.plainNodeSeconds;
+    const perNode = timed.length > 0 ? timed.reduce((a, b) => a + b, 0) / timed.length : null;
+    const inNode = (this.now() - this.nodeStartedAt) / 1000;
+    const step = running && this.step && this.step.value > 0 ? this.step : null;
+    // Without a node that ran or a step taken there is no pace to go by.
+    if (perNode === null && !step) return null;
+    let current = 0;
+    if (step) current = (inNode / step.value) * (step.max - step.value);
+    else if (running && perNode !== null) current = Math.max(0, perNode - inNode);
+    return Math.max(0, Math.round((current + notStarted * (perNode ?? 0)) * 10) / 10);
   }
 }

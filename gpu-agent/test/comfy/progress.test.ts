@@ -65,19 +65,46 @@ describe("progress of a failed run (trace 08)", () => {
 });
 
 describe("ETA", () => {
-  it("extrapolates the pace of the nodes that actually ran", () => {
+  const graph = (ids: string[]): PromptGraph =>
+    Object.fromEntries(ids.map((id) => [id, { class_type: "X", inputs: {} }]));
+
+  it("times the running node's steps by its step pace and the nodes to come by the plain nodes that ran", () => {
     let now = 0;
-    const graph: PromptGraph = Object.fromEntries(
-      ["1", "2", "3", "4", "5"].map((id) => [id, { class_type: "X", inputs: {} }]),
-    );
-    const tracker = new ProgressTracker(graph, () => now);
+    const tracker = new ProgressTracker(graph(["1", "2", "3", "4", "5"]), () => now);
     tracker.start();
     tracker.cached(["1"]);
     tracker.executing("2");
     now = 5_000;
     tracker.executing("3");
-    tracker.progress("3", 1, 2);
-    // 1.5 of the 4 nodes to run took 5 s: 2.5 more take about 8.3 s.
-    expect(tracker.snapshot()).toMatchObject({ nodes_done: 2, step: 1, total_steps: 2, eta_seconds: 8.3 });
+    now = 7_000;
+    tracker.progress("3", 1, 3);
+    // Node 3: 2 s a step, 2 steps left = 4 s; nodes 4 and 5 at node 2's 5 s each = 10 s.
+    expect(tracker.snapshot()).toMatchObject({ nodes_done: 2, step: 1, total_steps: 3, eta_seconds: 14 });
+  });
+
+  it("does not grow while a many-step node samples at a steady speed", () => {
+    let now = 0;
+    const tracker = new ProgressTracker(graph(["load", "clip", "sample", "decode", "save"]), () => now);
+    tracker.executing("load");
+    now = 300;
+    tracker.executing("clip");
+    now = 400;
+    tracker.executing("sample");
+    now = 1_400; // a second of set-up before the first step
+    const etas: number[] = [];
+    for (let step = 1; step <= 50; step++) {
+      now += 100;
+      tracker.progress("sample", step, 50);
+      etas.push(tracker.snapshot().eta_seconds!);
+    }
+    expect(etas.slice(7, 42)).toEqual([...etas.slice(7, 42)].sort((a, b) => b - a));
+    expect(etas.at(-1)).toBeLessThan(etas[7]!);
+    expect(etas.at(-1)).toBeCloseTo(0.4, 1); // decode and save at the plain nodes' 0.2 s each
+  });
+
+  it("has no estimate before anything ran", () => {
+    const tracker = new ProgressTracker(graph(["1", "2"]), () => 0);
+    tracker.executing("1");
+    expect(tracker.snapshot().eta_seconds).toBeNull();
   });
 });
