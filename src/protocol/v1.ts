@@ -188,9 +188,13 @@ export const JobMessage = z.object({
   attempt: z.number().int().positive(),
   instance_id: z.string(),
   graph: ApiGraph,
+  /** Each bound scalar input's final value, defaults applied: the agent writes them as they are. */
   inputs: z.record(z.string(), z.unknown()),
   bindings: z.array(InputBinding),
-  /** Input file ids are resolved by the control plane into signed URLs the agent can fetch. */
+  /**
+   * Each file input, resolved by the control plane: an http(s) URL (file ids become signed URLs) or a
+   * data URI to fetch and upload to ComfyUI, or the name of a file already in ComfyUI's input folder.
+   */
   input_urls: z.record(z.string(), z.string()).default({}),
   deadline_at: z.number().int().nullable(),
 });

@@ -20,7 +20,7 @@ import {
   type RunRow,
 } from "../stores/runs";
 import { resolveDeploymentForRun } from "./deployments";
-import { resolveInputFileUrls } from "./run-inputs";
+import { resolveJobInputs } from "./run-inputs";
 
 export const PRIORITIES = { low: 0, normal: 1, high: 2 } as const;
 export type Priority = keyof typeof PRIORITIES;
@@ -88,7 +88,7 @@ type NewRunSpec = {
 };
 
 async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
-  const inputUrls = await resolveInputFileUrls(ctx, spec.bindings, spec.inputs);
+  const jobInputs = await resolveJobInputs(ctx, spec.bindings, spec.inputs);
   const priority = PRIORITIES[spec.options.priority ?? "normal"];
   const row = await insertRun(ctx.db, {
     id: newId(),
@@ -116,7 +116,7 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
     priority,
     attempt: 1,
     deadlineAt: timeout ? Date.parse(row.createdAt) + timeout * 60_000 : null,
-    payload: { graph: spec.graph, inputs: spec.inputs, bindings: spec.bindings, input_urls: inputUrls },
+    payload: { graph: spec.graph, bindings: spec.bindings, ...jobInputs },
   });
   await runRoomClient(ctx.env, row.id).init(row);
   return { run: row, position };

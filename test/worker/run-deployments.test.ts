@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { PNG_BYTES, readyFile } from "../helpers/files";
 import { createDeployment, externalGraph } from "../helpers/fixtures";
 import { api } from "../helpers/http";
 import { createMachine } from "../helpers/runs";
@@ -19,7 +20,9 @@ describe("runs of a deployment", () => {
     });
     expect(res.status).toBe(200);
     const job = await agent.job(res.body.run_id as string);
-    expect(job.inputs).toEqual({ input_image: "https://example.com/cat.png", prefix: "invert", seed: 7 });
+    // Resolved once, here: scalars with their defaults, file inputs as what the agent fetches.
+    expect(job.inputs).toEqual({ prefix: "invert", seed: 7 });
+    expect(job.input_urls).toEqual({ input_image: "https://example.com/cat.png" });
     expect(job.bindings.map((b) => [b.input_id, b.binding])).toEqual(
       expect.arrayContaining([
         ["input_image", "external_node"],
@@ -27,6 +30,32 @@ describe("runs of a deployment", () => {
         ["seed", "external_node"],
       ]),
     );
+    agent.close();
+  });
+
+  it("sends a file id as a signed URL, and refuses another tenant's file", async () => {
+    const user = await createUser();
+    const other = await createUser();
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    const deployment = await createDeployment(user, { graph: externalGraph });
+    const own = await readyFile(user.apiKey, PNG_BYTES, "image/png", "cat.png");
+    const res = await queue(user.apiKey, {
+      deployment_id: deployment.id,
+      inputs: { input_image: own.file_id },
+    });
+    expect(res.status).toBe(200);
+    const job = await agent.job(res.body.run_id as string);
+    expect(job.input_urls.input_image).toMatch(
+      new RegExp(`/api/files/${own.file_id}/content\\?expires=\\d+&sig=`),
+    );
+    expect(job.inputs).not.toHaveProperty("input_image");
+    const theirs = await readyFile(other.apiKey, PNG_BYTES, "image/png", "cat.png");
+    const refused = await queue(user.apiKey, {
+      deployment_id: deployment.id,
+      inputs: { input_image: theirs.file_id },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.details).toEqual([expect.objectContaining({ field: "inputs.input_image" })]);
     agent.close();
   });
 

@@ -6,46 +6,22 @@ export class InputError extends Error {
   override name = "InputError";
 }
 
-export type JobInputs = Pick<JobMessage, "graph" | "inputs" | "bindings" | "input_urls">;
+export type JobInputs = Pick<JobMessage, "inputs" | "input_urls">;
 
 /**
  * What the job's inputs need before the graph can be bound: `values` are written into the graph as they
  * are; `files` (input id → URL, data URI or ComfyUI file name) must first be fetched and uploaded to
- * ComfyUI, and the uploaded name is then added to `values`.
+ * ComfyUI, and the uploaded name is then added to `values`. The control plane resolved both already.
  */
 export interface InputPlan {
   values: Map<string, unknown>;
   files: Map<string, string>;
 }
 
-const isFileInput = (binding: InputBinding) => binding.type === "image" || binding.type === "file";
-
-export function planInputs(job: JobInputs): InputPlan {
-  const plan: InputPlan = { values: new Map(), files: new Map() };
-  for (const binding of job.bindings) {
-    const value = resolveValue(job, binding);
-    if (value === undefined || value === null || value === "") continue;
-    if (!isFileInput(binding)) {
-      plan.values.set(binding.input_id, value);
-    } else if (typeof value === "string") {
-      plan.files.set(binding.input_id, value);
-    } else {
-      throw new InputError(`input "${binding.input_id}" must be a URL, a data URI or a file name`);
-    }
-  }
-  return plan;
-}
-
-/** The run's value, else the binding's default, else the external node's own `default_value` literal. */
-function resolveValue(job: JobInputs, binding: InputBinding): unknown {
-  const fromUrl = isFileInput(binding) ? job.input_urls[binding.input_id] : undefined;
-  const candidates = [fromUrl, job.inputs[binding.input_id], binding.default];
-  if (binding.binding === "external_node") {
-    const ownDefault = job.graph[binding.node_id]?.inputs.default_value;
-    if (!isNodeLink(ownDefault)) candidates.push(ownDefault);
-  }
-  return candidates.find((value) => value !== undefined && value !== null && value !== "");
-}
+export const planInputs = (job: JobInputs): InputPlan => ({
+  values: new Map(Object.entries(job.inputs)),
+  files: new Map(Object.entries(job.input_urls)),
+});
 
 /**
  * Returns a copy of the graph with every bound value written in (file inputs as their uploaded ComfyUI

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ApiGraph, InputBinding } from "../../../src/protocol/graph";
-import { bindInputs, InputError, planInputs } from "../../src/inputs/bind-inputs";
+import { bindInputs, planInputs } from "../../src/inputs/bind-inputs";
 
 const binding = (over: Partial<InputBinding> & Pick<InputBinding, "input_id" | "node_id">): InputBinding => ({
   type: "string",
@@ -22,32 +22,13 @@ const graph = (): ApiGraph => ({
 });
 
 describe("planInputs", () => {
-  it("splits scalar values from files, preferring input_urls, then inputs, then defaults", () => {
+  it("takes the control plane's resolved values and files as they are", () => {
     const plan = planInputs({
-      graph: graph(),
-      inputs: { seed: 42, photo: "file_abc", empty: "" },
-      input_urls: { photo: "https://r2.example/signed" },
-      bindings: [
-        binding({ input_id: "seed", node_id: "7", input_name: "seed", type: "integer" }),
-        binding({ input_id: "steps", node_id: "7", input_name: "steps", type: "integer", default: 8 }),
-        binding({ input_id: "photo", node_id: "5", type: "image", binding: "external_node" }),
-        binding({ input_id: "prompt", node_id: "1", binding: "external_node" }),
-        binding({ input_id: "empty", node_id: "7", input_name: "cfg", type: "number" }),
-      ],
+      inputs: { seed: 42, steps: 8, prompt: "a cat" },
+      input_urls: { photo: "https://r2.example/signed", mask: "mask.png" },
     });
     expect(Object.fromEntries(plan.values)).toEqual({ seed: 42, steps: 8, prompt: "a cat" });
-    expect(Object.fromEntries(plan.files)).toEqual({ photo: "https://r2.example/signed" });
-  });
-
-  it("refuses a file input that is not a string", () => {
-    expect(() =>
-      planInputs({
-        graph: graph(),
-        inputs: { photo: { url: "x" } },
-        input_urls: {},
-        bindings: [binding({ input_id: "photo", node_id: "5", type: "image" })],
-      }),
-    ).toThrow(InputError);
+    expect(Object.fromEntries(plan.files)).toEqual({ photo: "https://r2.example/signed", mask: "mask.png" });
   });
 });
 

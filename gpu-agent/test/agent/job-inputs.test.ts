@@ -39,7 +39,7 @@ describe("job inputs", () => {
   it("uploads an image given as a data URI and binds it into LoadImage", async () => {
     h = await startHarness();
     const job = jobMessage(loadImageGraph(), {
-      inputs: { photo: `data:image/png;base64,${RED.toString("base64")}` },
+      input_urls: { photo: `data:image/png;base64,${RED.toString("base64")}` },
       bindings: [imageBinding()],
     });
     h.mock.send(job);
@@ -54,7 +54,6 @@ describe("job inputs", () => {
     h = await startHarness();
     h.mock.files.set("red.png", { bytes: RED, contentType: "image/png" });
     const job = jobMessage(loadImageGraph(), {
-      inputs: { photo: "file_123" },
       input_urls: { photo: `${h.mock.url}/files/red.png?sig=abc` },
       bindings: [imageBinding()],
     });
@@ -75,7 +74,8 @@ describe("job inputs", () => {
     };
     graph["3"] = { class_type: "SaveImage", inputs: { images: ["2", 0], filename_prefix: ["9", 0] } };
     const job = jobMessage(graph, {
-      inputs: { photo: `data:image/png;base64,${RED.toString("base64")}`, prefix: "lowered/custom" },
+      inputs: { prefix: "lowered/custom" },
+      input_urls: { photo: `data:image/png;base64,${RED.toString("base64")}` },
       bindings: [
         imageBinding({ binding: "external_node", class_type: "ComfyUIDeployExternalImage" }),
         {
@@ -98,7 +98,7 @@ describe("job inputs", () => {
   it("fails with input_error for a private URL, and queues nothing", async () => {
     h = await startHarness();
     const job = jobMessage(loadImageGraph(), {
-      inputs: { photo: "http://127.0.0.1:1/secret.png" },
+      input_urls: { photo: "http://127.0.0.1:1/secret.png" },
       bindings: [imageBinding()],
     });
     h.mock.send(job);
@@ -114,7 +114,7 @@ describe("job inputs", () => {
     h = await startHarness({ config: { maxInputMb: 1 } });
     const big = Buffer.alloc(2 * 1024 * 1024).toString("base64");
     const job = jobMessage(loadImageGraph(), {
-      inputs: { photo: `data:image/png;base64,${big}` },
+      input_urls: { photo: `data:image/png;base64,${big}` },
       bindings: [imageBinding()],
     });
     h.mock.send(job);
