@@ -118,8 +118,13 @@ export class RunRoom extends DurableObject<Bindings> {
     this.waiters.clear();
   }
 
+  /** Subscribers only ever send `ping`; a socket that cannot take the answer is closing anyway. */
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
-    if (message === "ping") ws.send("pong");
+    try {
+      if (message === "ping") ws.send("pong");
+    } catch (error) {
+      console.error(JSON.stringify({ event: "subscriber_message_failed", error: String(error) }));
+    }
   }
 
   override async webSocketClose(ws: WebSocket, code: number) {

@@ -1,4 +1,5 @@
 import type { Bindings } from "../env";
+import { notFound } from "../lib/errors";
 import { contentDisposition, isInlineSafe } from "../lib/file-types";
 import type { FileRow } from "../stores/files";
 
@@ -53,13 +54,7 @@ export async function fileContentResponse(
     onlyIf: request.headers,
     ...(range ? { range } : {}),
   });
-  if (!object) {
-    headers.set("Content-Type", "application/json");
-    return new Response(JSON.stringify({ error: "not_found", message: "File content not found" }), {
-      status: 404,
-      headers,
-    });
-  }
+  if (!object) throw notFound("File content");
   headers.set("ETag", object.httpEtag);
   headers.set("Last-Modified", object.uploaded.toUTCString());
   if (!("body" in object)) return new Response(null, { status: 304, headers });

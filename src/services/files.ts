@@ -161,9 +161,7 @@ export async function settleUpload(env: Bindings, db: Db, row: FileRow): Promise
   const pastExpiry = row.expiresAt !== null && row.expiresAt < nowIso();
   if (row.uploadId) {
     if (!pastExpiry) return row;
-    await env.BUCKET.resumeMultipartUpload(row.r2Key, row.uploadId)
-      .abort()
-      .catch(() => undefined);
+    await abortMultipart(env, row.r2Key, row.uploadId);
     return (await markExpired(db, row.id)) ?? row;
   }
   const object = await env.BUCKET.head(row.r2Key);
@@ -233,9 +231,11 @@ export async function confirmUpload(ctx: FileContext, id: string) {
  * With `env`, a pending upload is confirmed on this first use.
  */
 export async function requireOwnedFile(db: Db, userId: string, id: string, field: string, env?: Bindings) {
-  let row = await findOwnedFile(db, userId, id);
-  if (!row) throw invalid(field, `File '${id}' not found`);
-  if (env) row = await settleUpload(env, db, row).catch(() => row as FileRow);
+  const found = await findOwnedFile(db, userId, id);
+  if (!found) throw invalid(field, `File '${id}' not found`);
+  const row = env
+    ? await settleUpload(env, db, found).catch((error) => logged("upload_settle_failed", found, error))
+    : found;
   if (row.status !== "ready") throw invalid(field, `File '${id}' is ${row.status}, not ready`);
   return row;
 }
@@ -262,12 +262,22 @@ export async function deleteFile(
     throw notFound(purpose === "asset" ? "Asset" : "File");
   const row = await deleteOwnedFile(ctx.db, ctx.userId, id);
   if (!row) throw notFound("File");
-  if (row.uploadId) {
-    await ctx.env.BUCKET.resumeMultipartUpload(row.r2Key, row.uploadId)
-      .abort()
-      .catch(() => undefined);
-  }
+  if (row.uploadId) await abortMultipart(ctx.env, row.r2Key, row.uploadId);
   await ctx.env.BUCKET.delete(row.r2Key);
+  return row;
+}
+
+/** An unfinished multipart upload is dropped; one already gone is fine, but the failure is logged. */
+async function abortMultipart(env: Bindings, key: string, uploadId: string) {
+  await env.BUCKET.resumeMultipartUpload(key, uploadId)
+    .abort()
+    .catch((error) =>
+      console.error(JSON.stringify({ event: "multipart_abort_failed", key, error: String(error) })),
+    );
+}
+
+function logged(event: string, row: FileRow, error: unknown): FileRow {
+  console.error(JSON.stringify({ event, file_id: row.id, error: String(error) }));
   return row;
 }
 
@@ -275,9 +285,7 @@ export async function deleteFile(
 export async function sweepExpiredUploads(env: Bindings, db: Db, limit = 100): Promise<number> {
   const rows = await pendingPastExpiry(db, nowIso(), limit);
   for (const row of rows) {
-    await settleUpload(env, db, row).catch((error) =>
-      console.error(JSON.stringify({ event: "upload_sweep_failed", file_id: row.id, error: String(error) })),
-    );
+    await settleUpload(env, db, row).catch((error) => logged("upload_sweep_failed", row, error));
   }
   return rows.length;
 }
