@@ -1,5 +1,5 @@
 import type { Db } from "../db/client";
-import { isTerminal, type RunStatus } from "../db/schema";
+import { isTerminal } from "../db/schema";
 import { dispatcherClient } from "../durable/dispatcher/client";
 import { type Resume, runRoomClient } from "../durable/run-room/client";
 import type { SseFormat } from "../durable/run-room/sse-hub";
@@ -151,12 +151,11 @@ export async function cancelRun(ctx: Context, runId: string): Promise<RunRow> {
   return cancelled ?? getRun(ctx.db, ctx.userId, runId);
 }
 
-const RETRYABLE: RunStatus[] = ["failed", "cancelled", "timeout"];
-
 /** A new run with the same graph, inputs and options, recording where it came from. */
 export async function retryRun(ctx: Context, runId: string) {
   const run = await getRun(ctx.db, ctx.userId, runId);
-  if (!RETRYABLE.includes(run.status)) {
+  // Only a run that ended without succeeding can be tried again.
+  if (!isTerminal(run.status) || run.status === "success") {
     throw new AppError(
       "conflict",
       `Only failed, cancelled or timed-out runs can be retried; this one is ${run.status}`,
