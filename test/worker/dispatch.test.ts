@@ -128,6 +128,16 @@ describe("agent link security", () => {
     expect((await TestAgent.open("ce_mach_unknown")).status).toBe(401);
   });
 
+  it("answers 426 in the error envelope to a machine token without a WebSocket upgrade", async () => {
+    const user = await createUser();
+    const machine = await createMachine(user);
+    const res = await api<{ error: string; request_id: string }>("/api/agent/v1/connect", {
+      token: machine.token,
+    });
+    expect(res.status).toBe(426);
+    expect(res.body).toMatchObject({ error: "upgrade_required", request_id: expect.any(String) });
+  });
+
   it("keeps machine tokens off client routes", async () => {
     const user = await createUser();
     const machine = await createMachine(user);
