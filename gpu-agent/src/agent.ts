@@ -75,6 +75,9 @@ export class Agent implements Drainable {
       log: options.log,
       onChange: () => this.link.sendHeartbeat(),
     });
+    for (const instance of this.pool.instances) {
+      instance.client.onConnectionChange(() => void this.pool.probe(instance));
+    }
     this.reports = new Reports(outbox, (message) => this.link.send(message), options.log);
     this.uploads = new UploadUrlRequests(
       (message) => this.link.send(message),

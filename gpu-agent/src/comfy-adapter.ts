@@ -21,7 +21,7 @@ export type PromptResult =
   | { kind: "failed"; error: RunFailure }
   | { kind: "cancelled" };
 
-/** ComfyUI did not answer an upload; the run fails with `comfy_unavailable`. */
+/** ComfyUI did not answer an upload; the run is handed back (`comfy_unavailable`). */
 export class ComfyUnavailableError extends Error {
   override name = "ComfyUnavailableError";
 }
@@ -44,6 +44,8 @@ export interface ComfyPort extends InstanceProbe {
   ): Promise<PromptResult>;
   /** GET /view of an output file, as a stream. */
   openOutput: OpenOutput;
+  /** Calls `listener` each time the WebSocket to ComfyUI opens or closes (a crash shows there first). */
+  onConnectionChange(listener: () => void): void;
   /** Closes the WebSocket to ComfyUI. */
   close(): void;
 }
@@ -142,6 +144,12 @@ export function createComfyPort(
       }
     },
 
+    onConnectionChange(listener) {
+      socket.subscribe((notice) => {
+        if (notice.kind === "open" || notice.kind === "closed") listener();
+      });
+    },
+
     close: () => socket.stop(),
   };
 }
@@ -159,6 +167,7 @@ function promptResult(result: RunResult): PromptResult {
           code: "validation_error",
           message: result.error.message,
           node_errors: result.error.nodeErrors,
+          comfy_error: result.error.error,
         },
       };
     case "execution_error": {

@@ -95,7 +95,8 @@ export class InstancePool<Client extends InstanceProbe = InstanceProbe> {
     }
   }
 
-  private async probe(instance: ComfyInstance<Client>) {
+  /** Probes one instance now (its WebSocket just opened or closed) instead of at the next round. */
+  async probe(instance: ComfyInstance<Client>): Promise<void> {
     const signal = AbortSignal.timeout(this.options.probeTimeoutMs);
     try {
       instance.systemStats = await instance.client.systemStats(signal);

@@ -192,9 +192,16 @@ export class JobRun {
     this.finish({ kind: "succeeded", outputs: [...uploaded, ...texts] });
   }
 
+  /**
+   * Only the workflow's own faults fail a run. ComfyUI going down is the host's fault: the instance
+   * takes no jobs until it answers again, and the run goes back to the control plane to be queued
+   * again (attempt + 1, bounded there).
+   */
   private fail(error: RunFailure) {
-    if (error.code === "comfy_unavailable") this.deps.onComfyUnavailable(error.message);
-    this.finish({ kind: "failed", error });
+    if (error.code !== "comfy_unavailable") return this.finish({ kind: "failed", error });
+    this.deps.onComfyUnavailable(error.message);
+    this.deps.log.warn("ComfyUI went down under a run; handing it back", { run_id: this.job.run_id });
+    this.finish({ kind: "released", reason: `comfy_unavailable: ${error.message}` });
   }
 
   private finishEnded() {

@@ -67,6 +67,18 @@ export const RunFailure = z.object({
   exception_type: z.string().optional(),
   traceback: z.array(z.string()).optional(),
   node_errors: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * ComfyUI's own `error` of a refused prompt, verbatim: its `type` (`prompt_outputs_failed_validation`,
+   * `prompt_no_outputs`, `invalid_prompt`, …), `message`, `details` and `extra_info`.
+   */
+  comfy_error: z
+    .looseObject({
+      type: z.string(),
+      message: z.string(),
+      details: z.string().optional(),
+      extra_info: z.record(z.string(), z.unknown()).optional(),
+    })
+    .optional(),
 });
 export type RunFailure = z.infer<typeof RunFailure>;
 

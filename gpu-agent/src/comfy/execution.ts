@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Progress } from "../../../src/protocol/v1";
 import { type Logger, silentLogger } from "../log";
 import { ProgressThrottle } from "../progress-throttle";
-import { ComfyError, ComfyValidationError } from "./errors";
+import { ComfyError, ComfyUnreachableError, ComfyValidationError } from "./errors";
 import type { ComfyHttp, PromptGraph } from "./http";
 import { type ComfyOutput, listOutputs } from "./outputs";
 import type { PreviewImage } from "./preview-frames";
@@ -181,7 +181,10 @@ class PromptRun {
       if (!(error instanceof ComfyError)) throw error;
       return this.unreachable(error);
     }
-    this.unreachableSince = undefined;
+    if (this.unreachableSince !== undefined) {
+      this.unreachableSince = undefined;
+      this.log.info("ComfyUI answers again", { promptId: this.promptId });
+    }
     switch (found.where) {
       case "pending":
         return undefined;
@@ -202,14 +205,28 @@ class PromptRun {
     }
   }
 
+  /**
+   * ComfyUI did not answer a probe. Its socket closed and nothing listening at its address means its
+   * process is gone (crashed or restarting), and the prompt with it: that ends the run at once. A
+   * ComfyUI that is merely slow or hung gets `unreachableMs`. Logged once, not on every probe.
+   */
   private unreachable(error: ComfyError): RunResult | undefined {
     const now = Date.now();
-    this.unreachableSince ??= now;
+    if (this.unreachableSince === undefined) {
+      this.unreachableSince = now;
+      this.log.warn("ComfyUI did not answer while following a prompt", {
+        promptId: this.promptId,
+        error: error.message,
+      });
+    }
+    if (error instanceof ComfyUnreachableError && error.refused && !this.options.socket.isOpen) {
+      return {
+        kind: "unavailable",
+        promptId: this.promptId,
+        message: `ComfyUI went down (its WebSocket closed and ${error.message})`,
+      };
+    }
     const limit = this.options.unreachableMs ?? 30_000;
-    this.log.warn("ComfyUI did not answer while following a prompt", {
-      promptId: this.promptId,
-      error: error.message,
-    });
     if (now - this.unreachableSince < limit) return undefined;
     return {
       kind: "unavailable",
