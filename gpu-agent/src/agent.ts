@@ -82,6 +82,7 @@ export class Agent implements Drainable {
     this.uploads = new UploadUrlRequests(
       (message) => this.link.send(message),
       this.timings.uploadUrlTimeoutMs,
+      () => this.link.state === "ready",
     );
     this.link = new Link(
       {
@@ -248,6 +249,7 @@ export class Agent implements Drainable {
       settings: {
         uploadConcurrency: config.uploadConcurrency,
         uploadRetryDelayMs: this.timings.uploadRetryDelayMs,
+        uploadRetryForMs: this.timings.uploadRetryForMs,
         maxInputBytes: config.maxInputMb * 1024 * 1024,
         inputTimeoutMs: this.timings.inputTimeoutMs,
         allowPrivateInputs: config.allowPrivateInputs,

@@ -20,6 +20,7 @@ import { describeOutputs, UploadError, uploadOutputs } from "./uploads/upload-ou
 export interface JobSettings {
   uploadConcurrency: number;
   uploadRetryDelayMs: number;
+  uploadRetryForMs: number;
   maxInputBytes: number;
   inputTimeoutMs: number;
   allowPrivateInputs: boolean;
@@ -182,6 +183,7 @@ export class JobRun {
       const options = {
         concurrency: settings.uploadConcurrency,
         retryDelayMs: settings.uploadRetryDelayMs,
+        retryForMs: settings.uploadRetryForMs,
         signal: this.abort.signal,
         log: this.deps.log,
       };

@@ -18,6 +18,7 @@ export const FAST_TIMINGS: Partial<AgentTimings> = {
   probeTimeoutMs: 500,
   uploadUrlTimeoutMs: 3000,
   uploadRetryDelayMs: 10,
+  uploadRetryForMs: 300,
   inputTimeoutMs: 2000,
   gpuRefreshMs: 60_000,
   busyWaitMs: 1000,
@@ -57,6 +58,7 @@ export interface HarnessOptions {
   comfyCount?: number;
   config?: Partial<AgentConfig>;
   stateDir?: string;
+  timings?: Partial<AgentTimings>;
   /** Prepares the state dir (an outbox from "before") before the agent starts. */
   beforeStart?: (stateDir: string) => Promise<void>;
 }
@@ -83,7 +85,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...options.config,
   };
   const log = process.env.AGENT_TEST_LOG ? createLogger("debug") : silentLogger;
-  const agent = await Agent.start({ config, log, timings: FAST_TIMINGS, readGpus: async () => [FAKE_GPU] });
+  const timings = { ...FAST_TIMINGS, ...options.timings };
+  const agent = await Agent.start({ config, log, timings, readGpus: async () => [FAKE_GPU] });
   await mock.until(() => agent.linkState === "ready", "the agent's welcome");
   const sim = sims[0] as ComfySimulator;
   return {
