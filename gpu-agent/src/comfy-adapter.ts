@@ -34,13 +34,16 @@ export interface ComfyPort extends InstanceProbe {
     signal: AbortSignal,
   ): Promise<string>;
   /**
-   * Queues the graph and follows it to the end. Aborting `signal` removes a pending prompt from the
-   * queue or interrupts it if running (that prompt only), and resolves `cancelled`.
+   * Queues the graph under `prompt.id` and follows it to the end; with `prompt.attach`, follows a prompt
+   * queued earlier (by this agent before it restarted) without queueing anything. Aborting `signal`
+   * removes a pending prompt from the queue or interrupts it if running (that prompt only), and resolves
+   * `cancelled`.
    */
   runPrompt(
     graph: ApiGraph,
     onEvent: (event: PromptEvent) => void,
     signal: AbortSignal,
+    prompt: { id: string; attach: boolean },
   ): Promise<PromptResult>;
   /** GET /view of an output file, as a stream. */
   openOutput: OpenOutput;
@@ -106,7 +109,7 @@ export function createComfyPort(
       }
     },
 
-    async runPrompt(graph, onEvent, signal) {
+    async runPrompt(graph, onEvent, signal, prompt) {
       // ComfyUI's socket can beat the /prompt reply: hold events back until `accepted` is out.
       let held: PromptEvent[] | undefined = [];
       const inOrder = (event: PromptEvent) => {
@@ -121,6 +124,8 @@ export function createComfyPort(
         http,
         socket,
         graph,
+        promptId: prompt.id,
+        attach: prompt.attach,
         signal,
         log,
         progressIntervalMs: options.progressIntervalMs,

@@ -22,6 +22,11 @@ export interface RunPromptOptions {
   /** Default: a new UUID, chosen here so the prompt can be found (or stopped) even if the reply is lost. */
   promptId?: string;
   extraData?: Record<string, unknown>;
+  /**
+   * Follow `promptId`, queued earlier (before the agent restarted), instead of queueing the graph:
+   * wherever ComfyUI has it (pending, running or in its history) the run picks up from there.
+   */
+  attach?: boolean;
   /** Aborting cancels: a pending prompt is deleted from the queue, a running one interrupted. */
   signal?: AbortSignal;
   onAccepted?: (promptId: string) => void;
@@ -107,13 +112,21 @@ class PromptRun {
         });
       }
       if (this.cancelRequested) return { kind: "cancelled", promptId: null };
-      const refused = await this.submit();
+      const refused = this.options.attach ? this.attach() : await this.submit();
       return refused ?? (await this.follow());
     } finally {
       unsubscribe();
       signal?.removeEventListener("abort", onAbort);
       this.throttle.dispose();
     }
+  }
+
+  /** Takes over a prompt already queued: `accepted` again for the caller, then ask ComfyUI where it is. */
+  private attach(): undefined {
+    this.submitted = true;
+    this.probeNow = true;
+    this.options.onAccepted?.(this.promptId);
+    return undefined;
   }
 
   private async submit(): Promise<RunResult | undefined> {
