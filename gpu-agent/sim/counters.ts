@@ -16,6 +16,8 @@ export interface SimulatorCounters {
   views: number;
   /** WebSocket connections accepted. */
   wsConnections: number;
+  /** Every prompt the worker took up and began to execute, in order (a prompt run twice is listed twice). */
+  executions: { promptId: string; prompt: Record<string, unknown> }[];
 }
 
 export function zeroCounters(): SimulatorCounters {
@@ -28,5 +30,6 @@ export function zeroCounters(): SimulatorCounters {
     uploads: 0,
     views: 0,
     wsConnections: 0,
+    executions: [],
   };
 }

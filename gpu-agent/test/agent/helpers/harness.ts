@@ -59,18 +59,21 @@ export interface HarnessOptions {
   config?: Partial<AgentConfig>;
   stateDir?: string;
   timings?: Partial<AgentTimings>;
-  /** Prepares the state dir (an outbox from "before") before the agent starts. */
-  beforeStart?: (stateDir: string) => Promise<void>;
+  /** Give each simulator a real directory for its files, and the agent those directories (`comfyDir`). */
+  comfyDirs?: boolean;
+  /** Prepares the state dir (an outbox or journal from "before") and the ComfyUIs before the agent starts. */
+  beforeStart?: (stateDir: string, sims: ComfySimulator[]) => Promise<void>;
 }
 
 /** A mock control plane, simulated ComfyUIs, and an agent connected to both, ready for jobs. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const mock = await MockControlPlane.start(options.mock);
-  const sims = await Promise.all(
-    Array.from({ length: options.comfyCount ?? 1 }, () => startComfySimulator({ stepMs: 2 })),
+  const dirs = Array.from({ length: options.comfyCount ?? 1 }, () =>
+    options.comfyDirs ? mkdtempSync(join(tmpdir(), "comfyui-")) : undefined,
   );
+  const sims = await Promise.all(dirs.map((dir) => startComfySimulator({ stepMs: 2, dir })));
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "agent-state-"));
-  await options.beforeStart?.(stateDir);
+  await options.beforeStart?.(stateDir, sims);
   const config: AgentConfig = {
     server: mock.url,
     token: "tok",
@@ -82,6 +85,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     shutdownGraceS: 5,
     allowPrivateInputs: false,
     logLevel: "error",
+    comfyDir: options.comfyDirs ? (dirs as string[]) : undefined,
     ...options.config,
   };
   const log = process.env.AGENT_TEST_LOG ? createLogger("debug") : silentLogger;
