@@ -16,8 +16,11 @@ export interface SimulatorCounters {
   views: number;
   /** WebSocket connections accepted. */
   wsConnections: number;
-  /** Every prompt the worker took up and began to execute, in order (a prompt run twice is listed twice). */
-  executions: { promptId: string; prompt: Record<string, unknown> }[];
+  /**
+   * Every prompt the worker took up, in order (a prompt run twice is listed twice); `finished` once its
+   * history is written (a crash mid-prompt leaves it false).
+   */
+  executions: { promptId: string; prompt: Record<string, unknown>; finished: boolean }[];
 }
 
 export function zeroCounters(): SimulatorCounters {

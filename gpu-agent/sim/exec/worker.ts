@@ -15,10 +15,12 @@ export async function runWorker(
   try {
     for (;;) {
       const item = await queue.take(env.signal);
-      counters.executions.push({ promptId: item.promptId, prompt: item.prompt });
+      const execution = { promptId: item.promptId, prompt: item.prompt, finished: false };
+      counters.executions.push(execution);
       const entry = await executePrompt(item, env);
       await env.faults.freeze.wait(env.signal);
       queue.finish(item, entry);
+      execution.finished = true;
       const client = item.extraData.client_id;
       if (typeof client === "string")
         env.hub.send("executing", { node: null, prompt_id: item.promptId }, client);
