@@ -287,6 +287,12 @@ class PromptRun {
 
   private onNotice(notice: SocketNotice) {
     if (notice.kind === "event") {
+      if (this.options.attach && notice.event.type === "status") {
+        // A prompt queued by an earlier process sends its events to that process's socket; the queue
+        // status broadcast to every socket is the news it changed, so look.
+        this.probeNow = true;
+        this.wakeup.poke();
+      }
       if (!this.events.apply(notice.event)) return;
       if (this.events.started) this.reportStarted();
       if (this.events.running) this.pushProgress(this.tracker.snapshot());
