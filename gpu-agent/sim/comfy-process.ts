@@ -43,7 +43,7 @@ export class ComfyProcess {
       interrupt: { requested: false },
       signal: this.lifetime.signal,
     };
-    runWorker(this.queue, this.env).catch((error: unknown) => {
+    runWorker(this.queue, this.env, durable.counters).catch((error: unknown) => {
       console.error("comfyui simulator: the prompt worker stopped", error);
     });
   }

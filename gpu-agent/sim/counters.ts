@@ -16,6 +16,11 @@ export interface SimulatorCounters {
   views: number;
   /** WebSocket connections accepted. */
   wsConnections: number;
+  /**
+   * Every prompt the worker took up, in order (a prompt run twice is listed twice); `finished` once its
+   * history is written (a crash mid-prompt leaves it false).
+   */
+  executions: { promptId: string; prompt: Record<string, unknown>; finished: boolean }[];
 }
 
 export function zeroCounters(): SimulatorCounters {
@@ -28,5 +33,6 @@ export function zeroCounters(): SimulatorCounters {
     uploads: 0,
     views: 0,
     wsConnections: 0,
+    executions: [],
   };
 }

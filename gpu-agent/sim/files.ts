@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { posix } from "node:path";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, posix } from "node:path";
 
 export type FolderType = "input" | "output" | "temp";
 
@@ -7,11 +8,16 @@ export type FolderType = "input" | "output" | "temp";
 export const COMFY_ROOT = "/srv/comfy/ComfyUI";
 
 /**
- * ComfyUI's input, output and temp folders, kept in memory under virtual absolute paths. It outlives a
+ * ComfyUI's input, output and temp folders under virtual absolute paths (what messages show): in memory,
+ * or, given a directory, as real files in its `input/`, `output/` and `temp/`, so that a test can see
+ * what is left on disk and an agent told that directory can remove files. Either way it outlives a
  * simulated crash and restart, as files on disk would.
  */
 export class FileStore {
   private readonly files = new Map<string, Buffer>();
+
+  /** `dir`: keep the files in this real directory instead of in memory. */
+  constructor(private readonly dir?: string) {}
 
   folder(type: FolderType): string {
     return `${COMFY_ROOT}/${type}`;
@@ -25,15 +31,37 @@ export class FileStore {
   }
 
   read(path: string): Buffer | undefined {
-    return this.files.get(path);
+    if (!this.dir) return this.files.get(path);
+    try {
+      return readFileSync(this.onDisk(path));
+    } catch {
+      return undefined;
+    }
   }
 
   write(path: string, bytes: Buffer): void {
-    this.files.set(path, bytes);
+    if (!this.dir) {
+      this.files.set(path, bytes);
+      return;
+    }
+    const real = this.onDisk(path);
+    mkdirSync(posix.dirname(real), { recursive: true });
+    writeFileSync(real, bytes);
   }
 
   /** The names of the files directly in a folder (absolute path), sorted. */
   list(folderPath: string): string[] {
+    if (this.dir) {
+      try {
+        const entries = readdirSync(this.onDisk(folderPath), { withFileTypes: true });
+        return entries
+          .filter((entry) => entry.isFile())
+          .map((entry) => entry.name)
+          .sort();
+      } catch {
+        return [];
+      }
+    }
     const prefix = `${folderPath.replace(/\/+$/, "")}/`;
     const names: string[] = [];
     for (const path of this.files.keys()) {
@@ -41,6 +69,11 @@ export class FileStore {
       if (rest && !rest.includes("/")) names.push(rest);
     }
     return names.sort();
+  }
+
+  /** The real path of a virtual one, inside `dir`. */
+  private onDisk(path: string): string {
+    return join(this.dir as string, path.slice(COMFY_ROOT.length));
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Runs the ComfyUI simulator alone: `tsx gpu-agent/sim/main.ts [--port 8188] [--host 127.0.0.1]
- * [--step-ms 20] [--node-ms KSampler=100,ImageBlur=50]`. Each flag can also come from the environment
- * (COMFY_SIM_PORT, COMFY_SIM_HOST, COMFY_SIM_STEP_MS, COMFY_SIM_NODE_MS).
+ * [--step-ms 20] [--node-ms KSampler=100,ImageBlur=50] [--dir DIR]`. Each flag can also come from the
+ * environment (COMFY_SIM_PORT, COMFY_SIM_HOST, COMFY_SIM_STEP_MS, COMFY_SIM_NODE_MS, COMFY_SIM_DIR).
  */
 import { parseArgs } from "node:util";
 import { startComfySimulator } from "./simulator";
@@ -12,6 +12,7 @@ const { values } = parseArgs({
     host: { type: "string", default: process.env.COMFY_SIM_HOST ?? "127.0.0.1" },
     "step-ms": { type: "string", default: process.env.COMFY_SIM_STEP_MS ?? "20" },
     "node-ms": { type: "string", default: process.env.COMFY_SIM_NODE_MS ?? "" },
+    dir: { type: "string", default: process.env.COMFY_SIM_DIR ?? "" },
   },
 });
 
@@ -20,6 +21,7 @@ const simulator = await startComfySimulator({
   host: values.host,
   stepMs: integer("step-ms", values["step-ms"]),
   nodeMs: nodeTimes(values["node-ms"]),
+  dir: values.dir || undefined,
 });
 console.log(`ComfyUI simulator (ComfyUI v0.3.64 API, no GPU) listening on ${simulator.url}`);
 

@@ -11,6 +11,11 @@ export interface SimulatorOptions {
   maxUploadBytes?: number;
   /** The GPU that /system_stats reports. */
   deviceName?: string;
+  /**
+   * Keep ComfyUI's `input/`, `output/` and `temp/` as real files in this directory (ComfyUI's base
+   * directory, as an agent's `--comfy-dir` names it). Default: in memory.
+   */
+  dir?: string;
 }
 
 export type ResolvedOptions = Required<SimulatorOptions>;
@@ -23,5 +28,6 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     nodeMs: options.nodeMs ?? {},
     maxUploadBytes: options.maxUploadBytes ?? 100 * 1024 * 1024,
     deviceName: options.deviceName ?? "cuda:0 Simulated GPU (comfy-edge ComfyUI simulator) : cudaMallocAsync",
+    dir: options.dir ?? "",
   };
 }

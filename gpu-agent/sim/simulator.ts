@@ -47,7 +47,7 @@ export async function startComfySimulator(options: SimulatorOptions = {}): Promi
   const resolved = resolveOptions(options);
   const durable: Durable = {
     options: resolved,
-    files: new FileStore(),
+    files: new FileStore(resolved.dir || undefined),
     faults: new Faults(resolved.stepMs, resolved.nodeMs),
     counters: zeroCounters(),
     catalog: NODE_CATALOG,

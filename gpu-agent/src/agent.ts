@@ -10,8 +10,10 @@ import {
   type ServerMessage,
 } from "../../src/protocol/v1";
 import { type ComfyPort, createComfyPort } from "./comfy-adapter";
+import { ComfyFolders } from "./comfy-folders";
 import type { AgentConfig } from "./config";
 import { type ComfyInstance, InstancePool } from "./instances";
+import { JobJournal, type JobRecord } from "./job-journal";
 import { JobRun } from "./job-runner";
 import { Link, type LinkEnd, type Welcome } from "./link";
 import type { Logger } from "./log";
@@ -57,6 +59,7 @@ export class Agent implements Drainable {
   private constructor(
     private readonly options: AgentOptions,
     private readonly outbox: Outbox,
+    private readonly journal: JobJournal,
   ) {
     this.exited = new Promise((resolve) => {
       this.resolveExit = resolve;
@@ -75,10 +78,18 @@ export class Agent implements Drainable {
       log: options.log,
       onChange: () => this.link.sendHeartbeat(),
     });
+    options.config.comfyDir?.forEach((dir, i) => {
+      const instance = this.pool.instances[i];
+      if (instance) instance.folders = new ComfyFolders(dir, options.log);
+    });
+    for (const instance of this.pool.instances) {
+      instance.client.onConnectionChange(() => void this.pool.probe(instance));
+    }
     this.reports = new Reports(outbox, (message) => this.link.send(message), options.log);
     this.uploads = new UploadUrlRequests(
       (message) => this.link.send(message),
       this.timings.uploadUrlTimeoutMs,
+      () => this.link.state === "ready",
     );
     this.link = new Link(
       {
@@ -100,21 +111,31 @@ export class Agent implements Drainable {
     );
   }
 
-  /** Opens the outbox, probes every ComfyUI once, then connects. */
+  /**
+   * Opens the outbox and the job journal, probes every ComfyUI once, picks up the runs it held before a
+   * restart, then connects (its hello lists those runs, so the control plane keeps their leases).
+   */
   static async start(options: AgentOptions): Promise<Agent> {
     const outbox = await Outbox.open(options.config.stateDir, options.log);
     if (outbox.size > 0) options.log.info(`outbox: ${outbox.size} report(s) from before to resend`);
-    const agent = new Agent(options, outbox);
+    const journal = await JobJournal.open(options.config.stateDir, options.log);
+    const agent = new Agent(options, outbox, journal);
+    if (!options.config.comfyDir) {
+      options.log.warn(
+        "ComfyUI's directory is not set (--comfy-dir / COMFYUI_DIR): the input and output files of runs stay in its folders",
+      );
+    }
     await agent.pool.probeAll();
+    await agent.refreshHostInfo();
+    await agent.reattach();
     for (const instance of agent.pool.instances.filter((i) => !i.available)) {
       options.log.error(
         `!!! ${instance.id}: no ComfyUI answers at ${instance.url}. It takes no jobs until it does; ` +
           "start ComfyUI there or point --comfy / COMFYUI_URL at it.",
       );
     }
-    agent.gpus = await (options.readGpus ?? readGpus)();
     agent.pool.start();
-    agent.gpuTimer = setInterval(() => void agent.refreshGpus(), agent.timings.gpuRefreshMs);
+    agent.gpuTimer = setInterval(() => void agent.refreshHostInfo(), agent.timings.gpuRefreshMs);
     agent.link.start();
     return agent;
   }
@@ -146,10 +167,12 @@ export class Agent implements Drainable {
   }
 
   private heartbeat() {
+    const disks = this.pool.instances.flatMap(({ id, disk }) => (disk ? [{ instance_id: id, ...disk }] : []));
     return {
       leases: this.heldLeases().map(({ run_id, lease_token }) => ({ run_id, lease_token })),
       instances: this.pool.instances.map(({ id, available, reason }) => ({ id, available, reason })),
       gpus: this.gpus.length > 0 ? this.gpus : undefined,
+      disks: disks.length > 0 ? disks : undefined,
       draining: this.draining || undefined,
     };
   }
@@ -237,14 +260,22 @@ export class Agent implements Drainable {
       instance: instance.id,
       attempt: job.attempt,
     });
+    this.startRun(job, instance);
+  }
+
+  /** Runs a job on an instance (or picks up one journaled before a restart) until it is over. */
+  private startRun(job: JobMessage, instance: ComfyInstance<ComfyPort>, resume?: JobRecord) {
     const { config } = this.options;
     const run = new JobRun({
       job,
       instance,
+      resume,
+      journal: this.journal,
       log: this.options.log,
       settings: {
         uploadConcurrency: config.uploadConcurrency,
         uploadRetryDelayMs: this.timings.uploadRetryDelayMs,
+        uploadRetryForMs: this.timings.uploadRetryForMs,
         maxInputBytes: config.maxInputMb * 1024 * 1024,
         inputTimeoutMs: this.timings.inputTimeoutMs,
         allowPrivateInputs: config.allowPrivateInputs,
@@ -252,7 +283,11 @@ export class Agent implements Drainable {
       },
       report: (report) => this.reports.report(job, report),
       requestUploadUrls: (files, signal) => this.uploads.request(job, files, signal),
-      onComfyUnavailable: (reason) => this.pool.markUnavailable(instance, reason),
+      onComfyUnavailable: (reason) => {
+        this.pool.markUnavailable(instance, reason);
+        // A ComfyUI that lost the prompt in a restart may already be back: check now, not next round.
+        void this.pool.probe(instance);
+      },
     });
     instance.busyWith = job.run_id;
     this.jobs.set(job.run_id, run);
@@ -303,8 +338,34 @@ export class Agent implements Drainable {
     }
   }
 
-  private async refreshGpus() {
+  /** GPUs and the disk space of ComfyUI's folders, for hello and heartbeats. */
+  private async refreshHostInfo() {
     this.gpus = await (this.options.readGpus ?? readGpus)();
+    for (const instance of this.pool.instances) instance.disk = await instance.folders?.diskSpace();
+  }
+
+  /**
+   * Runs journaled by this agent's previous process. Those with a prompt in ComfyUI are followed again
+   * (wherever ComfyUI has it: queued, running, or finished while the agent was away), never queued a
+   * second time. One whose final report is already in the outbox is over; one that never reached
+   * `POST /prompt` is left out of hello, so the control plane queues it again.
+   */
+  private async reattach() {
+    const reported = new Set(this.reports.unfinishedLeases().map((lease) => lease.run_id));
+    for (const record of await this.journal.list()) {
+      const { job } = record;
+      const instance = this.pool.get(job.instance_id);
+      if (reported.has(job.run_id) || !record.prompt_id || !record.graph || !instance) {
+        await instance?.folders?.remove(record.inputs);
+        await this.journal.remove(job.run_id);
+        continue;
+      }
+      this.options.log.info("picking up a run from before the restart", {
+        run_id: job.run_id,
+        prompt_id: record.prompt_id,
+      });
+      this.startRun(job, instance as ComfyInstance<ComfyPort>, record);
+    }
   }
 
   // ---- shutdown ----

@@ -3,7 +3,11 @@ export interface BackoffPolicy {
   capMs: number;
 }
 
-export const RECONNECT_BACKOFF: BackoffPolicy = { baseMs: 500, capMs: 30_000 };
+/**
+ * Capped well below any lease TTL: after a control-plane restart the agent is back within seconds
+ * (at most 5 s after its last try), before the leases it holds could lapse.
+ */
+export const RECONNECT_BACKOFF: BackoffPolicy = { baseMs: 250, capMs: 5_000 };
 
 /**
  * Exponential backoff with full jitter: a uniform delay in [0, min(cap, base·2^attempt)), so that many

@@ -21,7 +21,7 @@ export type PromptResult =
   | { kind: "failed"; error: RunFailure }
   | { kind: "cancelled" };
 
-/** ComfyUI did not answer an upload; the run fails with `comfy_unavailable`. */
+/** ComfyUI did not answer an upload; the run is handed back (`comfy_unavailable`). */
 export class ComfyUnavailableError extends Error {
   override name = "ComfyUnavailableError";
 }
@@ -34,16 +34,21 @@ export interface ComfyPort extends InstanceProbe {
     signal: AbortSignal,
   ): Promise<string>;
   /**
-   * Queues the graph and follows it to the end. Aborting `signal` removes a pending prompt from the
-   * queue or interrupts it if running (that prompt only), and resolves `cancelled`.
+   * Queues the graph under `prompt.id` and follows it to the end; with `prompt.attach`, follows a prompt
+   * queued earlier (by this agent before it restarted) without queueing anything. Aborting `signal`
+   * removes a pending prompt from the queue or interrupts it if running (that prompt only), and resolves
+   * `cancelled`.
    */
   runPrompt(
     graph: ApiGraph,
     onEvent: (event: PromptEvent) => void,
     signal: AbortSignal,
+    prompt: { id: string; attach: boolean },
   ): Promise<PromptResult>;
   /** GET /view of an output file, as a stream. */
   openOutput: OpenOutput;
+  /** Calls `listener` each time the WebSocket to ComfyUI opens or closes (a crash shows there first). */
+  onConnectionChange(listener: () => void): void;
   /** Closes the WebSocket to ComfyUI. */
   close(): void;
 }
@@ -104,7 +109,7 @@ export function createComfyPort(
       }
     },
 
-    async runPrompt(graph, onEvent, signal) {
+    async runPrompt(graph, onEvent, signal, prompt) {
       // ComfyUI's socket can beat the /prompt reply: hold events back until `accepted` is out.
       let held: PromptEvent[] | undefined = [];
       const inOrder = (event: PromptEvent) => {
@@ -119,6 +124,8 @@ export function createComfyPort(
         http,
         socket,
         graph,
+        promptId: prompt.id,
+        attach: prompt.attach,
         signal,
         log,
         progressIntervalMs: options.progressIntervalMs,
@@ -142,6 +149,12 @@ export function createComfyPort(
       }
     },
 
+    onConnectionChange(listener) {
+      socket.subscribe((notice) => {
+        if (notice.kind === "open" || notice.kind === "closed") listener();
+      });
+    },
+
     close: () => socket.stop(),
   };
 }
@@ -159,6 +172,7 @@ function promptResult(result: RunResult): PromptResult {
           code: "validation_error",
           message: result.error.message,
           node_errors: result.error.nodeErrors,
+          comfy_error: result.error.error,
         },
       };
     case "execution_error": {

@@ -40,19 +40,31 @@ const flag = z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no
 const positiveInt = z.coerce.number().int().positive();
 
 /** The agent's settings, merged from flags, then env, then the JSON config file, then defaults. */
-export const AgentConfig = z.object({
-  server: httpUrl,
-  token: z.string(required).trim().min(1),
-  comfy: comfyUrls.default(["http://127.0.0.1:8188"]),
-  stateDir: z.string().min(1).default(join(homedir(), ".comfy-edge-agent")),
-  heartbeatMs: positiveInt.optional(),
-  progressThrottleMs: z.coerce.number().int().nonnegative().default(250),
-  uploadConcurrency: positiveInt.max(32).default(4),
-  maxInputMb: positiveInt.default(100),
-  shutdownGraceS: z.coerce.number().int().nonnegative().default(120),
-  allowPrivateInputs: flag.default(false),
-  logLevel: z.enum(LOG_LEVELS).default("info"),
-});
+export const AgentConfig = z
+  .object({
+    server: httpUrl,
+    token: z.string(required).trim().min(1),
+    comfy: comfyUrls.default(["http://127.0.0.1:8188"]),
+    /** ComfyUI's base directory per instance (the folder holding input/, output/, temp/), for cleanup. */
+    comfyDir: z
+      .union([z.string(), z.array(z.string())])
+      .transform((value) =>
+        (Array.isArray(value) ? value : value.split(",")).map((dir) => dir.trim()).filter(Boolean),
+      )
+      .optional(),
+    stateDir: z.string().min(1).default(join(homedir(), ".comfy-edge-agent")),
+    heartbeatMs: positiveInt.optional(),
+    progressThrottleMs: z.coerce.number().int().nonnegative().default(250),
+    uploadConcurrency: positiveInt.max(32).default(4),
+    maxInputMb: positiveInt.default(100),
+    shutdownGraceS: z.coerce.number().int().nonnegative().default(120),
+    allowPrivateInputs: flag.default(false),
+    logLevel: z.enum(LOG_LEVELS).default("info"),
+  })
+  .refine((config) => !config.comfyDir || config.comfyDir.length === config.comfy.length, {
+    path: ["comfyDir"],
+    message: "give one directory per ComfyUI URL, in the same order",
+  });
 export type AgentConfig = z.output<typeof AgentConfig>;
 
 type Key = keyof z.input<typeof AgentConfig>;
@@ -89,11 +101,18 @@ const OPTIONS: OptionSpec[] = [
     help: "ComfyUI URL(s), comma-separated; one instance per URL (default http://127.0.0.1:8188)",
   },
   {
+    key: "comfyDir",
+    flag: "comfy-dir",
+    env: "COMFYUI_DIR",
+    file: "comfy_dir",
+    help: "ComfyUI's base directory (holding input/, output/, temp/), comma-separated, one per --comfy URL; lets the agent remove the files its runs leave there",
+  },
+  {
     key: "stateDir",
     flag: "state-dir",
     env: "COMFY_EDGE_STATE_DIR",
     file: "state_dir",
-    help: "Directory for the report outbox (default ~/.comfy-edge-agent)",
+    help: "Directory for the report outbox and the running jobs' journal (default ~/.comfy-edge-agent)",
   },
   {
     key: "heartbeatMs",

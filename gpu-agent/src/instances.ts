@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { InstanceInfo } from "../../src/protocol/v1";
+import type { ComfyFolders, DiskSpace } from "./comfy-folders";
 import type { Logger } from "./log";
 
 /** What the pool needs from a ComfyUI client to tell whether the instance answers. */
@@ -16,6 +17,9 @@ export class ComfyInstance<Client extends InstanceProbe = InstanceProbe> {
   busyWith: string | undefined;
   systemStats: Record<string, unknown> | undefined;
   nodeClasses: string[] | undefined;
+  disk: DiskSpace | undefined;
+  /** Its folders on this host, when the agent was told where they are. */
+  folders: ComfyFolders | undefined;
 
   constructor(
     readonly id: string,
@@ -31,6 +35,7 @@ export class ComfyInstance<Client extends InstanceProbe = InstanceProbe> {
       reason: this.reason,
       system_stats: this.systemStats,
       node_classes: this.nodeClasses,
+      disk: this.disk,
     };
   }
 }
@@ -95,7 +100,8 @@ export class InstancePool<Client extends InstanceProbe = InstanceProbe> {
     }
   }
 
-  private async probe(instance: ComfyInstance<Client>) {
+  /** Probes one instance now (its WebSocket just opened or closed) instead of at the next round. */
+  async probe(instance: ComfyInstance<Client>): Promise<void> {
     const signal = AbortSignal.timeout(this.options.probeTimeoutMs);
     try {
       instance.systemStats = await instance.client.systemStats(signal);

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import type {
   JobMessage,
@@ -13,6 +14,7 @@ import { extensionFor, sanitizeFilename } from "./filenames";
 import { bindInputs, InputError, type InputPlan, planInputs } from "./inputs/bind-inputs";
 import { fetchInput } from "./inputs/fetch-input";
 import type { ComfyInstance } from "./instances";
+import type { ComfyFile, JobJournal, JobRecord } from "./job-journal";
 import type { Logger } from "./log";
 import { splitOutputs } from "./uploads/output-files";
 import { describeOutputs, UploadError, uploadOutputs } from "./uploads/upload-outputs";
@@ -20,6 +22,7 @@ import { describeOutputs, UploadError, uploadOutputs } from "./uploads/upload-ou
 export interface JobSettings {
   uploadConcurrency: number;
   uploadRetryDelayMs: number;
+  uploadRetryForMs: number;
   maxInputBytes: number;
   inputTimeoutMs: number;
   allowPrivateInputs: boolean;
@@ -40,6 +43,9 @@ export interface JobRunDeps {
   ): Promise<z.infer<typeof UploadGrant>[]>;
   /** ComfyUI went down or silent during the run. */
   onComfyUnavailable(reason: string): void;
+  journal: Pick<JobJournal, "save" | "remove">;
+  /** A run this agent queued before it restarted: follow its prompt instead of queueing it again. */
+  resume?: JobRecord;
 }
 
 /** How a run is being ended from outside, and what (if anything) to report for it. */
@@ -58,10 +64,12 @@ export class JobRun {
   private readonly abort = new AbortController();
   private ending: Ending | undefined;
   private finished = false;
-  private currentPromptId: string | undefined;
+  private finalReport: Promise<void> | undefined;
+  private readonly record: JobRecord;
 
   constructor(private readonly deps: JobRunDeps) {
-    this.done = this.run();
+    this.record = deps.resume ?? { job: deps.job, inputs: [] };
+    this.done = this.run().finally(() => this.settle());
   }
 
   get job(): JobMessage {
@@ -69,7 +77,7 @@ export class JobRun {
   }
 
   get promptId(): string | undefined {
-    return this.currentPromptId;
+    return this.record.prompt_id;
   }
 
   get stopping(): boolean {
@@ -105,14 +113,9 @@ export class JobRun {
   }
 
   private async run(): Promise<void> {
-    const { job, instance } = this.deps;
+    const { job } = this.deps;
     try {
-      this.log("INFO", `running on ${instance.id} (attempt ${job.attempt})`);
-      const plan = planInputs(job);
-      await this.uploadInputs(plan);
-      const graph = bindInputs(job.graph, job.bindings, plan.values);
-      const onEvent = (event: PromptEvent) => this.onEvent(event);
-      const result = await instance.client.runPrompt(graph, onEvent, this.abort.signal);
+      const result = await this.runPrompt();
       if (this.ending || result.kind === "cancelled") return this.finishEnded();
       if (result.kind === "failed") return this.fail(result.error);
       await this.deliver(result.outputs);
@@ -126,10 +129,33 @@ export class JobRun {
     }
   }
 
+  /**
+   * Queues the prompt, or picks up the one queued before a restart. Its id is chosen here and journaled
+   * before `POST /prompt` goes out, so a restarted agent finds the prompt whether or not it heard back.
+   */
+  private async runPrompt() {
+    const { job, instance, resume } = this.deps;
+    const onEvent = (event: PromptEvent) => this.onEvent(event);
+    const { signal } = this.abort;
+    if (resume?.prompt_id && resume.graph) {
+      this.log("INFO", `agent restarted: following prompt ${resume.prompt_id} on ${instance.id} again`);
+      return instance.client.runPrompt(resume.graph, onEvent, signal, { id: resume.prompt_id, attach: true });
+    }
+    this.log("INFO", `running on ${instance.id} (attempt ${job.attempt})`);
+    await this.deps.journal.save(this.record);
+    const plan = planInputs(job);
+    await this.uploadInputs(plan);
+    const graph = bindInputs(job.graph, job.bindings, plan.values);
+    const promptId = randomUUID();
+    Object.assign(this.record, { prompt_id: promptId, graph });
+    await this.deps.journal.save(this.record);
+    return instance.client.runPrompt(graph, onEvent, signal, { id: promptId, attach: false });
+  }
+
   private onEvent(event: PromptEvent) {
     if (this.ending) return;
     if (event.kind === "accepted") {
-      this.currentPromptId = event.promptId;
+      this.record.prompt_id = event.promptId;
       void this.deps.report({ kind: "accepted", prompt_id: event.promptId });
     } else if (event.kind === "started") {
       void this.deps.report({ kind: "started" });
@@ -161,6 +187,8 @@ export class JobRun {
         extensionFor(fetched.contentType) || (/\.[A-Za-z0-9]{1,8}$/.exec(fetched.filename)?.[0] ?? "");
       const filename = sanitizeFilename(`ce_${job.run_id}_${inputId}${ext}`);
       const name = await instance.client.uploadInput({ ...fetched, filename }, this.abort.signal);
+      this.record.inputs.push(inputFile(name));
+      await this.deps.journal.save(this.record);
       this.log("INFO", `input "${inputId}" uploaded to ComfyUI as ${name} (${fetched.bytes.length} bytes)`);
       plan.values.set(inputId, name);
     }
@@ -182,6 +210,7 @@ export class JobRun {
       const options = {
         concurrency: settings.uploadConcurrency,
         retryDelayMs: settings.uploadRetryDelayMs,
+        retryForMs: settings.uploadRetryForMs,
         signal: this.abort.signal,
         log: this.deps.log,
       };
@@ -190,11 +219,22 @@ export class JobRun {
     const bytes = uploaded.reduce((sum, output) => sum + output.size, 0);
     this.log("INFO", `uploaded ${uploaded.length} output file(s), ${bytes} bytes`);
     this.finish({ kind: "succeeded", outputs: [...uploaded, ...texts] });
+    // Safe in R2 now: what the prompt wrote to ComfyUI's output and temp folders is litter.
+    await instance.folders?.remove(
+      files.filter((file) => file.type === "output" || file.type === "temp") as ComfyFile[],
+    );
   }
 
+  /**
+   * Only the workflow's own faults fail a run. ComfyUI going down is the host's fault: the instance
+   * takes no jobs until it answers again, and the run goes back to the control plane to be queued
+   * again (attempt + 1, bounded there).
+   */
   private fail(error: RunFailure) {
-    if (error.code === "comfy_unavailable") this.deps.onComfyUnavailable(error.message);
-    this.finish({ kind: "failed", error });
+    if (error.code !== "comfy_unavailable") return this.finish({ kind: "failed", error });
+    this.deps.onComfyUnavailable(error.message);
+    this.deps.log.warn("ComfyUI went down under a run; handing it back", { run_id: this.job.run_id });
+    this.finish({ kind: "released", reason: `comfy_unavailable: ${error.message}` });
   }
 
   private finishEnded() {
@@ -205,12 +245,32 @@ export class JobRun {
   private finish(report: TerminalReport) {
     if (this.finished) return;
     this.finished = true;
-    void this.deps.report(report);
+    this.finalReport = this.deps.report(report);
+  }
+
+  /**
+   * Once the run is over and its final report is safe in the outbox: its input files leave ComfyUI's
+   * input folder, and the journal forgets it.
+   */
+  private async settle() {
+    await this.finalReport;
+    try {
+      await this.deps.instance.folders?.remove(this.record.inputs);
+      await this.deps.journal.remove(this.deps.job.run_id);
+    } catch (error) {
+      this.deps.log.error("could not clean up after a run", { run_id: this.deps.job.run_id, error });
+    }
   }
 
   private log(level: "DEBUG" | "INFO" | "WARNING" | "ERROR", message: string) {
     void this.deps.report({ kind: "log", level, message: message.slice(0, MAX_LOG_CHARS) });
   }
+}
+
+/** `/upload/image` answers `name` or `subfolder/name`, as a LoadImage input takes it. */
+function inputFile(name: string): ComfyFile {
+  const slash = name.lastIndexOf("/");
+  return { type: "input", subfolder: slash < 0 ? "" : name.slice(0, slash), filename: name.slice(slash + 1) };
 }
 
 function failureOf(error: unknown): RunFailure {

@@ -9,6 +9,8 @@ export interface AgentTimings {
   probeTimeoutMs: number;
   uploadUrlTimeoutMs: number;
   uploadRetryDelayMs: number;
+  /** How long an output upload is retried through transient failures (a control-plane restart). */
+  uploadRetryForMs: number;
   inputTimeoutMs: number;
   gpuRefreshMs: number;
   /** How long a new job waits for its instance to finish stopping an earlier run. */
@@ -24,6 +26,7 @@ export const DEFAULT_TIMINGS: AgentTimings = {
   probeTimeoutMs: 5_000,
   uploadUrlTimeoutMs: 60_000,
   uploadRetryDelayMs: 500,
+  uploadRetryForMs: 10 * 60_000,
   inputTimeoutMs: 120_000,
   gpuRefreshMs: 30_000,
   busyWaitMs: 10_000,

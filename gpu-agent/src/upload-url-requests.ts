@@ -18,8 +18,9 @@ interface Pending {
 }
 
 /**
- * `upload_request` → `upload_urls` round trips. A request made while the link is down is sent once it
- * is back (`resendAll` after each welcome); each waits at most `timeoutMs` for its answer.
+ * `upload_request` → `upload_urls` round trips. A request made (or left unanswered) while the link is
+ * down is sent again once it is back (`resendAll` after each welcome). Only time with the link up counts
+ * towards `timeoutMs`: a control-plane restart delays the answer, it does not fail the upload.
  */
 export class UploadUrlRequests {
   private readonly pending = new Map<string, Pending>();
@@ -27,6 +28,7 @@ export class UploadUrlRequests {
   constructor(
     private readonly send: (message: Request) => boolean,
     private readonly timeoutMs: number,
+    private readonly linkReady: () => boolean,
   ) {}
 
   request(
@@ -51,10 +53,16 @@ export class UploadUrlRequests {
         settle();
         reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
       };
-      const timer = setTimeout(() => {
+      let timer: NodeJS.Timeout;
+      const onTimeout = () => {
+        if (!this.linkReady()) {
+          timer = setTimeout(onTimeout, this.timeoutMs);
+          return;
+        }
         settle();
         reject(new UploadError(`the control plane sent no upload URLs within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
+      };
+      timer = setTimeout(onTimeout, this.timeoutMs);
       signal.addEventListener("abort", onAbort, { once: true });
       this.pending.set(message.request_id, {
         message,

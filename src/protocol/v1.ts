@@ -29,6 +29,8 @@ export const InstanceInfo = z.object({
   reason: z.string().optional(),
   system_stats: z.record(z.string(), z.unknown()).optional(),
   node_classes: z.array(z.string()).max(20_000).optional(),
+  /** Free and total bytes where this ComfyUI's input/output/temp folders are (agents that know its directory). */
+  disk: z.object({ free_bytes: z.number().nonnegative(), total_bytes: z.number().nonnegative() }).optional(),
 });
 
 export const InFlightJob = z.object({
@@ -67,6 +69,18 @@ export const RunFailure = z.object({
   exception_type: z.string().optional(),
   traceback: z.array(z.string()).optional(),
   node_errors: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * ComfyUI's own `error` of a refused prompt, verbatim: its `type` (`prompt_outputs_failed_validation`,
+   * `prompt_no_outputs`, `invalid_prompt`, …), `message`, `details` and `extra_info`.
+   */
+  comfy_error: z
+    .looseObject({
+      type: z.string(),
+      message: z.string(),
+      details: z.string().optional(),
+      extra_info: z.record(z.string(), z.unknown()).optional(),
+    })
+    .optional(),
 });
 export type RunFailure = z.infer<typeof RunFailure>;
 
@@ -137,6 +151,16 @@ export const HeartbeatMessage = z.object({
     .array(z.object({ id: z.string(), available: z.boolean(), reason: z.string().optional() }))
     .optional(),
   gpus: z.array(Gpu).optional(),
+  /** Disk space of each instance's folders, as in hello's `instances[].disk`; refreshed every half minute. */
+  disks: z
+    .array(
+      z.object({
+        instance_id: z.string(),
+        free_bytes: z.number().nonnegative(),
+        total_bytes: z.number().nonnegative(),
+      }),
+    )
+    .optional(),
   /** Set once the agent is shutting down: it finishes what it has and takes nothing new. */
   draining: z.boolean().optional(),
 });

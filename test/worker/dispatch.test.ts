@@ -64,6 +64,36 @@ describe("dispatch", () => {
     agent.close();
   });
 
+  it("keeps ComfyUI's refusal verbatim: its error type and node_errors", async () => {
+    const user = await createUser();
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    const runId = await executeRun(user);
+    const job = await agent.job(runId);
+    const nodeErrors = {
+      "2": {
+        errors: [{ type: "required_input_missing", message: "Required input is missing", details: "image" }],
+        dependent_outputs: ["3"],
+        class_type: "ImageInvert",
+      },
+    };
+    const error = {
+      code: "validation_error" as const,
+      message: "Prompt outputs failed validation",
+      node_errors: nodeErrors,
+      comfy_error: {
+        type: "prompt_outputs_failed_validation",
+        message: "Prompt outputs failed validation",
+        details: "",
+        extra_info: {},
+      },
+    };
+    await agent.report(job, { kind: "failed", error });
+    const run = await getRunStatus(user, runId);
+    expect(run.status).toBe("failed");
+    expect(run.error).toEqual(error);
+    agent.close();
+  });
+
   it("refuses a report with a stale lease and ignores a duplicate completion", async () => {
     const user = await createUser();
     const agent = await TestAgent.connect((await createMachine(user)).token);

@@ -6,6 +6,11 @@ export class ComfyError extends Error {}
 /** ComfyUI could not be reached: connection refused or reset, or no answer in time. */
 export class ComfyUnreachableError extends ComfyError {
   override name = "ComfyUnreachableError";
+
+  /** Nothing listens at ComfyUI's address (connection refused): its process is gone, not just slow. */
+  get refused(): boolean {
+    return (this.cause as { cause?: { code?: string } } | undefined)?.cause?.code === "ECONNREFUSED";
+  }
 }
 
 /** ComfyUI answered with an unexpected HTTP status. */

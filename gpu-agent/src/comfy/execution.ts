@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Progress } from "../../../src/protocol/v1";
 import { type Logger, silentLogger } from "../log";
 import { ProgressThrottle } from "../progress-throttle";
-import { ComfyError, ComfyValidationError } from "./errors";
+import { ComfyError, ComfyUnreachableError, ComfyValidationError } from "./errors";
 import type { ComfyHttp, PromptGraph } from "./http";
 import { type ComfyOutput, listOutputs } from "./outputs";
 import type { PreviewImage } from "./preview-frames";
@@ -22,6 +22,11 @@ export interface RunPromptOptions {
   /** Default: a new UUID, chosen here so the prompt can be found (or stopped) even if the reply is lost. */
   promptId?: string;
   extraData?: Record<string, unknown>;
+  /**
+   * Follow `promptId`, queued earlier (before the agent restarted), instead of queueing the graph:
+   * wherever ComfyUI has it (pending, running or in its history) the run picks up from there.
+   */
+  attach?: boolean;
   /** Aborting cancels: a pending prompt is deleted from the queue, a running one interrupted. */
   signal?: AbortSignal;
   onAccepted?: (promptId: string) => void;
@@ -107,13 +112,21 @@ class PromptRun {
         });
       }
       if (this.cancelRequested) return { kind: "cancelled", promptId: null };
-      const refused = await this.submit();
+      const refused = this.options.attach ? this.attach() : await this.submit();
       return refused ?? (await this.follow());
     } finally {
       unsubscribe();
       signal?.removeEventListener("abort", onAbort);
       this.throttle.dispose();
     }
+  }
+
+  /** Takes over a prompt already queued: `accepted` again for the caller, then ask ComfyUI where it is. */
+  private attach(): undefined {
+    this.submitted = true;
+    this.probeNow = true;
+    this.options.onAccepted?.(this.promptId);
+    return undefined;
   }
 
   private async submit(): Promise<RunResult | undefined> {
@@ -181,7 +194,10 @@ class PromptRun {
       if (!(error instanceof ComfyError)) throw error;
       return this.unreachable(error);
     }
-    this.unreachableSince = undefined;
+    if (this.unreachableSince !== undefined) {
+      this.unreachableSince = undefined;
+      this.log.info("ComfyUI answers again", { promptId: this.promptId });
+    }
     switch (found.where) {
       case "pending":
         return undefined;
@@ -202,14 +218,28 @@ class PromptRun {
     }
   }
 
+  /**
+   * ComfyUI did not answer a probe. Its socket closed and nothing listening at its address means its
+   * process is gone (crashed or restarting), and the prompt with it: that ends the run at once. A
+   * ComfyUI that is merely slow or hung gets `unreachableMs`. Logged once, not on every probe.
+   */
   private unreachable(error: ComfyError): RunResult | undefined {
     const now = Date.now();
-    this.unreachableSince ??= now;
+    if (this.unreachableSince === undefined) {
+      this.unreachableSince = now;
+      this.log.warn("ComfyUI did not answer while following a prompt", {
+        promptId: this.promptId,
+        error: error.message,
+      });
+    }
+    if (error instanceof ComfyUnreachableError && error.refused && !this.options.socket.isOpen) {
+      return {
+        kind: "unavailable",
+        promptId: this.promptId,
+        message: `ComfyUI went down (its WebSocket closed and ${error.message})`,
+      };
+    }
     const limit = this.options.unreachableMs ?? 30_000;
-    this.log.warn("ComfyUI did not answer while following a prompt", {
-      promptId: this.promptId,
-      error: error.message,
-    });
     if (now - this.unreachableSince < limit) return undefined;
     return {
       kind: "unavailable",
@@ -257,6 +287,12 @@ class PromptRun {
 
   private onNotice(notice: SocketNotice) {
     if (notice.kind === "event") {
+      if (this.options.attach && notice.event.type === "status") {
+        // A prompt queued by an earlier process sends its events to that process's socket; the queue
+        // status broadcast to every socket is the news it changed, so look.
+        this.probeNow = true;
+        this.wakeup.poke();
+      }
       if (!this.events.apply(notice.event)) return;
       if (this.events.started) this.reportStarted();
       if (this.events.running) this.pushProgress(this.tracker.snapshot());

@@ -18,14 +18,20 @@ export interface OutputDownload {
 /** Opens GET /view of an output; throws UploadError (naming the HTTP status) when it is not served. */
 export type OpenOutput = (file: OutputFile, signal: AbortSignal) => Promise<OutputDownload>;
 
+const MAX_RETRY_DELAY_MS = 5_000;
+
 export class UploadError extends Error {
   override name = "UploadError";
 }
 
 export interface UploadOptions {
   concurrency: number;
-  attempts?: number;
-  /** Base delay between attempts; doubles each time. */
+  /**
+   * How long transient failures (network errors, 408/429/5xx) are retried: long enough to outlast a
+   * control-plane or storage restart, since the run's work is done and only its delivery is left.
+   */
+  retryForMs: number;
+  /** Base delay between attempts; doubles each time, up to 5 s. */
   retryDelayMs?: number;
   signal: AbortSignal;
   log: Logger;
@@ -87,20 +93,24 @@ async function uploadWithRetries(
   open: OpenOutput,
   options: UploadOptions,
 ) {
-  const attempts = options.attempts ?? 3;
+  const giveUpAt = Date.now() + options.retryForMs;
   for (let attempt = 1; ; attempt++) {
     try {
       await uploadOnce(output, grant, open, options.signal);
       return;
     } catch (error) {
       const retryable = !(error instanceof UploadError) || /HTTP (408|429|5\d\d)/.test(error.message);
-      if (options.signal.aborted || !retryable || attempt >= attempts) {
+      if (options.signal.aborted || !retryable || Date.now() >= giveUpAt) {
         throw error instanceof UploadError
           ? error
           : new UploadError(`uploading ${output.filename}: ${message(error)}`);
       }
       options.log.warn("upload failed; retrying", { file: output.filename, attempt, error: message(error) });
-      await sleep((options.retryDelayMs ?? 500) * 2 ** (attempt - 1), undefined, { signal: options.signal });
+      const delay = Math.min(
+        MAX_RETRY_DELAY_MS,
+        (options.retryDelayMs ?? 500) * 2 ** Math.min(attempt - 1, 10),
+      );
+      await sleep(delay, undefined, { signal: options.signal });
     }
   }
 }

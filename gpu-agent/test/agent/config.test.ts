@@ -35,6 +35,22 @@ describe("parseCli", () => {
     expect(config.comfy).toEqual(["http://127.0.0.1:8188", "http://127.0.0.1:8189"]);
   });
 
+  it("takes one ComfyUI directory per URL from COMFYUI_DIR, and refuses a count that does not match", () => {
+    const env = {
+      COMFY_EDGE_SERVER: "http://localhost:8787",
+      COMFY_EDGE_TOKEN: "t",
+      COMFYUI_URL: "http://127.0.0.1:8188,http://127.0.0.1:8189",
+    };
+    expect(run([], { ...env, COMFYUI_DIR: "/srv/comfy-0, /srv/comfy-1" }).comfyDir).toEqual([
+      "/srv/comfy-0",
+      "/srv/comfy-1",
+    ]);
+    expect(run([], env).comfyDir).toBeUndefined();
+    expect(() => run([], { ...env, COMFYUI_DIR: "/srv/comfy-0" })).toThrow(
+      /--comfy-dir \/ COMFYUI_DIR: give one directory per ComfyUI URL/,
+    );
+  });
+
   it("lets flags win over env and env over the config file", () => {
     const dir = mkdtempSync(join(tmpdir(), "agent-config-"));
     const file = join(dir, "agent.json");

@@ -20,7 +20,17 @@ describe("job failures", () => {
     const failed = await h.mock.untilReport(job.run_id, "failed");
     expect(failed.report).toEqual({
       kind: "failed",
-      error: { code: "validation_error", message: expect.stringContaining("NoSuchNode"), node_errors: {} },
+      error: {
+        code: "validation_error",
+        message: expect.stringContaining("NoSuchNode"),
+        node_errors: {},
+        comfy_error: {
+          type: "invalid_prompt",
+          message: expect.stringContaining("NoSuchNode"),
+          details: expect.any(String),
+          extra_info: expect.any(Object),
+        },
+      },
     });
     expect(h.mock.reportKinds(job.run_id)).not.toContain("accepted");
   });
@@ -45,19 +55,20 @@ describe("job failures", () => {
     expect(h.mock.reportKinds(job.run_id)).not.toContain("uploading");
   });
 
-  it("fails with comfy_unavailable when ComfyUI dies mid-run, and takes jobs again once it is back", async () => {
+  it("hands the run back when ComfyUI dies mid-run, and takes jobs again once it is back", async () => {
     h = await startHarness({ config: { heartbeatMs: 50 } });
     const hold = h.sim.holdNode("CRTestProgressPreview");
     const job = jobMessage(imageGraph());
     h.mock.send(job);
     await hold.reached();
-    const crashedAt = Date.now();
     await h.sim.crash();
-    const failed = await h.mock.untilReport(job.run_id, "failed");
-    expect(Date.now() - crashedAt).toBeLessThan(3000);
-    expect(failed.report).toMatchObject({
-      error: { code: "comfy_unavailable", message: expect.any(String) },
+    const released = await h.mock.untilReport(job.run_id, "released");
+    // Noticed through the closed WebSocket and the refused connection, not after the silence limit.
+    expect(released.report).toEqual({
+      kind: "released",
+      reason: expect.stringMatching(/^comfy_unavailable: ComfyUI went down/),
     });
+    expect(h.mock.reportKinds(job.run_id)).not.toContain("failed");
     await h.mock.until(() => instanceStates().at(-1) === false, "a heartbeat with the instance unavailable");
     expect(h.mock.all("heartbeat").at(-1)?.instances?.[0]?.reason).toEqual(expect.any(String));
 
@@ -76,15 +87,15 @@ describe("job failures", () => {
     await h.mock.untilReport(after.run_id, "succeeded", 10_000);
   });
 
-  it("fails with comfy_unavailable when ComfyUI hangs mid-run (sockets open, nothing answered)", async () => {
+  it("hands the run back when ComfyUI hangs mid-run (sockets open, nothing answered)", async () => {
     h = await startHarness();
     const hold = h.sim.holdNode("CRTestProgressPreview");
     const job = jobMessage(imageGraph());
     h.mock.send(job);
     await hold.reached();
     h.sim.goSilent();
-    const failed = await h.mock.untilReport(job.run_id, "failed", 5000);
-    expect(failed.report).toMatchObject({ error: { code: "comfy_unavailable" } });
+    const released = await h.mock.untilReport(job.run_id, "released", 5000);
+    expect(released.report).toMatchObject({ reason: expect.stringContaining("comfy_unavailable") });
     hold.release();
     h.sim.resume();
   });

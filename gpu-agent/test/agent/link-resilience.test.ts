@@ -56,6 +56,23 @@ describe("a lost link", () => {
     expect(h.mock.invalid).toEqual([]);
   });
 
+  it("waits out a control-plane restart that cut off an upload-URL request, then delivers", async () => {
+    // The request's own limit is far shorter than the outage: only time with the link up counts.
+    h = await startHarness({ mock: { grantUploads: false }, timings: { uploadUrlTimeoutMs: 20 } });
+    const job = jobMessage(imageGraph());
+    h.mock.send(job);
+    await h.mock.until(() => h.mock.all("upload_request").length > 0, "the upload-URL request");
+    h.mock.refuseConnections = true;
+    h.mock.socket?.terminate();
+    const refusedFrom = h.mock.authHeaders.length;
+    await h.mock.until(() => h.mock.authHeaders.length >= refusedFrom + 5, "five refused reconnects");
+    h.mock.options.grantUploads = true;
+    h.mock.refuseConnections = false;
+    await h.mock.untilReport(job.run_id, "succeeded", 10_000);
+    expect(h.mock.reportKinds(job.run_id)).not.toContain("failed");
+    expect(h.mock.uploads.length).toBeGreaterThan(0);
+  });
+
   it("resends the outbox of a previous agent process after its welcome", async () => {
     const lease = { run_id: "old-run", lease_token: "old-lease" };
     const at = Date.now();

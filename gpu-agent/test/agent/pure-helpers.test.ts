@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Progress } from "../../../src/protocol/v1";
-import { backoffDelay } from "../../src/backoff";
+import { backoffDelay, RECONNECT_BACKOFF } from "../../src/backoff";
 import { isPublicAddress } from "../../src/inputs/public-address";
 import { ProgressThrottle } from "../../src/progress-throttle";
 import { parseNvidiaSmiCsv } from "../../src/system-info";
@@ -53,6 +53,14 @@ describe("backoffDelay", () => {
     expect(backoffDelay(3, policy, () => 0.5)).toBe(2000);
     expect(backoffDelay(50, policy, () => 0.999)).toBe(29_970);
     expect(backoffDelay(50, policy, () => 0)).toBe(0);
+  });
+
+  it("reconnects to the control plane within 5 s after the first few tries, whatever the outage", () => {
+    const delays = Array.from({ length: 40 }, (_, attempt) =>
+      backoffDelay(attempt, RECONNECT_BACKOFF, () => 0.999),
+    );
+    expect(Math.max(...delays)).toBeLessThanOrEqual(5_000);
+    expect(delays.slice(0, 3).every((delay) => delay < 1_000)).toBe(true);
   });
 });
 

@@ -18,6 +18,7 @@ export const FAST_TIMINGS: Partial<AgentTimings> = {
   probeTimeoutMs: 500,
   uploadUrlTimeoutMs: 3000,
   uploadRetryDelayMs: 10,
+  uploadRetryForMs: 300,
   inputTimeoutMs: 2000,
   gpuRefreshMs: 60_000,
   busyWaitMs: 1000,
@@ -57,18 +58,22 @@ export interface HarnessOptions {
   comfyCount?: number;
   config?: Partial<AgentConfig>;
   stateDir?: string;
-  /** Prepares the state dir (an outbox from "before") before the agent starts. */
-  beforeStart?: (stateDir: string) => Promise<void>;
+  timings?: Partial<AgentTimings>;
+  /** Give each simulator a real directory for its files, and the agent those directories (`comfyDir`). */
+  comfyDirs?: boolean;
+  /** Prepares the state dir (an outbox or journal from "before") and the ComfyUIs before the agent starts. */
+  beforeStart?: (stateDir: string, sims: ComfySimulator[]) => Promise<void>;
 }
 
 /** A mock control plane, simulated ComfyUIs, and an agent connected to both, ready for jobs. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const mock = await MockControlPlane.start(options.mock);
-  const sims = await Promise.all(
-    Array.from({ length: options.comfyCount ?? 1 }, () => startComfySimulator({ stepMs: 2 })),
+  const dirs = Array.from({ length: options.comfyCount ?? 1 }, () =>
+    options.comfyDirs ? mkdtempSync(join(tmpdir(), "comfyui-")) : undefined,
   );
+  const sims = await Promise.all(dirs.map((dir) => startComfySimulator({ stepMs: 2, dir })));
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "agent-state-"));
-  await options.beforeStart?.(stateDir);
+  await options.beforeStart?.(stateDir, sims);
   const config: AgentConfig = {
     server: mock.url,
     token: "tok",
@@ -80,10 +85,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     shutdownGraceS: 5,
     allowPrivateInputs: false,
     logLevel: "error",
+    comfyDir: options.comfyDirs ? (dirs as string[]) : undefined,
     ...options.config,
   };
   const log = process.env.AGENT_TEST_LOG ? createLogger("debug") : silentLogger;
-  const agent = await Agent.start({ config, log, timings: FAST_TIMINGS, readGpus: async () => [FAKE_GPU] });
+  const timings = { ...FAST_TIMINGS, ...options.timings };
+  const agent = await Agent.start({ config, log, timings, readGpus: async () => [FAKE_GPU] });
   await mock.until(() => agent.linkState === "ready", "the agent's welcome");
   const sim = sims[0] as ComfySimulator;
   return {

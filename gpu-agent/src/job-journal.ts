@@ -1,0 +1,101 @@
+import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { ApiGraph } from "../../src/protocol/graph";
+import { JobMessage } from "../../src/protocol/v1";
+import type { Logger } from "./log";
+
+/** A file the agent put in (or a run produced in) one of ComfyUI's folders. */
+export const ComfyFile = z.object({
+  type: z.enum(["input", "output", "temp"]),
+  subfolder: z.string(),
+  filename: z.string(),
+});
+export type ComfyFile = z.infer<typeof ComfyFile>;
+
+/**
+ * What the agent must know about a run to pick it up again after its own restart: the job (run, lease,
+ * attempt, instance), the prompt id it queued (written before `POST /prompt` is sent), the graph as
+ * queued, and the files it put in ComfyUI's input folder (to remove them when the run ends).
+ */
+export const JobRecord = z.object({
+  job: JobMessage,
+  prompt_id: z.string().optional(),
+  graph: ApiGraph.optional(),
+  inputs: z.array(ComfyFile).default([]),
+});
+export type JobRecord = z.infer<typeof JobRecord>;
+
+const DIR_NAME = "jobs";
+
+/**
+ * The runs this agent holds, one small JSON file each under `<state dir>/jobs/`, each written durably
+ * (fsync'd, then renamed into place) before the step it records is taken, and removed once the run's
+ * final report is safe in the outbox.
+ */
+export class JobJournal {
+  private constructor(
+    private readonly dir: string,
+    private readonly log: Logger,
+  ) {}
+
+  static async open(stateDir: string, log: Logger): Promise<JobJournal> {
+    const dir = join(stateDir, DIR_NAME);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    return new JobJournal(dir, log);
+  }
+
+  /** Every readable record; a torn or foreign file is skipped with a warning. */
+  async list(): Promise<JobRecord[]> {
+    const records: JobRecord[] = [];
+    for (const name of (await readdir(this.dir)).filter((n) => n.endsWith(".json"))) {
+      const parsed = JobRecord.safeParse(await readJson(join(this.dir, name)));
+      if (parsed.success) records.push(parsed.data);
+      else this.log.warn("job journal: skipping an unreadable record", { file: name });
+    }
+    return records;
+  }
+
+  /** Resolves once the record is on disk. */
+  async save(record: JobRecord): Promise<void> {
+    const path = this.pathOf(record.job.run_id);
+    const tmp = `${path}.tmp`;
+    const handle = await open(tmp, "w", 0o600);
+    try {
+      await handle.writeFile(JSON.stringify(record));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+    await syncDir(this.dir);
+  }
+
+  async remove(runId: string): Promise<void> {
+    await unlink(this.pathOf(runId)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOENT") throw error;
+    });
+  }
+
+  private pathOf(runId: string): string {
+    return join(this.dir, `${encodeURIComponent(runId)}.json`);
+  }
+}
+
+async function readJson(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Makes a rename durable: the directory entry is flushed too. */
+async function syncDir(dir: string) {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,80 @@
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { InputBinding } from "../../../src/protocol/graph";
+import { encodePng } from "../../sim/image/png";
+import { solid } from "../../sim/image/raster";
+import { type Harness, imageGraph, jobMessage, loadImageGraph, startHarness } from "./helpers/harness";
+
+let h: Harness;
+
+afterEach(async () => {
+  await h?.close();
+});
+
+const RED = encodePng(solid(20, 10, 0xff0000));
+
+const photo = {
+  inputs: { photo: `data:image/png;base64,${RED.toString("base64")}` },
+  bindings: [
+    {
+      input_id: "photo",
+      type: "image",
+      binding: "node_input",
+      node_id: "1",
+      input_name: "image",
+      class_type: "LoadImage",
+      required: true,
+    } satisfies InputBinding,
+  ],
+};
+
+/** Every file under a folder, as paths relative to ComfyUI's directory. */
+function filesUnder(comfyDir: string, folder: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else found.push(relative(comfyDir, path));
+    }
+  };
+  walk(join(comfyDir, folder));
+  return found.sort();
+}
+
+describe("files the agent leaves in ComfyUI's folders", () => {
+  it("removes a run's inputs when it ends and its outputs once uploaded, and nothing it did not put there", async () => {
+    h = await startHarness({
+      comfyDirs: true,
+      beforeStart: async (_stateDir, [sim]) => sim!.addInputFile("theirs.png", RED),
+    });
+    const comfyDir = h.config.comfyDir?.[0] as string;
+    mkdirSync(join(comfyDir, "output"), { recursive: true });
+    writeFileSync(join(comfyDir, "output", "theirs_00001_.png"), RED);
+    expect(h.mock.all("hello")[0]?.instances[0]?.disk).toEqual({
+      free_bytes: expect.any(Number),
+      total_bytes: expect.any(Number),
+    });
+
+    const loaded = jobMessage(loadImageGraph(), photo);
+    h.mock.send(loaded);
+    await h.mock.untilReport(loaded.run_id, "succeeded", 10_000);
+    await h.mock.until(() => h.agent.runningJobs.length === 0, "the first run to end");
+    const saved = jobMessage(imageGraph());
+    h.mock.send(saved);
+    await h.mock.untilReport(saved.run_id, "succeeded", 10_000);
+    await h.mock.until(() => h.agent.runningJobs.length === 0, "the second run to end");
+    h.sim.failNode("ImageInvert", { times: 1 });
+    const failing = jobMessage(loadImageGraph(), photo);
+    h.mock.send(failing);
+    await h.mock.untilReport(failing.run_id, "failed", 10_000);
+    await h.mock.until(() => h.agent.runningJobs.length === 0, "the failed run to end");
+
+    expect(h.sim.counters.uploads).toBe(2);
+    expect(h.mock.uploads.length).toBeGreaterThanOrEqual(3);
+    expect(filesUnder(comfyDir, "input")).toEqual(["input/example.png", "input/theirs.png"]);
+    expect(filesUnder(comfyDir, "output")).toEqual(["output/theirs_00001_.png"]);
+    expect(filesUnder(comfyDir, "temp")).toEqual([]);
+  });
+});

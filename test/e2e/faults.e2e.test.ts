@@ -1,0 +1,224 @@
+import { mkdtemp, readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
+import { buildAgent, type RunningAgent, startAgent } from "./support/agent";
+import * as api from "./support/api";
+import { FAULT_TRIALS, type FaultSummary, FaultTally } from "./support/fault-tally";
+import { startTcpProxy } from "./support/tcp-proxy";
+import { type E2EUser, type RunningWorker, startWorker } from "./support/worker";
+
+/**
+ * Faults of the infrastructure, injected into real processes and repeated FAULT_TRIALS times each: none
+ * may lose a run, run one twice in ComfyUI, or leave one stuck, and the simulators' folders must hold
+ * nothing the agent put there afterwards.
+ */
+
+let worker: RunningWorker;
+const cleanup: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  await buildAgent();
+  // Longer than an agent restart takes, so a restarted agent finds its leases still held.
+  worker = await startWorker({ vars: { LEASE_TTL_MS: "15000" } });
+});
+
+afterEach(async () => {
+  for (const stop of cleanup.splice(0).reverse()) await stop().catch(() => undefined);
+});
+
+afterAll(async () => {
+  await worker?.stop();
+});
+
+type GpuHost = {
+  sims: ComfySimulator[];
+  dirs: string[];
+  agent: RunningAgent;
+  /** Starts the agent again with the same token and state directory (after it was killed). */
+  restartAgent(): Promise<RunningAgent>;
+};
+
+/** `count` simulators, each with its folders in a temporary directory, and one agent for them all. */
+async function gpuHost(user: E2EUser, count: number, server = worker.url): Promise<GpuHost> {
+  const dirs = await Promise.all(
+    Array.from({ length: count }, () => mkdtemp(path.join(tmpdir(), "comfyui-"))),
+  );
+  const sims = await Promise.all(dirs.map((dir) => startComfySimulator({ stepMs: 10, dir })));
+  for (const sim of sims) cleanup.push(() => sim.close());
+  const machine = await api.call<{ token: string }>(worker, user, "POST", "/api/machine/custom", {
+    name: "faults",
+  });
+  const stateDir = await mkdtemp(path.join(tmpdir(), "comfy-edge-agent-"));
+  const launch = async () => {
+    const agent = await startAgent({
+      server,
+      token: machine.token,
+      comfy: sims.map((sim) => sim.url).join(","),
+      comfyDir: dirs.join(","),
+      stateDir,
+    });
+    cleanup.push(() => agent.stop("SIGKILL"));
+    await agent.connected();
+    return agent;
+  };
+  const host: GpuHost = {
+    sims,
+    dirs,
+    agent: await launch(),
+    restartAgent: async () => (host.agent = await launch()),
+  };
+  return host;
+}
+
+async function queueRun(user: E2EUser, deploymentId: string, fileId: string) {
+  const { run_id } = await api.call<{ run_id: string }>(worker, user, "POST", "/api/run/deployment/queue", {
+    deployment_id: deploymentId,
+    inputs: { input_image: fileId },
+  });
+  return run_id;
+}
+
+/** A deployment and an input file of `user`, for queueing runs. */
+async function invertSetup(user: E2EUser, sim: ComfySimulator) {
+  return {
+    deploymentId: await api.invertDeployment(worker, user),
+    fileId: await api.uploadPng(worker, user, sim),
+  };
+}
+
+async function filesIn(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((entry) => entry.isFile()).map((entry) => entry.name);
+}
+
+/** Each simulator's input folder holds only ComfyUI's example picture again; output and temp are empty. */
+async function expectNoLitter(host: GpuHost) {
+  for (const dir of host.dirs) {
+    await expect
+      .poll(
+        async () => ({
+          input: await filesIn(path.join(dir, "input")),
+          output: await filesIn(path.join(dir, "output")),
+          temp: await filesIn(path.join(dir, "temp")),
+        }),
+        { timeout: 10_000 },
+      )
+      .toEqual({ input: ["example.png"], output: [], temp: [] });
+  }
+}
+
+function expectNoHarm(summary: FaultSummary) {
+  expect(summary).toMatchObject({ runs: FAULT_TRIALS, lost: 0, executedTwice: 0, stuck: 0 });
+}
+
+const running = (sim: ComfySimulator) => sim.queue().running.length > 0;
+
+describe(`infrastructure faults (${FAULT_TRIALS} trials each; FAULT_TRIALS sets it)`, () => {
+  it("agent SIGKILLed mid-run and restarted while ComfyUI keeps running: picked up, executed once", async () => {
+    const user = await worker.createUser("faults");
+    const host = await gpuHost(user, 1);
+    const [sim] = host.sims as [ComfySimulator];
+    const { deploymentId, fileId } = await invertSetup(user, sim);
+    const tally = new FaultTally("agent SIGKILL + restart", worker, user);
+    const runIds: string[] = [];
+    for (let trial = 0; trial < FAULT_TRIALS; trial++) {
+      const hold = sim.holdNode("ImageInvert");
+      const runId = await queueRun(user, deploymentId, fileId);
+      runIds.push(runId);
+      await hold.reached();
+      await host.agent.stop("SIGKILL");
+      tally.add(runId);
+      await host.restartAgent();
+      hold.release();
+      await tally.settle(runId);
+    }
+    expectNoHarm(await tally.summarize(host.sims));
+    for (const runId of runIds) {
+      const run = await api.call<api.RunView>(worker, user, "GET", `/api/run/${runId}`);
+      expect(run.attempt).toBe(1);
+      expect(run.outputs.flatMap((output) => output.data.images ?? [])).toHaveLength(1);
+    }
+    expect(sim.counters.prompts).toBe(FAULT_TRIALS);
+    await expectNoLitter(host);
+  });
+
+  it("ComfyUI killed mid-run with a second instance available: the run moves there, executed once", async () => {
+    const user = await worker.createUser("faults");
+    const host = await gpuHost(user, 2);
+    const { deploymentId, fileId } = await invertSetup(user, host.sims[0] as ComfySimulator);
+    const tally = new FaultTally("ComfyUI crash, second instance available", worker, user);
+    for (let trial = 0; trial < FAULT_TRIALS; trial++) {
+      const holds = host.sims.map((sim) => sim.holdNode("ImageInvert"));
+      const runId = await queueRun(user, deploymentId, fileId);
+      await Promise.race(holds.map((hold) => hold.reached()));
+      const crashed = host.sims.findIndex(running);
+      const other = 1 - crashed;
+      const connectionsBefore = (host.sims[crashed] as ComfySimulator).counters.wsConnections;
+      await (host.sims[crashed] as ComfySimulator).crash();
+      tally.add(runId);
+      holds[crashed]?.release();
+      await holds[other]?.reached();
+      holds[other]?.release();
+      await tally.settle(runId);
+      await (host.sims[crashed] as ComfySimulator).restart();
+      await expect
+        .poll(() => (host.sims[crashed] as ComfySimulator).counters.wsConnections, { timeout: 20_000 })
+        .toBeGreaterThan(connectionsBefore);
+    }
+    expectNoHarm(await tally.summarize(host.sims));
+    await expectNoLitter(host);
+  });
+
+  it("ComfyUI killed mid-run with no other instance: the run waits, then runs once ComfyUI is back", async () => {
+    const user = await worker.createUser("faults");
+    const host = await gpuHost(user, 1);
+    const [sim] = host.sims as [ComfySimulator];
+    const { deploymentId, fileId } = await invertSetup(user, sim);
+    const tally = new FaultTally("ComfyUI crash, no other instance", worker, user);
+    for (let trial = 0; trial < FAULT_TRIALS; trial++) {
+      const hold = sim.holdNode("ImageInvert");
+      const runId = await queueRun(user, deploymentId, fileId);
+      await hold.reached();
+      await sim.crash();
+      tally.add(runId);
+      hold.release();
+      // Handed back and waiting for a slot, not failed.
+      const requeued = await api.waitForStatus(worker, user, runId, ["not-started", "failed"], 30_000);
+      expect(requeued).toMatchObject({ status: "not-started", attempt: 2 });
+      await sim.restart();
+      await tally.settle(runId);
+    }
+    expectNoHarm(await tally.summarize(host.sims));
+    await expectNoLitter(host);
+  });
+
+  it("connection to the control plane cut mid-run through a proxy: the runs carry on, executed once", async () => {
+    const user = await worker.createUser("faults");
+    const target = new URL(worker.url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+    cleanup.push(() => proxy.close());
+    const host = await gpuHost(user, 1, proxy.url);
+    const [sim] = host.sims as [ComfySimulator];
+    const { deploymentId, fileId } = await invertSetup(user, sim);
+    const tally = new FaultTally("control-plane link cut", worker, user);
+    const runIds: string[] = [];
+    for (let trial = 0; trial < FAULT_TRIALS; trial++) {
+      const hold = sim.holdNode("ImageInvert");
+      const runId = await queueRun(user, deploymentId, fileId);
+      runIds.push(runId);
+      await hold.reached();
+      proxy.cut();
+      tally.add(runId);
+      await host.agent.connected(trial + 2);
+      hold.release();
+      await tally.settle(runId);
+    }
+    expectNoHarm(await tally.summarize(host.sims));
+    for (const runId of runIds) {
+      expect((await api.call<api.RunView>(worker, user, "GET", `/api/run/${runId}`)).attempt).toBe(1);
+    }
+    await expectNoLitter(host);
+  });
+});
