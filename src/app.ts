@@ -15,6 +15,7 @@ import { keyRoutes } from "./routes/keys";
 import { machineRoutes } from "./routes/machines";
 import { runRoutes } from "./routes/runs";
 import { uploadRoutes } from "./routes/uploads";
+import { webhookRoutes } from "./routes/webhooks";
 import { workflowRoutes } from "./routes/workflows";
 
 function createApp() {
@@ -40,6 +41,7 @@ function createApp() {
     fileRoutes,
     uploadRoutes,
     assetRoutes,
+    webhookRoutes,
   ];
   for (const routes of routers) app.route("/api", routes);
 

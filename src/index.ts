@@ -2,6 +2,8 @@ import { app } from "./app";
 import { createDb } from "./db/client";
 import type { Bindings } from "./env";
 import { sweepExpiredUploads } from "./services/files";
+import { consumeDeliveries } from "./webhooks/deliver";
+import type { DeliveryMessage } from "./webhooks/enqueue";
 
 export { Dispatcher } from "./durable/dispatcher";
 export { RunRoom } from "./durable/run-room";
@@ -12,4 +14,8 @@ export default {
   async scheduled(_controller, env, ctx) {
     ctx.waitUntil(sweepExpiredUploads(env, createDb(env.DB)).then(() => undefined));
   },
-} satisfies ExportedHandler<Bindings>;
+  /** Webhook delivery: one attempt per message, retried with backoff through the queue. */
+  async queue(batch, env) {
+    await consumeDeliveries(batch, env, createDb(env.DB));
+  },
+} satisfies ExportedHandler<Bindings, DeliveryMessage>;

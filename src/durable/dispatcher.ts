@@ -13,6 +13,7 @@ import {
 } from "../protocol/v1";
 import { outputUploadGrants } from "../services/run-outputs";
 import { recordMachineState } from "../stores/machines";
+import { enqueueMachineWebhooks } from "../webhooks/enqueue";
 import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry";
 import { type Job, JobQueue, type NewJob } from "./dispatcher/job-queue";
 import { RunLifecycle } from "./dispatcher/run-lifecycle";
@@ -152,6 +153,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     // Leases outlive the socket: an agent that comes back in time keeps its runs.
     if (!this.agents.socketOf(agent.machineId)) {
       await recordMachineState(createDb(this.env.DB), agent.machineId, { status: "offline" });
+      await enqueueMachineWebhooks(this.env, createDb(this.env.DB), { ...agent, status: "offline" });
     }
   }
 
@@ -190,6 +192,7 @@ export class Dispatcher extends DurableObject<Bindings> {
       status: "online",
       info: { agent: hello.agent, gpus: hello.gpus, instances: hello.instances, protocol: PROTOCOL_VERSION },
     });
+    await enqueueMachineWebhooks(this.env, createDb(this.env.DB), { ...agent, status: "online" });
     await this.dispatch();
   }
 

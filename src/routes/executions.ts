@@ -14,7 +14,7 @@ import {
   runLogs,
   searchRuns,
 } from "../services/runs";
-import { RunId, RunOptionsSchema } from "./run-schemas";
+import { RunId, RunOptionsSchema, webhookOption } from "./run-schemas";
 
 const tags = ["Executions (seed 004)"];
 const security = [{ bearerAuth: [] }];
@@ -101,7 +101,8 @@ executionRoutes.openapi(
     const { run, position } = await queueGraphRun(ctxOf(c), body.workflow, {
       pool: body.pool,
       priority: body.priority,
-      webhook: body.webhook_url ?? body.webhook,
+      webhook: webhookOption(c.env, body),
+      webhookIntermediateStatus: body.webhook_intermediate_status,
       timeoutMinutes: body.timeout_minutes,
       metadata: body.metadata,
     });

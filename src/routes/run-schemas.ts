@@ -1,5 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { RUN_STATUSES } from "../db/schema";
+import type { Bindings } from "../env";
+import { checkWebhookUrl } from "../webhooks/urls";
 
 export const RunId = z.string().min(1).max(64);
 
@@ -14,7 +16,10 @@ export const RunOptionsSchema = {
     .max(2048)
     .optional()
     .openapi({ description: "Alias of `webhook`" }),
-  webhook_intermediate_status: z.boolean().optional(),
+  webhook_intermediate_status: z
+    .boolean()
+    .optional()
+    .openapi({ description: "Also post every non-terminal status change to the webhook" }),
   priority: z.enum(["low", "normal", "high"]).optional().openapi({ example: "normal" }),
   timeout_minutes: z.number().int().min(1).max(1440).optional().openapi({ example: 30 }),
   metadata: z
@@ -22,6 +27,13 @@ export const RunOptionsSchema = {
     .optional()
     .openapi({ example: { user_tag: "batch_001" } }),
 };
+
+/** The run's webhook (`webhook` or its alias `webhook_url`), refused at submit if it is not public. */
+export function webhookOption(env: Bindings, body: { webhook?: string; webhook_url?: string }) {
+  if (body.webhook) return checkWebhookUrl(env, "webhook", body.webhook);
+  if (body.webhook_url) return checkWebhookUrl(env, "webhook_url", body.webhook_url);
+  return undefined;
+}
 
 export const QueueRunSchema = z
   .object({

@@ -26,6 +26,7 @@ import {
   RunListQuery,
   RunSchema,
   StatusSchema,
+  webhookOption,
 } from "./run-schemas";
 
 const tags = ["Runs"];
@@ -42,7 +43,8 @@ type QueueBody = z.infer<typeof QueueRunSchema>;
 const queueBody = (c: Context<AppEnv>, body: QueueBody) =>
   queueDeploymentRun(ctxOf(c), body.deployment_id, body.inputs, {
     priority: body.priority,
-    webhook: body.webhook ?? body.webhook_url,
+    webhook: webhookOption(c.env, body),
+    webhookIntermediateStatus: body.webhook_intermediate_status,
     timeoutMinutes: body.timeout_minutes,
     metadata: body.metadata,
   });

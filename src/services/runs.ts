@@ -16,6 +16,7 @@ import {
   type RunFilters,
   type RunRow,
 } from "../stores/runs";
+import { enqueueRunWebhooks } from "../webhooks/enqueue";
 import { resolveDeploymentForRun } from "./deployments";
 import { dispatcher } from "./dispatcher-client";
 import { resolveInputFileUrls, withFreshOutputUrls } from "./run-outputs";
@@ -27,6 +28,7 @@ export type Priority = keyof typeof PRIORITIES;
 export type RunOptions = {
   priority?: Priority;
   webhook?: string | null;
+  webhookIntermediateStatus?: boolean;
   timeoutMinutes?: number | null;
   metadata?: Record<string, unknown> | null;
 };
@@ -102,6 +104,7 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
     bindings: spec.bindings,
     metadata: spec.options.metadata ?? null,
     webhookUrl: spec.options.webhook ?? null,
+    webhookIntermediateStatus: spec.options.webhookIntermediateStatus ?? false,
     timeoutMinutes: spec.options.timeoutMinutes ?? null,
     origin: spec.origin,
     retriedFrom: spec.retriedFrom,
@@ -149,6 +152,7 @@ export async function cancelRun(ctx: Context, runId: string): Promise<RunRow> {
   await dispatcher(ctx.env, ctx.userId, run.pool).cancel(run.id, "cancelled");
   if (!cancelled) return getRun(ctx.db, ctx.userId, runId);
   await publishStatus(ctx.env, cancelled);
+  await enqueueRunWebhooks(ctx.env, ctx.db, cancelled);
   return cancelled;
 }
 
@@ -175,6 +179,7 @@ export async function retryRun(ctx: Context, runId: string) {
     options: {
       priority: priorityName(run.priority),
       webhook: run.webhookUrl,
+      webhookIntermediateStatus: run.webhookIntermediateStatus,
       timeoutMinutes: run.timeoutMinutes,
       metadata: run.metadata,
     },

@@ -5,6 +5,7 @@ import type { RunFailure, RunOutput, RunReport } from "../../protocol/v1";
 import { recordRunOutputs } from "../../services/run-outputs";
 import { publish, publishStatus } from "../../services/run-room-client";
 import { advanceRun, appendLogs, type NewRun, requeueRun, updateLiveRun } from "../../stores/runs";
+import { enqueueRunWebhooks } from "../../webhooks/enqueue";
 
 const PROGRESS_WRITE_INTERVAL_MS = 1000;
 
@@ -23,6 +24,7 @@ export class RunLifecycle {
   async advance(runId: string, status: RunStatus, fields: Partial<NewRun> = {}) {
     const row = await advanceRun(this.db, runId, status, fields);
     if (row) await publishStatus(this.env, row);
+    if (row) await enqueueRunWebhooks(this.env, this.db, row);
     return row;
   }
 
@@ -33,6 +35,7 @@ export class RunLifecycle {
   async requeued(runId: string, attempt: number) {
     const row = await requeueRun(this.db, runId, attempt);
     if (row) await publishStatus(this.env, row);
+    if (row) await enqueueRunWebhooks(this.env, this.db, row);
   }
 
   failed(runId: string, error: RunFailure | { code: string; message: string }) {
