@@ -1,7 +1,9 @@
 import { app } from "./app";
 import { createDb } from "./db/client";
 import type { Bindings } from "./env";
+import { nowIso } from "./lib/ids";
 import { sweepExpiredUploads } from "./services/files";
+import { deleteExpiredIdempotencyKeys } from "./stores/idempotency";
 import { consumeDeliveries } from "./webhooks/deliver";
 import type { DeliveryMessage } from "./webhooks/enqueue";
 
@@ -10,9 +12,10 @@ export { RunRoom } from "./durable/run-room";
 
 export default {
   fetch: app.fetch,
-  /** Cron sweep: uploads that never arrived expire and stop counting against the quota. */
+  /** Cron sweep: uploads that never arrived expire and stop counting against the quota; old idempotency keys go. */
   async scheduled(_controller, env, ctx) {
     ctx.waitUntil(sweepExpiredUploads(env, createDb(env.DB)).then(() => undefined));
+    ctx.waitUntil(deleteExpiredIdempotencyKeys(createDb(env.DB), nowIso()));
   },
   /** Webhook delivery: one attempt per message, retried with backoff through the queue. */
   async queue(batch, env) {

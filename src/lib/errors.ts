@@ -11,6 +11,8 @@ export const errorStatus = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   run_failed: 422,
+  idempotency_key_reused: 422,
+  idempotency_key_in_progress: 409,
   rate_limit_exceeded: 429,
   internal_error: 500,
   service_unavailable: 503,
