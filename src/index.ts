@@ -8,6 +8,7 @@ import { consumeDeliveries } from "./webhooks/deliver";
 import type { DeliveryMessage } from "./webhooks/enqueue";
 
 export { Dispatcher } from "./durable/dispatcher";
+export { RateLimiter } from "./durable/rate-limiter";
 export { RunRoom } from "./durable/run-room";
 
 export default {

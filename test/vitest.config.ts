@@ -20,6 +20,9 @@ export default defineConfig(async () => {
             WEBHOOK_MAX_ATTEMPTS: "2",
             WEBHOOK_RETRY_BASE_SECONDS: "0",
             WEBHOOK_TIMEOUT_SECONDS: "2",
+            // Tests poll freely; the rate-limit tests pass small limits to the app themselves.
+            RATE_LIMIT_PER_MINUTE: "1000000",
+            AUTH_MAX_FAILURES: "1000000",
           },
         },
       }),

@@ -125,6 +125,7 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
   const vars = {
     JWT_SECRET: "e2e-jwt-secret-0123456789abcdef0123456789abcdef",
     URL_SIGNING_SECRET: "e2e-url-secret-0123456789abcdef0123456789abcdef",
+    RATE_LIMIT_PER_MINUTE: "100000", // tests poll; a test wanting the real limit passes it in `vars`
     ...(options.allowLocalWebhooks ? { ALLOW_LOCAL_WEBHOOKS: "true" } : {}),
     ...options.vars,
   };
