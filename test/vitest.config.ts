@@ -22,6 +22,8 @@ export default defineConfig(async () => {
             WEBHOOK_TIMEOUT_SECONDS: "2",
             // Tests poll freely; the rate-limit tests pass small limits to the app themselves.
             RATE_LIMIT_PER_MINUTE: "1000000",
+            RATE_LIMIT_PER_HOUR: "1000000",
+            RATE_LIMIT_PER_DAY: "1000000",
             AUTH_MAX_FAILURES: "1000000",
           },
         },

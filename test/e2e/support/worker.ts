@@ -125,7 +125,10 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
   const vars = {
     JWT_SECRET: "e2e-jwt-secret-0123456789abcdef0123456789abcdef",
     URL_SIGNING_SECRET: "e2e-url-secret-0123456789abcdef0123456789abcdef",
-    RATE_LIMIT_PER_MINUTE: "100000", // tests poll; a test wanting the real limit passes it in `vars`
+    // Tests poll; a test wanting real limits passes them in `vars`.
+    RATE_LIMIT_PER_MINUTE: "1000000",
+    RATE_LIMIT_PER_HOUR: "1000000",
+    RATE_LIMIT_PER_DAY: "1000000",
     ...(options.allowLocalWebhooks ? { ALLOW_LOCAL_WEBHOOKS: "true" } : {}),
     ...options.vars,
   };
