@@ -86,3 +86,32 @@ export const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(50),
   offset: z.coerce.number().int().min(0).max(100_000).default(0),
 });
+
+/** A seed 004 run's own webhook body. */
+export const ExecutionEventSchema = z
+  .object({
+    event: z.string().openapi({ example: "workflow.completed" }),
+    execution_id: z.string(),
+    status: z.enum(["pending", "running", "completed", "failed", "cancelled"]),
+    timestamp: z.string(),
+    workflow_result: z.object({
+      execution_id: z.string(),
+      status: z.string(),
+      raw_status: z.string(),
+      outputs: z.record(z.string(), z.array(z.unknown())),
+      duration_seconds: z.number().nullable(),
+      error: z.string().nullable(),
+    }),
+  })
+  .openapi("WebhookExecutionEvent");
+
+/** What a tenant endpoint receives (Standard Webhooks envelope). */
+export const EndpointEventSchema = z
+  .object({
+    type: z.enum(EVENT_TYPES).openapi({ example: "run.success" }),
+    timestamp: z.string(),
+    data: z.record(z.string(), z.unknown()).openapi({
+      description: "A run in its dialect's webhook body, or `{machine_id, status}` for machine events",
+    }),
+  })
+  .openapi("WebhookEndpointEvent");

@@ -166,3 +166,28 @@ describe("fleet events", () => {
     agent.close();
   });
 });
+
+describe("/api/doc", () => {
+  it("documents the webhook routes, payloads, signatures, idempotency and limits", async () => {
+    const doc = await api<{
+      info: { description: string };
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, unknown> };
+    }>("/api/doc");
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining([
+        "/api/webhooks",
+        "/api/webhooks/{id}",
+        "/api/webhooks/{id}/deliveries",
+        "/api/webhooks/deliveries/{id}/redeliver",
+        "/api/webhooks/secret/rotate",
+        "/api/run/{run_id}/webhooks",
+      ]),
+    );
+    expect(Object.keys(doc.body.components.schemas)).toEqual(
+      expect.arrayContaining(["WebhookExecutionEvent", "WebhookEndpointEvent", "WebhookDelivery"]),
+    );
+    for (const term of ["webhook-signature", "Idempotency-Key", "X-RateLimit-Remaining", "Retry-After"])
+      expect(doc.body.info.description).toContain(term);
+  });
+});
