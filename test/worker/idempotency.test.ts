@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { PNG_BYTES, uploadForm } from "../helpers/files";
 import { api } from "../helpers/http";
 import { demoGraph } from "../helpers/runs";
 import { createUser, type TestUser } from "../helpers/users";
@@ -82,5 +83,21 @@ describe("Idempotency-Key", () => {
     const tooLong = await execute(a, "x".repeat(256));
     expect(tooLong.status).toBe(400);
     expect(tooLong.body).toMatchObject({ details: [{ field: "Idempotency-Key" }] });
+  });
+
+  it("replays a streamed upload without storing the file twice", async () => {
+    const user = await createUser();
+    const upload = () =>
+      uploadForm(
+        "/api/files/upload",
+        user.apiKey,
+        [{ name: "file", value: PNG_BYTES, filename: "cat.png", type: "image/png" }],
+        { "Idempotency-Key": "upload-1" },
+      );
+    const first = await upload();
+    expect(first.status).toBe(200);
+    const second = await upload();
+    expect(second.headers.get("Idempotent-Replayed")).toBe("true");
+    expect(second.body.file_id).toBe(first.body.file_id);
   });
 });
