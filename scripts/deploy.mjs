@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Deploys to Cloudflare: creates the D1 database and R2 bucket when missing, applies remote
+// Deploys to Cloudflare: creates the D1 database, R2 bucket and webhook queue when missing, applies remote
 // migrations, then deploys the Worker. Needs `wrangler login` (or CLOUDFLARE_API_TOKEN) first.
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -39,9 +39,19 @@ async function ensureBucket() {
   }
 }
 
+async function ensureQueue() {
+  const name = /\[\[queues\.producers\]\][^[]*?queue\s*=\s*"([^"]+)"/.exec(config())?.[1];
+  const list = await run(wrangler, ["queues", "list"], { cwd: root });
+  if (name && !list.includes(name)) {
+    console.log(`Creating queue ${name}…`);
+    await run(wrangler, ["queues", "create", name], { cwd: root });
+  }
+}
+
 async function main() {
   await ensureDatabase();
   await ensureBucket();
+  await ensureQueue();
   console.log("Applying remote D1 migrations…");
   console.log(await run(wrangler, ["d1", "migrations", "apply", "DB", "--remote"], { cwd: root }));
   console.log(await run(wrangler, ["deploy"], { cwd: root }));

@@ -38,7 +38,17 @@ async function main() {
   console.log(`Starting the control plane (wrangler dev) on ${baseUrl}…`);
   const worker = startProcess(
     wrangler,
-    ["dev", "--port", String(port), "--ip", "127.0.0.1", "--show-interactive-dev-session=false"],
+    [
+      "dev",
+      "--port",
+      String(port),
+      "--ip",
+      "127.0.0.1",
+      "--show-interactive-dev-session=false",
+      // Local development: webhooks may target a receiver on this machine.
+      "--var",
+      "ALLOW_LOCAL_WEBHOOKS:true",
+    ],
     {
       cwd: root,
       env: { ...process.env, WRANGLER_SEND_METRICS: "false" },

@@ -3,6 +3,7 @@ import { Scalar } from "@scalar/hono-api-reference";
 import type { AppEnv } from "./env";
 import { validationError } from "./lib/validation";
 import { handleError, handleNotFound } from "./middleware/errors";
+import { idempotency } from "./middleware/idempotency";
 import { requestContext } from "./middleware/request-context";
 import { agentRoutes } from "./routes/agent";
 import { assetRoutes } from "./routes/assets";
@@ -15,7 +16,17 @@ import { keyRoutes } from "./routes/keys";
 import { machineRoutes } from "./routes/machines";
 import { runRoutes } from "./routes/runs";
 import { uploadRoutes } from "./routes/uploads";
+import { EndpointEventSchema, ExecutionEventSchema } from "./routes/webhook-schemas";
+import { webhookRoutes } from "./routes/webhooks";
 import { workflowRoutes } from "./routes/workflows";
+
+const API_DESCRIPTION = `Run ComfyUI workflows on GPU machines anywhere, through one global API.
+
+**Webhooks.** Runs take \`webhook\` / \`webhook_url\` (and \`webhook_intermediate_status\`); tenants subscribe with \`/api/webhooks\`. A seed 004 run's webhook body is \`WebhookExecutionEvent\` (\`workflow.started|completed|failed|cancelled|timeout\`); a ComfyDeploy run's is the \`Run\` plus \`event\` (\`run.<status>\`); tenant endpoints get \`WebhookEndpointEvent\` (\`run.<status>\`, \`machine.online\`, \`machine.offline\`). Every request is signed per Standard Webhooks: \`webhook-id\` (the same across retries), \`webhook-timestamp\`, \`webhook-signature\` = \`v1,\` + base64 HMAC-SHA256 over \`id.timestamp.body\` with the tenant's \`whsec_\` secret (verify with the \`standardwebhooks\` package). 5xx, 408, 429, timeouts (10 s) and connection errors are retried with exponential backoff and jitter for about a day, then the delivery is dead; other 4xx are final.
+
+**Idempotency.** Any POST takes \`Idempotency-Key\`: the same key and body within 24 h replays the first response with \`Idempotent-Replayed: true\`; another body is 422 \`idempotency_key_reused\`; a repeat while the first runs is 409 \`idempotency_key_in_progress\` with \`Retry-After\`.
+
+**Rate limits.** 60 requests a minute, 1,000 an hour, 10,000 a day per principal; \`X-RateLimit-Limit\`, \`X-RateLimit-Remaining\`, \`X-RateLimit-Reset\` on authenticated responses; past a limit 429 \`rate_limit_exceeded\` with \`Retry-After\`. 10 failed logins or registrations in 15 minutes per account or address answer 429 until the window passes.`;
 
 function createApp() {
   const app = new OpenAPIHono<AppEnv>({
@@ -24,6 +35,7 @@ function createApp() {
     },
   });
   app.use("*", requestContext);
+  app.use("*", idempotency);
   app.onError(handleError);
   app.notFound(handleNotFound);
 
@@ -40,6 +52,7 @@ function createApp() {
     fileRoutes,
     uploadRoutes,
     assetRoutes,
+    webhookRoutes,
   ];
   for (const routes of routers) app.route("/api", routes);
 
@@ -48,12 +61,14 @@ function createApp() {
     scheme: "bearer",
     description: "An API key (`ce_live_…`) or a user's access JWT from `/api/auth/login`.",
   });
+  app.openAPIRegistry.register("WebhookExecutionEvent", ExecutionEventSchema);
+  app.openAPIRegistry.register("WebhookEndpointEvent", EndpointEventSchema);
   app.doc31("/api/doc", (c) => ({
     openapi: "3.1.0",
     info: {
       title: "comfy-edge API",
       version: c.env.APP_VERSION,
-      description: "Run ComfyUI workflows on GPU machines anywhere, through one global API.",
+      description: API_DESCRIPTION,
     },
     servers: [{ url: new URL(c.req.url).origin }],
   }));

@@ -28,5 +28,7 @@ export type AppEnv = {
     requestId: string;
     db: Db;
     principal: Principal;
+    /** Set once the request was counted against its principal's rate limits. */
+    rateCounted?: boolean;
   };
 };

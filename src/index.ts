@@ -1,14 +1,19 @@
 import { app } from "./app";
 import { createDb } from "./db/client";
 import type { Bindings } from "./env";
+import { nowIso } from "./lib/ids";
 import { sweepExpiredUploads } from "./services/files";
+import { deleteExpiredIdempotencyKeys } from "./stores/idempotency";
+import { consumeDeliveries } from "./webhooks/deliver";
+import type { DeliveryMessage } from "./webhooks/enqueue";
 
 export { Dispatcher } from "./durable/dispatcher";
+export { RateLimiter } from "./durable/rate-limiter";
 export { RunRoom } from "./durable/run-room";
 
 export default {
   fetch: app.fetch,
-  /** Cron sweep: uploads that never arrived expire and stop counting against the quota. */
+  /** Cron sweep: uploads that never arrived expire and stop counting against the quota; old idempotency keys go. */
   async scheduled(_controller, env, ctx) {
     ctx.waitUntil(
       sweepExpiredUploads(env, createDb(env.DB)).then(
@@ -16,5 +21,14 @@ export default {
         (error) => console.error(JSON.stringify({ event: "upload_sweep_failed", error: String(error) })),
       ),
     );
+    ctx.waitUntil(
+      deleteExpiredIdempotencyKeys(createDb(env.DB), nowIso()).catch((error) =>
+        console.error(JSON.stringify({ event: "idempotency_sweep_failed", error: String(error) })),
+      ),
+    );
   },
-} satisfies ExportedHandler<Bindings>;
+  /** Webhook delivery: one attempt per message, retried with backoff through the queue. */
+  async queue(batch, env) {
+    await consumeDeliveries(batch, env, createDb(env.DB));
+  },
+} satisfies ExportedHandler<Bindings, DeliveryMessage>;

@@ -3,6 +3,7 @@
 interface __BaseEnv_Env {
 	BUCKET: R2Bucket;
 	DB: D1Database;
+	WEBHOOKS: Queue;
 	APP_VERSION: "0.1.0";
 	ACCESS_TOKEN_TTL_SECONDS: "1800";
 	REFRESH_TOKEN_TTL_SECONDS: "2592000";
@@ -11,10 +12,20 @@ interface __BaseEnv_Env {
 	STORAGE_QUOTA_BYTES: "10737418240";
 	MAX_STREAMED_UPLOAD_BYTES: "104857600";
 	R2_BUCKET_NAME: "comfy-edge-files";
+	WEBHOOK_MAX_ATTEMPTS: "9";
+	WEBHOOK_RETRY_BASE_SECONDS: "5";
+	WEBHOOK_TIMEOUT_SECONDS: "10";
+	ALLOW_LOCAL_WEBHOOKS: "false";
+	RATE_LIMIT_PER_MINUTE: "60";
+	RATE_LIMIT_PER_HOUR: "1000";
+	RATE_LIMIT_PER_DAY: "10000";
+	AUTH_MAX_FAILURES: "10";
+	AUTH_FAILURE_WINDOW_SECONDS: "900";
 	JWT_SECRET: string;
 	URL_SIGNING_SECRET: string;
 	DISPATCHER: DurableObjectNamespace<import("./index").Dispatcher>;
 	RUN_ROOM: DurableObjectNamespace<import("./index").RunRoom>;
+	RATE_LIMITER: DurableObjectNamespace<import("./index").RateLimiter>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
@@ -28,7 +39,7 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "APP_VERSION" | "ACCESS_TOKEN_TTL_SECONDS" | "REFRESH_TOKEN_TTL_SECONDS" | "LEASE_TTL_MS" | "MAX_RUN_ATTEMPTS" | "STORAGE_QUOTA_BYTES" | "MAX_STREAMED_UPLOAD_BYTES" | "R2_BUCKET_NAME" | "JWT_SECRET" | "URL_SIGNING_SECRET">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "APP_VERSION" | "ACCESS_TOKEN_TTL_SECONDS" | "REFRESH_TOKEN_TTL_SECONDS" | "LEASE_TTL_MS" | "MAX_RUN_ATTEMPTS" | "STORAGE_QUOTA_BYTES" | "MAX_STREAMED_UPLOAD_BYTES" | "R2_BUCKET_NAME" | "WEBHOOK_MAX_ATTEMPTS" | "WEBHOOK_RETRY_BASE_SECONDS" | "WEBHOOK_TIMEOUT_SECONDS" | "ALLOW_LOCAL_WEBHOOKS" | "RATE_LIMIT_PER_MINUTE" | "RATE_LIMIT_PER_HOUR" | "RATE_LIMIT_PER_DAY" | "AUTH_MAX_FAILURES" | "AUTH_FAILURE_WINDOW_SECONDS" | "JWT_SECRET" | "URL_SIGNING_SECRET">> {}
 }
 declare module "*.txt" {
 	const value: string;

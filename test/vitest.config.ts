@@ -15,6 +15,16 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             JWT_SECRET: "test-jwt-secret-0123456789abcdef0123456789",
             URL_SIGNING_SECRET: "test-url-secret-0123456789abcdef0123456789",
+            // Webhook tests post to a closed loopback port: allowed, and quick to give up on.
+            ALLOW_LOCAL_WEBHOOKS: "true",
+            WEBHOOK_MAX_ATTEMPTS: "2",
+            WEBHOOK_RETRY_BASE_SECONDS: "0",
+            WEBHOOK_TIMEOUT_SECONDS: "2",
+            // Tests poll freely; the rate-limit tests pass small limits to the app themselves.
+            RATE_LIMIT_PER_MINUTE: "1000000",
+            RATE_LIMIT_PER_HOUR: "1000000",
+            RATE_LIMIT_PER_DAY: "1000000",
+            AUTH_MAX_FAILURES: "1000000",
           },
         },
       }),

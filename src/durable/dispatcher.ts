@@ -14,6 +14,7 @@ import {
 import { outputUploadGrants } from "../runs/outputs";
 import { ReportRefused, RunReports } from "../runs/reports";
 import { recordMachineState } from "../stores/machines";
+import { enqueueMachineWebhooks } from "../webhooks/enqueue";
 import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry";
 import { type AgentIdentity, type CancelOutcome, readAgentIdentity } from "./dispatcher/client";
 import { type Job, JobQueue, type NewJob } from "./dispatcher/job-queue";
@@ -152,6 +153,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     // Leases outlive the socket: an agent that comes back in time keeps its runs.
     if (!this.agents.socketOf(agent.machineId)) {
       await recordMachineState(createDb(this.env.DB), agent.machineId, { status: "offline" });
+      await enqueueMachineWebhooks(this.env, createDb(this.env.DB), { ...agent, status: "offline" });
     }
   }
 
@@ -190,6 +192,7 @@ export class Dispatcher extends DurableObject<Bindings> {
       status: "online",
       info: { agent: hello.agent, gpus: hello.gpus, instances: hello.instances, protocol: PROTOCOL_VERSION },
     });
+    await enqueueMachineWebhooks(this.env, createDb(this.env.DB), { ...agent, status: "online" });
     await this.dispatch();
   }
 

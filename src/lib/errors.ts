@@ -12,6 +12,8 @@ export const errorStatus = {
   unsupported_media_type: 415,
   upgrade_required: 426,
   run_failed: 422,
+  idempotency_key_reused: 422,
+  idempotency_key_in_progress: 409,
   rate_limit_exceeded: 429,
   internal_error: 500,
   service_unavailable: 503,

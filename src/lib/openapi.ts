@@ -40,7 +40,7 @@ const errorDescriptions: Partial<Record<number, string>> = {
   415: "The content type is not accepted here",
   422: "The run ended without succeeding",
   426: "The endpoint takes a WebSocket upgrade",
-  429: "Rate limit exceeded",
+  429: "Rate limit exceeded (see `Retry-After`); authenticated routes count against the caller's limits",
   500: "Internal error (logged; no details leak)",
   503: "A dependency is unavailable",
   504: "Still running when the wait ended",
@@ -48,7 +48,8 @@ const errorDescriptions: Partial<Record<number, string>> = {
 
 /** The error responses a route documents, in the one envelope every error uses. */
 export function errorResponses(...statuses: number[]) {
-  const all = [...new Set([...statuses, 500])];
+  // Every authenticated route is rate limited.
+  const all = [...new Set([...statuses, ...(statuses.includes(401) ? [429] : []), 500])];
   return Object.fromEntries(
     all.map((status) => [
       status,

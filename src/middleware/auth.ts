@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
 import { authenticate } from "../services/auth";
+import { enforceRateLimit } from "./rate-limit";
 
 export function bearerToken(header: string | undefined): string {
   if (!header) throw new AppError("unauthorized", "Missing Authorization header");
@@ -14,7 +15,9 @@ export function bearerToken(header: string | undefined): string {
 /** Client routes: an API key or a user's access JWT. */
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearerToken(c.req.header("Authorization"));
-  c.set("principal", await authenticate(c.var.db, c.env, token));
+  const principal = await authenticate(c.var.db, c.env, token);
+  c.set("principal", principal);
+  await enforceRateLimit(c, principal.userId);
   await next();
 });
 
@@ -31,7 +34,9 @@ export const requireUserOrQueryToken = createMiddleware<AppEnv>(async (c, next) 
   const header = c.req.header("Authorization");
   const query = c.req.query("token");
   const token = header || !query ? bearerToken(header) : query;
-  c.set("principal", await authenticate(c.var.db, c.env, token));
+  const principal = await authenticate(c.var.db, c.env, token);
+  c.set("principal", principal);
+  await enforceRateLimit(c, principal.userId);
   await next();
 });
 

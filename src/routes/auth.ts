@@ -3,6 +3,7 @@ import { AppError } from "../lib/errors";
 import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { requireUser } from "../middleware/auth";
 import { KiB, limitBody } from "../middleware/body-limit";
+import { authThrottle } from "../middleware/rate-limit";
 import { currentUser, login, logout, publicUser, refresh, registerUser } from "../services/auth";
 
 const UserSchema = z
@@ -53,6 +54,8 @@ const security = [{ bearerAuth: [] }];
 
 export const authRoutes = createRouter();
 authRoutes.use("/auth/*", limitBody(16 * KiB));
+authRoutes.use("/auth/login", authThrottle);
+authRoutes.use("/auth/register", authThrottle);
 
 authRoutes.openapi(
   createRoute({

@@ -117,7 +117,7 @@ executionRoutes.openapi(
   async (c) => {
     const body = c.req.valid("json");
     const { run, position } = await queueGraphRun(ctxOf(c), body.workflow, {
-      ...runOptions(body),
+      ...runOptions(c.env, body),
       pool: body.pool,
     });
     return c.json(

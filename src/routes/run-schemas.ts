@@ -1,6 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { RUN_STATUSES } from "../db/schema";
+import type { Bindings } from "../env";
 import type { RunOptions } from "../services/runs";
+import { checkWebhookUrl } from "../webhooks/urls";
 
 export const RunId = z.string().min(1).max(64);
 
@@ -15,7 +17,10 @@ export const RunOptionsSchema = {
     .max(2048)
     .optional()
     .openapi({ description: "Alias of `webhook`" }),
-  webhook_intermediate_status: z.boolean().optional(),
+  webhook_intermediate_status: z
+    .boolean()
+    .optional()
+    .openapi({ description: "Also post every non-terminal status change to the webhook" }),
   priority: z.enum(["low", "normal", "high"]).optional().openapi({ example: "normal" }),
   timeout_minutes: z.number().int().min(1).max(1440).optional().openapi({ example: 30 }),
   metadata: z
@@ -26,21 +31,33 @@ export const RunOptionsSchema = {
 
 /**
  * The run options of a request body, the same for every route that creates a run. `webhook` is
- * ComfyDeploy's (canonical) name and wins when both it and seed 004's `webhook_url` are given.
+ * ComfyDeploy's (canonical) name and wins when both it and seed 004's `webhook_url` are given; a
+ * webhook that is not a public URL is refused at submit.
  */
-export function runOptions(body: {
-  webhook?: string;
-  webhook_url?: string;
-  priority?: "low" | "normal" | "high";
-  timeout_minutes?: number;
-  metadata?: Record<string, unknown>;
-}): RunOptions {
+export function runOptions(
+  env: Bindings,
+  body: {
+    webhook?: string;
+    webhook_url?: string;
+    webhook_intermediate_status?: boolean;
+    priority?: "low" | "normal" | "high";
+    timeout_minutes?: number;
+    metadata?: Record<string, unknown>;
+  },
+): RunOptions {
   return {
     priority: body.priority,
-    webhook: body.webhook ?? body.webhook_url,
+    webhook: webhookOption(env, body),
+    webhookIntermediateStatus: body.webhook_intermediate_status,
     timeoutMinutes: body.timeout_minutes,
     metadata: body.metadata,
   };
+}
+
+function webhookOption(env: Bindings, body: { webhook?: string; webhook_url?: string }) {
+  if (body.webhook) return checkWebhookUrl(env, "webhook", body.webhook);
+  if (body.webhook_url) return checkWebhookUrl(env, "webhook_url", body.webhook_url);
+  return undefined;
 }
 
 export const QueueRunSchema = z

@@ -5,6 +5,7 @@ import type { Bindings } from "../env";
 import { nowIso } from "../lib/ids";
 import type { Progress } from "../protocol/v1";
 import { findRunById, updateRunStatus } from "../stores/runs";
+import { enqueueRunWebhooks } from "../webhooks/enqueue";
 
 /** What the lifecycle acts with: the Worker's bindings and its database. */
 export type LifecycleContext = { env: Bindings; db: Db };
@@ -69,6 +70,7 @@ export async function changeRunStatus(
  */
 async function afterRunChange(ctx: LifecycleContext, change: RunChange): Promise<void> {
   await runRoomClient(ctx.env, change.after.id).publishStatus(change.after);
+  await enqueueRunWebhooks(ctx.env, ctx.db, change.after);
 }
 
 /** Timestamps and progress that follow from the move itself. */

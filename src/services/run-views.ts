@@ -97,7 +97,7 @@ export function comfyDeployRun(run: RunRow, extra: { queuePosition?: number | nu
     is_realtime: false,
     webhook: run.webhookUrl,
     webhook_status: null,
-    webhook_intermediate_status: false,
+    webhook_intermediate_status: run.webhookIntermediateStatus,
     metadata: run.metadata,
     outputs,
     error: run.error,

@@ -28,6 +28,7 @@ export type Priority = keyof typeof PRIORITIES;
 export type RunOptions = {
   priority?: Priority;
   webhook?: string | null;
+  webhookIntermediateStatus?: boolean;
   timeoutMinutes?: number | null;
   metadata?: Record<string, unknown> | null;
 };
@@ -103,6 +104,7 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
     bindings: spec.bindings,
     metadata: spec.options.metadata ?? null,
     webhookUrl: spec.options.webhook ?? null,
+    webhookIntermediateStatus: spec.options.webhookIntermediateStatus ?? false,
     timeoutMinutes: spec.options.timeoutMinutes ?? null,
     origin: spec.origin,
     retriedFrom: spec.retriedFrom,
@@ -173,6 +175,7 @@ export async function retryRun(ctx: Context, runId: string) {
     options: {
       priority: priorityName(run.priority),
       webhook: run.webhookUrl,
+      webhookIntermediateStatus: run.webhookIntermediateStatus,
       timeoutMinutes: run.timeoutMinutes,
       metadata: run.metadata,
     },

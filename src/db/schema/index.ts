@@ -1,4 +1,5 @@
 export * from "./auth";
 export * from "./files";
 export * from "./runs";
+export * from "./webhooks";
 export * from "./workflows";

@@ -73,6 +73,10 @@ export const runs = sqliteTable(
     progress: text("progress", { mode: "json" }).$type<Progress>(),
     metadata: text("metadata", { mode: "json" }).$type<Record<string, unknown>>(),
     webhookUrl: text("webhook_url"),
+    /** Also post non-terminal status changes to `webhookUrl` (ComfyDeploy's option). */
+    webhookIntermediateStatus: integer("webhook_intermediate_status", { mode: "boolean" })
+      .notNull()
+      .default(false),
     timeoutMinutes: integer("timeout_minutes"),
     machineId: text("machine_id"),
     promptId: text("prompt_id"),

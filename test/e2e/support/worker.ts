@@ -29,6 +29,8 @@ export type RunningWorker = {
 export type StartOptions = {
   /** Extra `--var NAME:value` bindings (vars or secrets), e.g. a smaller quota. */
   vars?: Record<string, string>;
+  /** Lets webhooks target plain http on 127.0.0.1 (a receiver in the test), as `npm start` does. */
+  allowLocalWebhooks?: boolean;
   /** Milliseconds to wait for `/api/health`. */
   timeoutMs?: number;
 };
@@ -123,6 +125,11 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
   const vars = {
     JWT_SECRET: "e2e-jwt-secret-0123456789abcdef0123456789abcdef",
     URL_SIGNING_SECRET: "e2e-url-secret-0123456789abcdef0123456789abcdef",
+    // Tests poll; a test wanting real limits passes them in `vars`.
+    RATE_LIMIT_PER_MINUTE: "1000000",
+    RATE_LIMIT_PER_HOUR: "1000000",
+    RATE_LIMIT_PER_DAY: "1000000",
+    ...(options.allowLocalWebhooks ? { ALLOW_LOCAL_WEBHOOKS: "true" } : {}),
     ...options.vars,
   };
   const args = [
