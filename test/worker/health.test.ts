@@ -59,6 +59,24 @@ describe("openapi", () => {
     );
   });
 
+  it("lists every field of runs, executions and outputs, with no catch-all", async () => {
+    type Schema = { properties?: Record<string, unknown>; additionalProperties?: unknown };
+    const res = await api<{ components: { schemas: Record<string, Schema> } }>("/api/doc");
+    const { Run, Execution, ExecutionStatus, RunOutputGroup } = res.body.components.schemas;
+    for (const schema of [Run, Execution, ExecutionStatus, RunOutputGroup]) {
+      expect(schema?.additionalProperties).toBeUndefined();
+    }
+    expect(Object.keys(Run?.properties ?? {})).toEqual(
+      expect.arrayContaining(["workflow_api", "webhook", "cold_start_duration", "user_id", "outputs"]),
+    );
+    expect(Object.keys(Execution?.properties ?? {})).toEqual(
+      expect.arrayContaining(["error_details", "retried_from", "logs"]),
+    );
+    expect(Object.keys(RunOutputGroup?.properties ?? {})).toEqual(
+      expect.arrayContaining(["images", "node_meta"]),
+    );
+  });
+
   it("serves the interactive reference", async () => {
     const res = await api<string>("/api/reference");
     expect(res.status).toBe(200);
