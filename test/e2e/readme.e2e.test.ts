@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
 import { buildAgent, type RunningAgent, startAgent } from "./support/agent";
 import { idsFrom, RUNNABLE_MARK, runnableBlocks, shellCommands } from "./support/readme";
-import { type E2EUser, type RunningWorker, startWorker } from "./support/worker";
+import { type E2EUser, sharedWorker } from "./support/worker";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const readme = readFileSync(path.join(root, "README.md"), "utf8");
 const TERMINAL = ["success", "failed", "cancelled", "timeout"];
 
-let worker: RunningWorker;
+const worker = sharedWorker();
 let sim: ComfySimulator;
 let agent: RunningAgent;
 let user: E2EUser;
@@ -21,7 +21,6 @@ let user: E2EUser;
 // agent on a machine of the default pool, and an API key.
 beforeAll(async () => {
   await buildAgent();
-  worker = await startWorker();
   sim = await startComfySimulator({ stepMs: 5 });
   user = await worker.createUser("newcomer");
   const res = await fetch(`${worker.url}/api/machine/custom`, {
@@ -36,7 +35,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await agent?.stop();
   await sim?.close();
-  await worker?.stop();
 });
 
 /** Runs one README command as written, with this test's port, key and the ids seen so far put in. */

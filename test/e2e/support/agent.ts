@@ -24,10 +24,13 @@ export async function startAgent(opts: {
   server: string;
   token: string;
   comfy: string;
+  /** Seconds an unreachable ComfyUI fails a run after (the agent's `--comfy-down-s`). */
+  comfyDownS?: number;
 }): Promise<RunningAgent> {
   const stateDir = await mkdtemp(path.join(tmpdir(), "comfy-edge-agent-"));
   const args = [agentBundle, "--server", opts.server, "--token", opts.token, "--comfy", opts.comfy];
   args.push("--state-dir", stateDir, "--allow-private-inputs", "--progress-throttle-ms", "50");
+  if (opts.comfyDownS) args.push("--comfy-down-s", String(opts.comfyDownS));
   const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const collect = (d: Buffer) => {

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { inject } from "vitest";
 
 const root = path.resolve(import.meta.dirname, "../../..");
 const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
@@ -111,6 +112,61 @@ async function json<T>(res: Response, what: string): Promise<T> {
 }
 
 /**
+ * The settings of the control plane all e2e files share: short leases, so a killed agent's run moves on
+ * within seconds, and a streamed-upload limit small enough to cross with a test's upload.
+ */
+export const SHARED_WORKER_VARS = {
+  LEASE_TTL_MS: "3000",
+  MAX_STREAMED_UPLOAD_BYTES: String(12 * 1024 * 1024),
+};
+
+/**
+ * The project's shared control plane (started once by `global-worker.ts`, with SHARED_WORKER_VARS).
+ * Every test makes its own users, so files do not see each other's rows.
+ */
+export function sharedWorker(): Pick<RunningWorker, "url" | "createUser"> {
+  const url = inject("sharedWorkerUrl");
+  return { url, createUser: userFactory(url) };
+}
+
+/** wrangler dev's words when a port it was given was taken between choosing it and binding it. */
+const PORT_TAKEN = /Address already in use|EADDRINUSE/;
+
+type Launched = { url: string; inspectorPort: number; child: ChildProcess; logs: () => string };
+
+/** One `wrangler dev` on free ports; picks new ones when another process took them first. */
+async function launch(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: { cwd: string; timeoutMs: number },
+): Promise<Launched> {
+  for (let attempt = 1; ; attempt++) {
+    const [port, inspectorPort] = [await freePort(), await freePort()];
+    const ports = ["--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort)];
+    const child = spawn(wrangler, ["dev", ...ports, ...args], {
+      cwd: options.cwd,
+      env,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    const collect = (d: Buffer) => {
+      output = (output + d.toString()).slice(-20_000);
+    };
+    child.stdout?.on("data", collect);
+    child.stderr?.on("data", collect);
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitForHealth(url, child, options.timeoutMs, () => output);
+      return { url, inspectorPort, child, logs: () => output };
+    } catch (err) {
+      await stopProcessGroup(child);
+      if (attempt >= 3 || !PORT_TAKEN.test(output)) throw err;
+    }
+  }
+}
+
+/**
  * Starts the real control plane (`wrangler dev`: workerd with local D1, R2, Durable Objects) on a
  * free port, with its own state in a temporary directory and the migrations applied there first.
  */
@@ -119,45 +175,35 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1", NO_COLOR: "1" };
   await run(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], env);
 
-  const [port, inspectorPort] = [await freePort(), await freePort()];
   const vars = {
     JWT_SECRET: "e2e-jwt-secret-0123456789abcdef0123456789abcdef",
     URL_SIGNING_SECRET: "e2e-url-secret-0123456789abcdef0123456789abcdef",
     ...options.vars,
   };
   const args = [
-    "dev",
-    "--port",
-    String(port),
-    "--ip",
-    "127.0.0.1",
-    "--inspector-port",
-    String(inspectorPort),
     "--persist-to",
     persistTo,
     "--show-interactive-dev-session=false",
     "--var",
     ...Object.entries(vars).map(([name, value]) => `${name}:${value}`),
   ];
-  const child = spawn(wrangler, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  const collect = (d: Buffer) => {
-    output = (output + d.toString()).slice(-20_000);
-  };
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
-  const url = `http://127.0.0.1:${port}`;
+  let launched: Launched;
+  try {
+    launched = await launch(args, env, { cwd: root, timeoutMs: options.timeoutMs ?? 90_000 });
+  } catch (err) {
+    await rm(persistTo, { recursive: true, force: true });
+    throw err;
+  }
+  const { url, child } = launched;
   const stop = async () => {
     await stopProcessGroup(child);
     await rm(persistTo, { recursive: true, force: true });
   };
-  try {
-    await waitForHealth(url, child, options.timeoutMs ?? 90_000, () => output);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+  return { url, createUser: userFactory(url), logs: launched.logs, stop };
+}
 
+/** Registers a fresh user on the control plane at `url`, logs in and creates an API key. */
+export function userFactory(url: string): RunningWorker["createUser"] {
   let counter = 0;
   const createUser = async (label = "user"): Promise<E2EUser> => {
     counter += 1;
@@ -187,6 +233,5 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
     );
     return { id: user.id, email, username, password, access: login.access_token, apiKey: key.key };
   };
-
-  return { url, createUser, logs: () => output, stop };
+  return createUser;
 }
