@@ -1,13 +1,6 @@
 import type { TestProject } from "vitest/node";
 import { SHARED_WORKER_VARS, startWorker } from "./worker";
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    /** The URL of the `wrangler dev` every e2e file shares (see `sharedWorker()`). */
-    sharedWorkerUrl: string;
-  }
-}
-
 /** One control plane for the whole e2e project: starting `wrangler dev` is most of an e2e file's time. */
 export default async function setup(project: TestProject) {
   const worker = await startWorker({ vars: SHARED_WORKER_VARS });

@@ -1,12 +1,17 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { inject } from "vitest";
+import { applyMigrations, type DevServer, startDevServer } from "./dev-server";
 
-const root = path.resolve(import.meta.dirname, "../../..");
-const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The URL of the `wrangler dev` every e2e file shares (see `sharedWorker()`). */
+    sharedWorkerUrl: string;
+  }
+}
+
+export { applyMigrations, type DevServer, freePort, root, startDevServer, wranglerJs } from "./dev-server";
 
 export type E2EUser = {
   id: string;
@@ -34,77 +39,6 @@ export type StartOptions = {
   timeoutMs?: number;
 };
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(wrangler, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (d) => {
-      output += d;
-    });
-    child.stderr.on("data", (d) => {
-      output += d;
-    });
-    child.on("error", reject);
-    child.on("exit", (code) =>
-      code === 0
-        ? resolve(output)
-        : reject(new Error(`wrangler ${args.join(" ")} failed (${code}):\n${output}`)),
-    );
-  });
-}
-
-async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number, logs: () => string) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${logs()}`);
-    try {
-      const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`wrangler dev did not answer /api/health within ${timeoutMs} ms:\n${logs()}`);
-}
-
-function stopProcessGroup(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.pid === undefined) return resolve();
-    const pid = child.pid;
-    const kill = setTimeout(() => {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, 5000);
-    child.once("exit", () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    try {
-      process.kill(-pid, "SIGTERM");
-    } catch {
-      clearTimeout(kill);
-      resolve();
-    }
-  });
-}
-
 async function json<T>(res: Response, what: string): Promise<T> {
   const text = await res.text();
   if (!res.ok) throw new Error(`${what} failed: ${res.status} ${text}`);
@@ -129,80 +63,32 @@ export function sharedWorker(): Pick<RunningWorker, "url" | "createUser"> {
   return { url, createUser: userFactory(url) };
 }
 
-/** wrangler dev's words when a port it was given was taken between choosing it and binding it. */
-const PORT_TAKEN = /Address already in use|EADDRINUSE/;
-
-type Launched = { url: string; inspectorPort: number; child: ChildProcess; logs: () => string };
-
-/** One `wrangler dev` on free ports; picks new ones when another process took them first. */
-async function launch(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  options: { cwd: string; timeoutMs: number },
-): Promise<Launched> {
-  for (let attempt = 1; ; attempt++) {
-    const [port, inspectorPort] = [await freePort(), await freePort()];
-    const ports = ["--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort)];
-    const child = spawn(wrangler, ["dev", ...ports, ...args], {
-      cwd: options.cwd,
-      env,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    const collect = (d: Buffer) => {
-      output = (output + d.toString()).slice(-20_000);
-    };
-    child.stdout?.on("data", collect);
-    child.stderr?.on("data", collect);
-    const url = `http://127.0.0.1:${port}`;
-    try {
-      await waitForHealth(url, child, options.timeoutMs, () => output);
-      return { url, inspectorPort, child, logs: () => output };
-    } catch (err) {
-      await stopProcessGroup(child);
-      if (attempt >= 3 || !PORT_TAKEN.test(output)) throw err;
-    }
-  }
-}
-
 /**
- * Starts the real control plane (`wrangler dev`: workerd with local D1, R2, Durable Objects) on a
- * free port, with its own state in a temporary directory and the migrations applied there first.
+ * Starts the real control plane on free ports, with its own state in a temporary directory and the
+ * migrations applied there first.
  */
 export async function startWorker(options: StartOptions = {}): Promise<RunningWorker> {
   const persistTo = await mkdtemp(path.join(tmpdir(), "comfy-edge-e2e-"));
-  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1", NO_COLOR: "1" };
-  await run(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], env);
-
   const vars = {
     JWT_SECRET: "e2e-jwt-secret-0123456789abcdef0123456789abcdef",
     URL_SIGNING_SECRET: "e2e-url-secret-0123456789abcdef0123456789abcdef",
     ...options.vars,
   };
-  const args = [
-    "--persist-to",
-    persistTo,
-    "--show-interactive-dev-session=false",
-    "--var",
-    ...Object.entries(vars).map(([name, value]) => `${name}:${value}`),
-  ];
-  let launched: Launched;
+  let server: DevServer;
   try {
-    launched = await launch(args, env, { cwd: root, timeoutMs: options.timeoutMs ?? 90_000 });
+    await applyMigrations(persistTo);
+    server = await startDevServer({ persistTo, vars, timeoutMs: options.timeoutMs });
   } catch (err) {
     await rm(persistTo, { recursive: true, force: true });
     throw err;
   }
-  const { url, child } = launched;
   const stop = async () => {
-    await stopProcessGroup(child);
+    await server.stop();
     await rm(persistTo, { recursive: true, force: true });
   };
-  return { url, createUser: userFactory(url), logs: launched.logs, stop };
+  return { url: server.url, createUser: userFactory(server.url), logs: server.logs, stop };
 }
 
-/** Registers a fresh user on the control plane at `url`, logs in and creates an API key. */
 export function userFactory(url: string): RunningWorker["createUser"] {
   let counter = 0;
   const createUser = async (label = "user"): Promise<E2EUser> => {
