@@ -7,6 +7,7 @@ export default defineConfig({
       "test/vitest.config.ts",
       "gpu-agent/vitest.config.ts",
       "test/e2e/vitest.config.ts",
+      "test/scripts/vitest.config.ts",
       "bench/vitest.config.ts",
     ],
   },

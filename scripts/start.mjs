@@ -15,8 +15,10 @@ import {
   sqlString,
 } from "./lib/dev-state.mjs";
 import { run, startProcess, stopAll, waitForHttp } from "./lib/processes.mjs";
+import { readStartConfig, StartConfigError } from "./lib/start-config.mjs";
 
-const port = Number(process.env.PORT ?? 8787);
+const config = checkedConfig();
+const port = config.port;
 const baseUrl = `http://127.0.0.1:${port}`;
 const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
 
@@ -32,7 +34,7 @@ async function main() {
   if (ensureDevVars()) console.log("Generated .dev.vars with local secrets.");
   console.log("Applying local D1 migrations…");
   await run(wrangler, ["d1", "migrations", "apply", "DB", "--local"], { cwd: root });
-  const creds = devCredentials();
+  const creds = devCredentials(config.devApiKey);
   await seed(creds);
 
   console.log(`Starting the control plane (wrangler dev) on ${baseUrl}…`);
@@ -63,13 +65,24 @@ async function main() {
     shutdown(1);
     return;
   }
-  const comfy = await ensureComfy();
+  const comfy = await ensureComfy(config);
   const machine = await ensureDevMachine(baseUrl, creds.apiKey, creds);
   saveCredentials({ ...creds, ...machine });
   const deploymentId = await ensureDemoDeployment(baseUrl, creds.apiKey);
   await run(process.execPath, [path.join(root, "gpu-agent", "build.mjs")], { cwd: root });
   startAgent(machine.machineToken, comfy.url);
   printWelcome(creds, deploymentId, comfy);
+}
+
+/** The settings, checked before anything starts; a bad one ends the start with exit code 2. */
+function checkedConfig() {
+  try {
+    return readStartConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof StartConfigError)) throw err;
+    console.error(`npm start: ${err.message}`);
+    process.exit(2);
+  }
 }
 
 function startAgent(token, comfyUrl) {
@@ -92,7 +105,7 @@ comfy-edge is running.
   Admin login    ${creds.username} / ${creds.password}
   API key        ${creds.apiKey}
 
-  ComfyUI        ${comfy.url}${comfy.simulated ? "  (SIMULATOR: no real ComfyUI answered)" : ""}
+  ComfyUI        ${comfy.url}${comfy.simulated ? `  (${comfy.note})` : ""}
   Demo           deployment ${deploymentId} (image → ImageInvert → SaveImage)
 
 Run the demo:

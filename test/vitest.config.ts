@@ -33,6 +33,8 @@ export default defineConfig(async () => {
       name: "worker",
       include: ["worker/**/*.test.ts"],
       setupFiles: ["worker/setup.ts"],
+      // A deadline for a test that hangs, not a measure: a loaded 2-core machine is several times slower.
+      testTimeout: 60_000,
     },
   };
 });

@@ -1,7 +1,7 @@
+import { dialServer, type JobMessage, TestAgent } from "../../test/helpers/test-agent";
 import { pushLatency } from "./floor";
 import type { Account } from "./product";
 import { createDeployment, createMachine, queueRun } from "./product";
-import { ProtocolAgent } from "./protocol-agent";
 import type { WranglerServer } from "./wrangler";
 
 /** A graph every ComfyUI (and the simulator) runs; the run input `marker` lands in EmptyImage's colour. */
@@ -9,6 +9,16 @@ export const BENCH_GRAPH = {
   "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
   "2": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "bench" } },
 };
+/** The bench's agents wait longer than the tests' for what a loaded machine delays. */
+export const ACK_TIMEOUT_MS = 15_000;
+/** How the bench connects its protocol agents: over the network, one slot, renewing leases. */
+export const BENCH_AGENT = (baseUrl: string) => ({
+  dial: dialServer(baseUrl),
+  slots: 1,
+  heartbeat: true,
+  timeoutMs: 10_000,
+});
+
 export const BENCH_MARKER = { node: "1", input: "color", type: "integer" as const };
 
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -37,7 +47,7 @@ export async function dispatchLatency(
 ) {
   const machine = await createMachine(controlPlane, account, "dispatch-agent", "dispatch");
   const deploymentId = await createDeployment(controlPlane, account, "dispatch", BENCH_GRAPH, BENCH_MARKER);
-  const agent = await ProtocolAgent.connect(controlPlane.url, machine.token, 1);
+  const agent = await TestAgent.connect(machine.token, BENCH_AGENT(controlPlane.url));
   const product: number[] = [];
   const productPost: number[] = [];
   const floorSamples: number[] = [];
@@ -45,7 +55,7 @@ export async function dispatchLatency(
   let marker = 0;
 
   const oneRun = async () => {
-    const arrived = new Promise<{ job: Parameters<ProtocolAgent["onJob"]>[0]; at: number }>((resolve) => {
+    const arrived = new Promise<{ job: JobMessage; at: number }>((resolve) => {
       agent.onJob = (job, at) => resolve({ job, at });
     });
     const sent = performance.now();
@@ -53,7 +63,7 @@ export async function dispatchLatency(
     const returned = performance.now();
     const { job, at } = await withTimeout(arrived, 10_000, `job for run ${runId}`);
     if (job.run_id !== runId) throw new Error(`expected the job of ${runId}, got ${job.run_id}`);
-    await agent.complete(job);
+    await agent.complete(job, ACK_TIMEOUT_MS);
     return { latency: at - sent, post: returned - sent };
   };
 

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
+import type { RunReport } from "../../src/protocol/v1";
+import { TestAgent } from "../../test/helpers/test-agent";
+import { ACK_TIMEOUT_MS, BENCH_AGENT } from "./dispatch";
 import { sleep } from "./procs";
 import type { Machine } from "./product";
-import { ProtocolAgent } from "./protocol-agent";
 
 /** What ComfyUI (real or simulated) did for one run, on the bench's clock (`performance.now()`). */
 export type Trace = {
@@ -40,7 +42,7 @@ export async function emulatedFleet(
 ): Promise<Fleet> {
   const traces = new Map<number, Trace>();
   const counts = new Map<number, number>();
-  const agents = await Promise.all(machines.map((m) => ProtocolAgent.connect(baseUrl, m.token, 1)));
+  const agents = await Promise.all(machines.map((m) => TestAgent.connect(m.token, BENCH_AGENT(baseUrl))));
   let stopped = false;
   for (const agent of agents) {
     agent.onJob = (job) => {
@@ -49,15 +51,16 @@ export async function emulatedFleet(
       const trace: Trace = { marker, start: performance.now(), end: null, progress: new Map() };
       traces.set(marker, trace);
       void (async () => {
-        await agent.report(job, { kind: "accepted", prompt_id: randomUUID() });
-        await agent.report(job, { kind: "started" });
+        const report = (r: RunReport) => agent.report(job, r, undefined, ACK_TIMEOUT_MS);
+        await report({ kind: "accepted", prompt_id: randomUUID() });
+        await report({ kind: "started" });
         const acks: Promise<unknown>[] = [];
         for (let step = 1; step <= opts.steps && !stopped; step++) {
           if (opts.stepMs) await sleep(opts.stepMs);
           trace.progress.set(step, performance.now());
           // Like the GPU agent, progress is sent without waiting for the previous ack.
           acks.push(
-            agent.report(job, {
+            report({
               kind: "progress",
               progress: {
                 percentage: (100 * step) / opts.steps,
@@ -74,7 +77,7 @@ export async function emulatedFleet(
         }
         trace.end = performance.now();
         await Promise.all(acks);
-        await agent.report(job, { kind: "succeeded", outputs: [] });
+        await report({ kind: "succeeded", outputs: [] });
       })().catch((err) => console.error(`emulated agent: run ${job.run_id}: ${err}`));
     };
   }

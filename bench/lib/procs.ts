@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, readdirSync, readFileSync, type WriteStream } from "node:fs";
-import net from "node:net";
 
 /**
  * Every process the bench starts runs in its own process group and is stopped, with everything it
@@ -16,7 +15,15 @@ export type Managed = {
 };
 
 const managed = new Set<Managed>();
+/** Process groups started by another launcher (the shared `wrangler dev` one), with their stop. */
+const adopted = new Map<number, () => Promise<void>>();
 let hooksInstalled = false;
+
+/** Makes a process group started elsewhere stop with the bench, like one of its own. */
+export function adopt(pid: number, stop: () => Promise<void>) {
+  installHooks();
+  adopted.set(pid, stop);
+}
 
 function installHooks() {
   if (hooksInstalled) return;
@@ -24,6 +31,7 @@ function installHooks() {
   // Last resort: whatever is still running when this process exits is killed with it.
   process.on("exit", () => {
     for (const m of managed) killGroup(m.pid, "SIGKILL");
+    for (const pid of adopted.keys()) killGroup(pid, "SIGKILL");
   });
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
@@ -89,7 +97,9 @@ export async function stopProcess(m: Managed, graceMs = 3000) {
 }
 
 export async function stopAll() {
-  await Promise.all([...managed].map((m) => stopProcess(m)));
+  const stops = [...adopted.values()];
+  adopted.clear();
+  await Promise.all([...[...managed].map((m) => stopProcess(m)), ...stops.map((stop) => stop())]);
 }
 
 /** Runs a command to completion; rejects with its output when it fails or takes longer than `timeoutMs`. */
@@ -127,46 +137,7 @@ export function runCommand(
   });
 }
 
-/** A port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Waits until `url` answers 2xx; throws when the process dies, prints `fatal`, or `timeoutMs` passes. */
-export async function waitForHttp(
-  url: string,
-  timeoutMs: number,
-  proc?: Managed,
-  fatal?: RegExp,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (proc && proc.child.exitCode !== null) {
-      throw new Error(`${proc.name} exited (${proc.child.exitCode}) before ${url} answered:\n${proc.tail()}`);
-    }
-    if (proc && fatal?.test(proc.tail())) throw new Error(`${proc.name} failed to start:\n${proc.tail()}`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
-      if (res.ok) return;
-    } catch {
-      // not up yet
-    }
-    await sleep(200);
-  }
-  throw new Error(`${url} did not answer within ${timeoutMs} ms${proc ? `:\n${proc.tail()}` : ""}`);
-}
 
 /** Reads a Linux process's resident set size (kB → MB) and CPU time (ms) from /proc. */
 export function processUsage(pid: number): { rssMb: number; cpuMs: number } {

@@ -47,10 +47,10 @@ export async function throughput(
   const deploymentId = await createDeployment(controlPlane, account, pool, BENCH_GRAPH, BENCH_MARKER);
   const fleet = await startFleet();
   try {
-    let floorCpu = groupCpuMs(floor.proc.pid);
+    let floorCpu = groupCpuMs(floor.pid);
     const before = await insertThroughput(floor, opts.clients, opts.durationMs / 2);
-    floorCpu = groupCpuMs(floor.proc.pid) - floorCpu;
-    let productCpu = groupCpuMs(controlPlane.proc.pid);
+    floorCpu = groupCpuMs(floor.pid) - floorCpu;
+    let productCpu = groupCpuMs(controlPlane.pid);
     const benchCpu = process.cpuUsage();
 
     let accepted = 0;
@@ -100,12 +100,12 @@ export async function throughput(
       for (const run of page.runs)
         errorSamples.push(`run ${run.status}: ${JSON.stringify(run.error).slice(0, 200)}`);
     }
-    productCpu = groupCpuMs(controlPlane.proc.pid) - productCpu;
+    productCpu = groupCpuMs(controlPlane.pid) - productCpu;
     const benchCpuMs = (({ user, system }) => (user + system) / 1000)(process.cpuUsage(benchCpu));
     // The second half of the floor runs once the product is idle again, like the first.
-    const floorCpuBefore = groupCpuMs(floor.proc.pid);
+    const floorCpuBefore = groupCpuMs(floor.pid);
     const after = await insertThroughput(floor, opts.clients, opts.durationMs / 2);
-    floorCpu += groupCpuMs(floor.proc.pid) - floorCpuBefore;
+    floorCpu += groupCpuMs(floor.pid) - floorCpuBefore;
     const floorPerSecond = (before.ok + after.ok) / (before.seconds + after.seconds);
     const executions = fleet.executions();
     let runTwice = 0;

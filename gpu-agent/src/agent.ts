@@ -64,7 +64,8 @@ export class Agent implements Drainable {
     this.exited = new Promise((resolve) => {
       this.resolveExit = resolve;
     });
-    this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
+    const comfy = { ...DEFAULT_TIMINGS.comfy, unreachableMs: options.config.comfyDownS * 1000 };
+    this.timings = { ...DEFAULT_TIMINGS, comfy, ...options.timings };
     this.trustedOrigins = [new URL(options.config.server.replace(/^ws/, "http")).origin];
     const createClient = (url: string) =>
       createComfyPort(url, {

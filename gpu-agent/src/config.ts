@@ -58,6 +58,7 @@ export const AgentConfig = z
     uploadConcurrency: positiveInt.max(32).default(4),
     maxInputMb: positiveInt.default(100),
     shutdownGraceS: z.coerce.number().int().nonnegative().default(120),
+    comfyDownS: positiveInt.default(30),
     allowPrivateInputs: flag.default(false),
     logLevel: z.enum(LOG_LEVELS).default("info"),
   })
@@ -148,6 +149,13 @@ const OPTIONS: OptionSpec[] = [
     env: "COMFY_EDGE_SHUTDOWN_GRACE_S",
     file: "shutdown_grace_s",
     help: "On SIGTERM, seconds to let running jobs finish before handing them back (default 120)",
+  },
+  {
+    key: "comfyDownS",
+    flag: "comfy-down-s",
+    env: "COMFY_EDGE_COMFY_DOWN_S",
+    file: "comfy_down_s",
+    help: "Seconds a ComfyUI may stay unreachable during a run before the run is handed back (default 30)",
   },
   {
     key: "allowPrivateInputs",

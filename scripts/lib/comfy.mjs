@@ -3,6 +3,7 @@
 import path from "node:path";
 import { root } from "./dev-state.mjs";
 import { startProcess, waitForHttp } from "./processes.mjs";
+import { simulatorPlacement } from "./start-config.mjs";
 
 export async function comfyAnswers(url) {
   try {
@@ -13,21 +14,30 @@ export async function comfyAnswers(url) {
   }
 }
 
-export async function ensureComfy() {
-  const url = (process.env.COMFYUI_URL ?? "http://127.0.0.1:8188").replace(/\/+$/, "");
+/** The ComfyUI to use: `{url, simulated, note}`; starts the simulator when nothing answers at COMFYUI_URL. */
+export async function ensureComfy(config) {
+  const url = config.comfyUrl;
   if (await comfyAnswers(url)) {
     console.log(`Using the ComfyUI at ${url}.`);
     return { url, simulated: false };
   }
-  const port = Number(process.env.COMFY_SIM_PORT ?? 8188);
-  const simUrl = `http://127.0.0.1:${port}`;
+  const sim = simulatorPlacement(config);
+  const where = sim.moved ? `on ${sim.url}, NOT at ${url} (${sim.moved})` : `on ${sim.url}`;
   console.warn(
-    `\n!! No ComfyUI answers at ${url}. Starting the bundled ComfyUI SIMULATOR on ${simUrl}.\n` +
+    `\n!! No ComfyUI answers at ${url}. Starting the bundled ComfyUI SIMULATOR ${where}.\n` +
       "!! It runs core nodes on fake pixels, without a GPU. Set COMFYUI_URL to use a real ComfyUI.\n",
   );
+  if (await comfyAnswers(sim.url)) throw new Error(`Something else already answers at ${sim.url}.`);
   const tsx = path.join(root, "node_modules", ".bin", "tsx");
-  startProcess(tsx, [path.join(root, "gpu-agent", "sim", "main.ts"), "--port", String(port)], { cwd: root });
-  if (!(await waitForHttp(`${simUrl}/system_stats`, 30_000)))
-    throw new Error("The ComfyUI simulator did not start.");
-  return { url: simUrl, simulated: true };
+  const args = [
+    path.join(root, "gpu-agent", "sim", "main.ts"),
+    "--host",
+    sim.host,
+    "--port",
+    String(sim.port),
+  ];
+  startProcess(tsx, args, { cwd: root });
+  if (!(await waitForHttp(`${sim.url}/system_stats`, 30_000)))
+    throw new Error(`The ComfyUI simulator did not start on ${sim.url}.`);
+  return { url: sim.url, simulated: true, note: `SIMULATOR: nothing answered at ${url}` };
 }

@@ -1,50 +1,12 @@
 // The local demo: a dev machine for the local agent and a deployment that runs on any ComfyUI
 // (core nodes only, no model weights): an image input → ImageInvert → SaveImage.
-import { deflateSync } from "node:zlib";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { root } from "./dev-state.mjs";
 
-/** A small PNG (a 64×64 colour gradient), so the demo's image input has a default. */
-function demoPng() {
-  const size = 64;
-  const raw = Buffer.alloc(size * (size * 3 + 1));
-  for (let y = 0; y < size; y++) {
-    raw[y * (size * 3 + 1)] = 0;
-    for (let x = 0; x < size; x++) {
-      const o = y * (size * 3 + 1) + 1 + x * 3;
-      raw[o] = x * 4;
-      raw[o + 1] = y * 4;
-      raw[o + 2] = 160;
-    }
-  }
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (buf) => {
-    let c = 0xffffffff;
-    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type, data) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, "ascii");
-    const tail = Buffer.alloc(4);
-    tail.writeUInt32BE(crc(Buffer.concat([head.subarray(4), data])), 0);
-    return Buffer.concat([head, data, tail]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(size, 0);
-  ihdr.writeUInt32BE(size, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const png = Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", ihdr),
-    chunk("IDAT", deflateSync(raw)),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
-  return `data:image/png;base64,${png.toString("base64")}`;
-}
+/** The README's example picture (64×64), so the demo's image input has a default. */
+const demoPng = () =>
+  `data:image/png;base64,${readFileSync(path.join(root, "docs", "example.png")).toString("base64")}`;
 
 export const DEMO_NAME = "demo-invert";
 

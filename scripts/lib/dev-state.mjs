@@ -1,6 +1,7 @@
 import { createHash, pbkdf2Sync, randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { isDevApiKey } from "./start-config.mjs";
 
 export const root = path.resolve(import.meta.dirname, "../..");
 const stateDir = path.join(root, ".dev-state");
@@ -19,17 +20,21 @@ export function ensureDevVars() {
   return true;
 }
 
-/** Credentials of the local admin, kept between starts so the seed is idempotent. */
-export function devCredentials() {
+/**
+ * Credentials of the local admin, kept between starts so the seed is idempotent. `apiKey` (checked
+ * already) replaces the saved key; a saved key the control plane would refuse is replaced, not reused.
+ */
+export function devCredentials(apiKey) {
   const file = path.join(stateDir, "credentials.json");
   const saved = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};
+  const savedKey = isDevApiKey(saved.apiKey) ? saved.apiKey : undefined;
   const creds = {
     userId: saved.userId ?? randomUUID(),
     email: "admin@localhost.dev",
     username: "admin",
     password: saved.password ?? randomBytes(12).toString("base64url"),
     apiKeyId: saved.apiKeyId ?? randomUUID(),
-    apiKey: process.env.COMFY_EDGE_DEV_API_KEY || saved.apiKey || token("ce_live_"),
+    apiKey: apiKey ?? savedKey ?? token("ce_live_"),
     machineId: saved.machineId,
     machineToken: saved.machineToken,
   };

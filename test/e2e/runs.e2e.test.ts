@@ -1,26 +1,20 @@
 import { createHash } from "node:crypto";
 import { ComfyDeploy } from "comfydeploy";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
 import { buildAgent, type RunningAgent, startAgent } from "./support/agent";
 import * as api from "./support/api";
-import { type E2EUser, type RunningWorker, startWorker } from "./support/worker";
+import { type E2EUser, sharedWorker } from "./support/worker";
 
-let worker: RunningWorker;
+const worker = sharedWorker();
 const cleanup: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
   await buildAgent();
-  // Short leases so a killed agent's run moves on within seconds.
-  worker = await startWorker({ vars: { LEASE_TTL_MS: "3000" } });
 });
 
 afterEach(async () => {
   for (const stop of cleanup.splice(0).reverse()) await stop().catch(() => undefined);
-});
-
-afterAll(async () => {
-  await worker?.stop();
 });
 
 const call = <T>(user: E2EUser, method: string, path: string, body?: unknown) =>
@@ -35,7 +29,8 @@ async function gpuHost(user: E2EUser, stepMs = 30): Promise<{ sim: ComfySimulato
   const sim = await startComfySimulator({ stepMs });
   cleanup.push(() => sim.close());
   const machine = await call<{ token: string }>(user, "POST", "/api/machine/custom", { name: "e2e-gpu" });
-  const agent = await startAgent({ server: worker.url, token: machine.token, comfy: sim.url });
+  // A ComfyUI that stops answering hands its run back after 3 s rather than 30 s.
+  const agent = await startAgent({ server: worker.url, token: machine.token, comfy: sim.url, comfyDownS: 3 });
   cleanup.push(() => agent.stop("SIGKILL"));
   return { sim, agent };
 }

@@ -1,17 +1,9 @@
 import { ComfyDeploy } from "comfydeploy";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { externalGraph } from "../helpers/graphs";
-import { type RunningWorker, startWorker } from "./support/worker";
+import { sharedWorker } from "./support/worker";
 
-let worker: RunningWorker;
-
-beforeAll(async () => {
-  worker = await startWorker();
-});
-
-afterAll(async () => {
-  await worker?.stop();
-});
+const worker = sharedWorker();
 
 async function post<T>(path: string, token: string, body: unknown): Promise<T> {
   const res = await fetch(`${worker.url}${path}`, {

@@ -1,4 +1,5 @@
 import { exports } from "cloudflare:workers";
+import type { Dial } from "./test-agent";
 
 export const BASE = "http://comfy-edge.test";
 
@@ -32,3 +33,13 @@ export async function api<T = Record<string, unknown>>(
   }
   return { status: res.status, body: parsed as T, headers: res.headers };
 }
+
+/** Opens an agent link through the Worker's own fetch handler, as an agent on the internet would. */
+export const dialWorker: Dial = async (token) => {
+  const res = await exports.default.fetch(`${BASE}/api/agent/v1/connect`, {
+    headers: { Upgrade: "websocket", Authorization: `Bearer ${token}` },
+  });
+  if (!res.webSocket) return { status: res.status, body: await res.json() };
+  res.webSocket.accept();
+  return { status: res.status, socket: res.webSocket };
+};

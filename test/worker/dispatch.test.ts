@@ -180,9 +180,12 @@ describe("agent link security", () => {
     const bob = await createUser("bob");
     const bobAgent = await TestAgent.connect((await createMachine(bob)).token);
     const runId = await executeRun(alice);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(bobAgent.all("job").map((j) => j.run_id)).not.toContain(runId);
     expect((await getRunStatus(alice, runId)).status).toBe("not-started");
+    // Barrier: once alice's own agent holds the run's one lease, no other agent can get it.
+    const aliceAgent = await TestAgent.connect((await createMachine(alice)).token);
+    await aliceAgent.job(runId);
+    expect(bobAgent.all("job").map((j) => j.run_id)).not.toContain(runId);
     bobAgent.close();
+    aliceAgent.close();
   });
 });

@@ -15,8 +15,10 @@ describe("cancel", () => {
     const res = await cancel(user.apiKey, runId);
     expect(res.body).toMatchObject({ status: "cancelled", message: "Run cancelled" });
     const agent = await TestAgent.connect(machine.token);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(agent.count("job")).toBe(0);
+    // Barrier: the agent's one slot takes the next run only if the cancelled one never held it.
+    const next = await executeRun(user);
+    await agent.job(next);
+    expect(agent.all("job").map((j) => j.run_id)).toEqual([next]);
     agent.close();
   });
 
@@ -40,7 +42,9 @@ describe("cancel", () => {
     const job = await agent.job(first);
     const second = await executeRun(user);
     await cancel(user.apiKey, first);
-    await new Promise((r) => setTimeout(r, 50));
+    await agent.next("cancel");
+    // Barrier: the ack of a later report comes after anything the cancel made the Dispatcher send.
+    await agent.report(job, { kind: "started" });
     expect(agent.count("job")).toBe(1);
     await agent.report(job, { kind: "cancelled" });
     expect((await agent.job(second)).run_id).toBe(second);

@@ -20,6 +20,7 @@ describe("parseCli", () => {
       progressThrottleMs: 250,
       uploadConcurrency: 4,
       maxInputMb: 100,
+      comfyDownS: 30,
       allowPrivateInputs: false,
       logLevel: "info",
     });

@@ -31,11 +31,14 @@ export async function startAgent(opts: {
   /** ComfyUI's directory (or one per URL, comma-separated): the agent cleans the runs' files there. */
   comfyDir?: string;
   stateDir?: string;
+  /** Seconds an unreachable ComfyUI fails a run after (the agent's `--comfy-down-s`). */
+  comfyDownS?: number;
 }): Promise<RunningAgent> {
   const stateDir = opts.stateDir ?? (await mkdtemp(path.join(tmpdir(), "comfy-edge-agent-")));
   const args = [agentBundle, "--server", opts.server, "--token", opts.token, "--comfy", opts.comfy];
   args.push("--state-dir", stateDir, "--allow-private-inputs", "--progress-throttle-ms", "50");
   if (opts.comfyDir) args.push("--comfy-dir", opts.comfyDir);
+  if (opts.comfyDownS) args.push("--comfy-down-s", String(opts.comfyDownS));
   const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   let links = 0;

@@ -4,7 +4,7 @@ import type { E2EUser, RunningWorker } from "./worker";
 
 /** A JSON call to the public API as `user`; throws with the body on any non-2xx. */
 export async function call<T>(
-  worker: RunningWorker,
+  worker: Pick<RunningWorker, "url">,
   user: E2EUser,
   method: string,
   path: string,
@@ -21,7 +21,7 @@ export async function call<T>(
 }
 
 /** The invert deployment with an image input bound to LoadImage. */
-export async function invertDeployment(worker: RunningWorker, user: E2EUser) {
+export async function invertDeployment(worker: Pick<RunningWorker, "url">, user: E2EUser) {
   const workflow = await call<{ id: string }>(worker, user, "POST", "/api/workflow", {
     name: "invert",
     workflow_api: invertGraph,
@@ -36,7 +36,7 @@ export async function invertDeployment(worker: RunningWorker, user: E2EUser) {
 }
 
 /** Uploads the simulator's example picture as a file of `user`; returns its file id. */
-export async function uploadPng(worker: RunningWorker, user: E2EUser, sim: ComfySimulator) {
+export async function uploadPng(worker: Pick<RunningWorker, "url">, user: E2EUser, sim: ComfySimulator) {
   const png = Buffer.from(
     await (await fetch(`${sim.url}/view?filename=example.png&type=input`)).arrayBuffer(),
   );
@@ -60,7 +60,7 @@ export type RunView = {
 
 /** Polls the run until its status is one of `statuses`; throws after `timeoutMs`. */
 export async function waitForStatus(
-  worker: RunningWorker,
+  worker: Pick<RunningWorker, "url">,
   user: E2EUser,
   runId: string,
   statuses: string[],

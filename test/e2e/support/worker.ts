@@ -1,11 +1,17 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { inject } from "vitest";
+import { applyMigrations, type DevServer, startDevServer } from "./dev-server";
 
-const root = path.resolve(import.meta.dirname, "../../..");
-const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The URL of the `wrangler dev` every e2e file shares (see `sharedWorker()`). */
+    sharedWorkerUrl: string;
+  }
+}
+
+export { applyMigrations, type DevServer, freePort, root, startDevServer, wranglerJs } from "./dev-server";
 
 export type E2EUser = {
   id: string;
@@ -35,77 +41,6 @@ export type StartOptions = {
   timeoutMs?: number;
 };
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(wrangler, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (d) => {
-      output += d;
-    });
-    child.stderr.on("data", (d) => {
-      output += d;
-    });
-    child.on("error", reject);
-    child.on("exit", (code) =>
-      code === 0
-        ? resolve(output)
-        : reject(new Error(`wrangler ${args.join(" ")} failed (${code}):\n${output}`)),
-    );
-  });
-}
-
-async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number, logs: () => string) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${logs()}`);
-    try {
-      const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`wrangler dev did not answer /api/health within ${timeoutMs} ms:\n${logs()}`);
-}
-
-function stopProcessGroup(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.pid === undefined) return resolve();
-    const pid = child.pid;
-    const kill = setTimeout(() => {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, 5000);
-    child.once("exit", () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    try {
-      process.kill(-pid, "SIGTERM");
-    } catch {
-      clearTimeout(kill);
-      resolve();
-    }
-  });
-}
-
 async function json<T>(res: Response, what: string): Promise<T> {
   const text = await res.text();
   if (!res.ok) throw new Error(`${what} failed: ${res.status} ${text}`);
@@ -113,15 +48,29 @@ async function json<T>(res: Response, what: string): Promise<T> {
 }
 
 /**
- * Starts the real control plane (`wrangler dev`: workerd with local D1, R2, Durable Objects) on a
- * free port, with its own state in a temporary directory and the migrations applied there first.
+ * The settings of the control plane all e2e files share: short leases, so a killed agent's run moves on
+ * within seconds, and a streamed-upload limit small enough to cross with a test's upload.
+ */
+export const SHARED_WORKER_VARS = {
+  LEASE_TTL_MS: "3000",
+  MAX_STREAMED_UPLOAD_BYTES: String(12 * 1024 * 1024),
+};
+
+/**
+ * The project's shared control plane (started once by `global-worker.ts`, with SHARED_WORKER_VARS).
+ * Every test makes its own users, so files do not see each other's rows.
+ */
+export function sharedWorker(): Pick<RunningWorker, "url" | "createUser"> {
+  const url = inject("sharedWorkerUrl");
+  return { url, createUser: userFactory(url) };
+}
+
+/**
+ * Starts the real control plane on free ports, with its own state in a temporary directory and the
+ * migrations applied there first.
  */
 export async function startWorker(options: StartOptions = {}): Promise<RunningWorker> {
   const persistTo = await mkdtemp(path.join(tmpdir(), "comfy-edge-e2e-"));
-  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1", NO_COLOR: "1" };
-  await run(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], env);
-
-  const [port, inspectorPort] = [await freePort(), await freePort()];
   const vars = {
     JWT_SECRET: "e2e-jwt-secret-0123456789abcdef0123456789abcdef",
     URL_SIGNING_SECRET: "e2e-url-secret-0123456789abcdef0123456789abcdef",
@@ -132,39 +81,22 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
     ...(options.allowLocalWebhooks ? { ALLOW_LOCAL_WEBHOOKS: "true" } : {}),
     ...options.vars,
   };
-  const args = [
-    "dev",
-    "--port",
-    String(port),
-    "--ip",
-    "127.0.0.1",
-    "--inspector-port",
-    String(inspectorPort),
-    "--persist-to",
-    persistTo,
-    "--show-interactive-dev-session=false",
-    "--var",
-    ...Object.entries(vars).map(([name, value]) => `${name}:${value}`),
-  ];
-  const child = spawn(wrangler, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  const collect = (d: Buffer) => {
-    output = (output + d.toString()).slice(-20_000);
-  };
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    await stopProcessGroup(child);
-    await rm(persistTo, { recursive: true, force: true });
-  };
+  let server: DevServer;
   try {
-    await waitForHealth(url, child, options.timeoutMs ?? 90_000, () => output);
+    await applyMigrations(persistTo);
+    server = await startDevServer({ persistTo, vars, timeoutMs: options.timeoutMs });
   } catch (err) {
-    await stop();
+    await rm(persistTo, { recursive: true, force: true });
     throw err;
   }
+  const stop = async () => {
+    await server.stop();
+    await rm(persistTo, { recursive: true, force: true });
+  };
+  return { url: server.url, createUser: userFactory(server.url), logs: server.logs, stop };
+}
 
+export function userFactory(url: string): RunningWorker["createUser"] {
   let counter = 0;
   const createUser = async (label = "user"): Promise<E2EUser> => {
     counter += 1;
@@ -194,6 +126,5 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
     );
     return { id: user.id, email, username, password, access: login.access_token, apiKey: key.key };
   };
-
-  return { url, createUser, logs: () => output, stop };
+  return createUser;
 }

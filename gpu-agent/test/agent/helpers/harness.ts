@@ -83,6 +83,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     uploadConcurrency: 2,
     maxInputMb: 5,
     shutdownGraceS: 5,
+    comfyDownS: 30,
     allowPrivateInputs: false,
     logLevel: "error",
     comfyDir: options.comfyDirs ? (dirs as string[]) : undefined,
