@@ -3,6 +3,7 @@ import { Scalar } from "@scalar/hono-api-reference";
 import type { AppEnv } from "./env";
 import { validationError } from "./lib/validation";
 import { handleError, handleNotFound } from "./middleware/errors";
+import { guardJsonBody } from "./middleware/json-guard";
 import { requestContext } from "./middleware/request-context";
 import { agentRoutes } from "./routes/agent";
 import { assetRoutes } from "./routes/assets";
@@ -24,6 +25,7 @@ function createApp() {
     },
   });
   app.use("*", requestContext);
+  app.use("/api/*", guardJsonBody);
   app.onError(handleError);
   app.notFound(handleNotFound);
 

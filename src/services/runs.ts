@@ -7,6 +7,7 @@ import { newId } from "../lib/ids";
 import type { ApiGraph, InputBinding } from "../protocol/graph";
 import {
   advanceRun,
+  deleteUnqueuedRun,
   findRun,
   insertRun,
   isTerminal,
@@ -109,14 +110,19 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
   const timeout = spec.options.timeoutMinutes;
   // Enqueue first so the job reaches an idle agent without waiting on the room; a room that already
   // has events ignores the late init.
-  const { position } = await dispatcher(ctx.env, ctx.userId, spec.pool).enqueue({
-    runId: row.id,
-    userId: ctx.userId,
-    priority,
-    attempt: 1,
-    deadlineAt: timeout ? Date.parse(row.createdAt) + timeout * 60_000 : null,
-    payload: { graph: spec.graph, inputs: spec.inputs, bindings: spec.bindings, input_urls: inputUrls },
-  });
+  const { position } = await dispatcher(ctx.env, ctx.userId, spec.pool)
+    .enqueue({
+      runId: row.id,
+      userId: ctx.userId,
+      priority,
+      attempt: 1,
+      deadlineAt: timeout ? Date.parse(row.createdAt) + timeout * 60_000 : null,
+      payload: { graph: spec.graph, inputs: spec.inputs, bindings: spec.bindings, input_urls: inputUrls },
+    })
+    .catch(async (err: unknown) => {
+      await deleteUnqueuedRun(ctx.db, row.id);
+      throw err;
+    });
   await runRoom(ctx.env, row.id).init(toSnapshot(row));
   return { run: row, position };
 }

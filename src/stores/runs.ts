@@ -26,6 +26,11 @@ export async function insertRun(db: Db, row: NewRun): Promise<RunRow> {
   return created as RunRow;
 }
 
+/** Undoes a run that never reached its queue, so no request leaves a run that can never start. */
+export async function deleteUnqueuedRun(db: Db, id: string) {
+  await db.delete(runs).where(and(eq(runs.id, id), eq(runs.status, "not-started")));
+}
+
 export function findRun(db: Db, userId: string, id: string) {
   return db.query.runs.findFirst({ where: and(eq(runs.id, id), eq(runs.userId, userId)) });
 }

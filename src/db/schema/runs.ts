@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { InputBinding } from "../../protocol/graph";
 import { createdAt, users } from "./auth";
+import { jsonText } from "./json-column";
 
 /** A GPU host's agent. Its token reaches only the agent endpoints. */
 export const machines = sqliteTable(
@@ -50,15 +51,15 @@ export const runs = sqliteTable(
     pool: text("pool").notNull().default("default"),
     status: text("status", { enum: RUN_STATUSES }).notNull().default("not-started"),
     priority: integer("priority").notNull().default(1),
-    inputs: text("inputs", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    inputs: jsonText<Record<string, unknown>>("inputs", {}).notNull(),
     /** The graph as it runs: the deployment's pinned version, or the raw graph of an execution. */
-    graph: text("graph", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    graph: jsonText<Record<string, unknown>>("graph", {}).notNull(),
     /** Where each input lands in the graph (the deployment's input spec when the run was made). */
     bindings: text("bindings", { mode: "json" }).$type<InputBinding[]>().notNull(),
-    outputs: text("outputs", { mode: "json" }).$type<unknown[]>(),
-    error: text("error", { mode: "json" }).$type<Record<string, unknown>>(),
-    progress: text("progress", { mode: "json" }).$type<Record<string, unknown>>(),
-    metadata: text("metadata", { mode: "json" }).$type<Record<string, unknown>>(),
+    outputs: jsonText<unknown[]>("outputs"),
+    error: jsonText<Record<string, unknown>>("error"),
+    progress: jsonText<Record<string, unknown>>("progress"),
+    metadata: jsonText<Record<string, unknown>>("metadata"),
     webhookUrl: text("webhook_url"),
     timeoutMinutes: integer("timeout_minutes"),
     machineId: text("machine_id"),
