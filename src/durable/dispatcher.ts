@@ -13,6 +13,7 @@ import {
 } from "../protocol/v1";
 import { outputUploadGrants } from "../services/run-outputs";
 import { recordMachineState } from "../stores/machines";
+import { AgentBudgets } from "./dispatcher/agent-budget";
 import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry";
 import { type Job, JobQueue, type NewJob } from "./dispatcher/job-queue";
 import { RunLifecycle } from "./dispatcher/run-lifecycle";
@@ -30,6 +31,7 @@ export class Dispatcher extends DurableObject<Bindings> {
   private readonly queue: JobQueue;
   private readonly agents: AgentRegistry;
   private readonly lifecycle: RunLifecycle;
+  private readonly budgets = new AgentBudgets();
   /** Work on one run happens in order; different runs proceed independently. */
   private readonly runChains = new Map<string, Promise<unknown>>();
 
@@ -111,6 +113,11 @@ export class Dispatcher extends DurableObject<Bindings> {
   }
 
   private async handleMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<unknown> {
+    const verdict = this.budgets.take(ws, raw);
+    if (verdict === "close") return ws.close(CloseCode.over_budget, "message budget exhausted");
+    if (verdict === "refused") {
+      return this.send(ws, { type: "error", code: "rate_limited", message: "over budget: not applied" });
+    }
     if (typeof raw !== "string") return this.protocolError(ws, "binary frames are not part of protocol v1");
     let parsed: ReturnType<typeof AgentMessage.safeParse>;
     try {

@@ -208,6 +208,6 @@ export async function runLogs(
   runId: string,
   opts: { levels?: NewLog["level"][]; tail: number },
 ) {
-  await getRun(db, userId, runId);
-  return listLogs(db, runId, opts);
+  const run = await getRun(db, userId, runId);
+  return { ...(await listLogs(db, runId, opts)), dropped: run.logsDropped };
 }

@@ -66,6 +66,8 @@ export const runs = sqliteTable(
     promptId: text("prompt_id"),
     attempt: integer("attempt").notNull().default(0),
     retriedFrom: text("retried_from"),
+    /** Older log lines removed to keep the newest MAX_LOGS_PER_RUN. */
+    logsDropped: integer("logs_dropped").notNull().default(0),
     origin: text("origin", { enum: ["api", "execution"] })
       .notNull()
       .default("api"),
