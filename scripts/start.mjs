@@ -9,11 +9,13 @@ import {
   devCredentials,
   ensureDevVars,
   hashPassword,
+  localS3Credentials,
   root,
   saveCredentials,
   sha256Hex,
   sqlString,
 } from "./lib/dev-state.mjs";
+import { writeLocalWranglerConfig } from "./lib/local-s3.mjs";
 import { run, startProcess, stopAll, waitForHttp } from "./lib/processes.mjs";
 
 const port = Number(process.env.PORT ?? 8787);
@@ -38,7 +40,11 @@ async function main() {
   console.log(`Starting the control plane (wrangler dev) on ${baseUrl}…`);
   const worker = startProcess(
     wrangler,
-    ["dev", "--port", String(port), "--ip", "127.0.0.1", "--show-interactive-dev-session=false"],
+    [
+      "dev",
+      ...["--config", writeLocalWranglerConfig("dev", localS3Credentials())],
+      ...["--port", String(port), "--ip", "127.0.0.1", "--show-interactive-dev-session=false"],
+    ],
     {
       cwd: root,
       env: { ...process.env, WRANGLER_SEND_METRICS: "false" },

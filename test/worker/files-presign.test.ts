@@ -28,7 +28,7 @@ describe("POST /api/file/upload (JSON, seed 002)", () => {
     expect(url.searchParams.get("X-Amz-SignedHeaders")).toBe("content-length;content-type;host");
     expect(url.searchParams.get("X-Amz-Expires")).toBe("3600");
     expect(url.searchParams.get("X-Amz-Credential")).toMatch(
-      /^comfy-edge-local\/\d{8}\/auto\/s3\/aws4_request$/,
+      new RegExp(`^${env.R2_ACCESS_KEY_ID}/\\d{8}/auto/s3/aws4_request$`),
     );
     expect(res.body.upload_headers).toEqual({ "Content-Type": "image/png" });
     expect(res.body.file_id).toMatch(/^[0-9a-f-]{36}$/);

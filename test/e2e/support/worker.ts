@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { newLocalS3Credentials, writeLocalWranglerConfig } from "../../../scripts/lib/local-s3.mjs";
 
 const root = path.resolve(import.meta.dirname, "../../..");
 const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
@@ -120,13 +121,19 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
   await run(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], env);
 
   const [port, inspectorPort] = [await freePort(), await freePort()];
+  const s3 = newLocalS3Credentials();
+  const config = writeLocalWranglerConfig(`e2e-${port}`, s3);
   const vars = {
     JWT_SECRET: "e2e-jwt-secret-0123456789abcdef0123456789abcdef",
     URL_SIGNING_SECRET: "e2e-url-secret-0123456789abcdef0123456789abcdef",
+    R2_ACCESS_KEY_ID: s3.accessKeyId,
+    R2_SECRET_ACCESS_KEY: s3.secretAccessKey,
     ...options.vars,
   };
   const args = [
     "dev",
+    "--config",
+    config,
     "--port",
     String(port),
     "--ip",
@@ -150,6 +157,7 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
   const stop = async () => {
     await stopProcessGroup(child);
     await rm(persistTo, { recursive: true, force: true });
+    await rm(config, { force: true });
   };
   try {
     await waitForHealth(url, child, options.timeoutMs ?? 90_000, () => output);

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { AwsClient } from "aws4fetch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type E2EUser, type RunningWorker, startWorker } from "./support/worker";
 
@@ -93,5 +94,18 @@ describe("uploads against local R2's S3 endpoint", () => {
     const late = await fetch(first.upload_url, { method: "PUT", body: randomBytes(first.size) });
     expect(late.status).toBeGreaterThanOrEqual(400);
     expect((await download(started.body.file_id)).bytes.equals(bytes)).toBe(true);
+  });
+});
+
+describe("the local S3 endpoint", () => {
+  it("does not accept the credentials once fixed in wrangler.toml, nor made-up ones", async () => {
+    for (const [accessKeyId, secretAccessKey] of [
+      ["comfy-edge-local", "comfy-edge-local-secret"],
+      ["local-0000000000000000", "0".repeat(64)],
+    ] as const) {
+      const client = new AwsClient({ accessKeyId, secretAccessKey, service: "s3", region: "auto" });
+      const listing = await client.fetch(`${worker.url}/cdn-cgi/local/r2/s3/comfy-edge-files?list-type=2`);
+      expect([401, 403], accessKeyId).toContain(listing.status);
+    }
   });
 });
