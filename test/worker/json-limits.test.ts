@@ -139,6 +139,36 @@ describe("JSON bodies are bounded before any route reads them", () => {
   });
 });
 
+describe("chunked bodies past a route's limit", () => {
+  const chunked = (text: string) => {
+    const bytes = new TextEncoder().encode(text);
+    return new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += 4096) controller.enqueue(bytes.subarray(i, i + 4096));
+        controller.close();
+      },
+    });
+  };
+
+  it("get the 413 envelope from the route's own limit, and nothing is created", async () => {
+    const email = `big${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const body = JSON.stringify({
+      email,
+      username: "x".repeat(100 * 1024),
+      password: "correct horse battery",
+    });
+    const res = await api<ErrorBody>("/api/auth/register", {
+      method: "POST",
+      body: chunked(body),
+      headers: { "Content-Type": "application/json" },
+    });
+    expect(res.status).toBe(413);
+    expect(res.body).toMatchObject({ error: "payload_too_large", message: expect.stringContaining("16384") });
+    const user = await env.DB.prepare("SELECT id FROM users WHERE email = ?").bind(email).first();
+    expect(user).toBeNull();
+  });
+});
+
 describe("rows stored before the limits still read", () => {
   it("serves runs whose stored metadata is too deep to serve, with that field null", async () => {
     const user = await createUser();
