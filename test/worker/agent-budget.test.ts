@@ -87,6 +87,31 @@ describe("a flooding agent", () => {
   }, 30_000);
 });
 
+describe("an agent reporting on runs that are not its own", () => {
+  it("changes nothing in another tenant's run, whatever lease it claims", async () => {
+    const alice = await createUser("alice");
+    const mallory = await createUser("mallory");
+    const aliceAgent = await TestAgent.connect((await createMachine(alice)).token);
+    const aliceRun = await executeRun(alice);
+    const aliceJob = await aliceAgent.job(aliceRun);
+    const intruder = await TestAgent.connect((await createMachine(mallory)).token);
+    for (const lease_token of [aliceJob.lease_token, "lease_forged"]) {
+      for (const report of [
+        { kind: "log", level: "ERROR", message: "injected" },
+        { kind: "failed", error: { code: "execution_error", message: "forged" } },
+        { kind: "succeeded", outputs: [] },
+      ] as const) {
+        const ack = await intruder.report({ run_id: aliceRun, lease_token }, report);
+        expect(ack.status).toBe("stale");
+      }
+    }
+    expect(await getRunStatus(alice, aliceRun)).toMatchObject({ status: "queued" });
+    expect(await logRows(aliceRun)).toBe(0);
+    aliceAgent.close();
+    intruder.close();
+  });
+});
+
 describe("logs per run", () => {
   it("keeps the newest lines and says how many were dropped", async () => {
     const user = await createUser();
