@@ -111,10 +111,36 @@ export function assertStorableJson(text: string): void {
   if (detail) throw new AppError("validation_error", detail.message, [detail]);
 }
 
+/** Whether the JSON text nests deeper than `limit`: only brackets outside strings count. */
+export function nestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 34) {
+      let end = text.indexOf('"', i + 1);
+      while (end > 0 && isEscaped(text, end)) end = text.indexOf('"', end + 1);
+      if (end < 0) return false;
+      i = end;
+    } else if (code === 123 || code === 91) {
+      if (++depth > limit) return true;
+    } else if (code === 125 || code === 93) {
+      depth -= 1;
+    }
+  }
+  return false;
+}
+
+function isEscaped(text: string, quote: number): boolean {
+  let backslashes = 0;
+  for (let j = quote - 1; text.charCodeAt(j) === 92; j--) backslashes += 1;
+  return backslashes % 2 === 1;
+}
+
 /** Parses stored JSON that may predate these limits; what cannot be read back safely becomes null. */
 export function parseStoredJson<T>(text: string | null, what: string): T | null {
   if (text === null) return null;
-  if (inspectJson(text, MAX_JSON_DEPTH * 4)?.code === "TOO_DEEP") {
+  // Stored rows may be deeper than new input may be; only what breaks serving is dropped.
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH * 4)) {
     console.warn(JSON.stringify({ event: "stored_json_unreadable", what, bytes: text.length }));
     return null;
   }

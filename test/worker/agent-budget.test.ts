@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import { AGENT_BUDGET, AgentBudget } from "../../src/durable/dispatcher/agent-budget";
-import { CloseCode } from "../../src/protocol/v1";
+import { CloseCode, type RunReport } from "../../src/protocol/v1";
 import { appendLogs } from "../../src/stores/runs";
 import { api } from "../helpers/http";
 import { createMachine, executeRun, getRunStatus } from "../helpers/runs";
@@ -96,11 +96,12 @@ describe("an agent reporting on runs that are not its own", () => {
     const aliceJob = await aliceAgent.job(aliceRun);
     const intruder = await TestAgent.connect((await createMachine(mallory)).token);
     for (const lease_token of [aliceJob.lease_token, "lease_forged"]) {
-      for (const report of [
+      const reports: RunReport[] = [
         { kind: "log", level: "ERROR", message: "injected" },
         { kind: "failed", error: { code: "execution_error", message: "forged" } },
         { kind: "succeeded", outputs: [] },
-      ] as const) {
+      ];
+      for (const report of reports) {
         const ack = await intruder.report({ run_id: aliceRun, lease_token }, report);
         expect(ack.status).toBe("stale");
       }
