@@ -9,11 +9,13 @@ import {
   devCredentials,
   ensureDevVars,
   hashPassword,
+  localS3Credentials,
   root,
   saveCredentials,
   sha256Hex,
   sqlString,
 } from "./lib/dev-state.mjs";
+import { writeLocalWranglerConfig } from "./lib/local-s3.mjs";
 import { run, startProcess, stopAll, waitForHttp } from "./lib/processes.mjs";
 import { readStartConfig, StartConfigError } from "./lib/start-config.mjs";
 
@@ -42,6 +44,7 @@ async function main() {
     wrangler,
     [
       "dev",
+      ...["--config", writeLocalWranglerConfig("dev", localS3Credentials())],
       "--port",
       String(port),
       "--ip",

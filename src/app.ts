@@ -4,6 +4,7 @@ import type { AppEnv } from "./env";
 import { validationError } from "./lib/validation";
 import { handleError, handleNotFound } from "./middleware/errors";
 import { idempotency } from "./middleware/idempotency";
+import { guardJsonBody } from "./middleware/json-guard";
 import { requestContext } from "./middleware/request-context";
 import { agentRoutes } from "./routes/agent";
 import { assetRoutes } from "./routes/assets";
@@ -35,6 +36,7 @@ function createApp() {
     },
   });
   app.use("*", requestContext);
+  app.use("/api/*", guardJsonBody);
   app.use("*", idempotency);
   app.onError(handleError);
   app.notFound(handleNotFound);

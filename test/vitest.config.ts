@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
@@ -25,6 +26,9 @@ export default defineConfig(async () => {
             RATE_LIMIT_PER_HOUR: "1000000",
             RATE_LIMIT_PER_DAY: "1000000",
             AUTH_MAX_FAILURES: "1000000",
+            // per run, as `npm start` does per checkout; nothing is fixed in wrangler.toml
+            R2_ACCESS_KEY_ID: `test-${randomBytes(6).toString("hex")}`,
+            R2_SECRET_ACCESS_KEY: randomBytes(32).toString("hex"),
           },
         },
       }),

@@ -1,6 +1,7 @@
 import { createHash, pbkdf2Sync, randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { newLocalS3Credentials } from "./local-s3.mjs";
 import { isDevApiKey } from "./start-config.mjs";
 
 export const root = path.resolve(import.meta.dirname, "../..");
@@ -8,16 +9,40 @@ const stateDir = path.join(root, ".dev-state");
 
 const token = (prefix) => `${prefix}${randomBytes(32).toString("base64url")}`;
 
-/** `.dev.vars` holds local secrets; it is generated once and never committed. */
+const devVarsFile = path.join(root, ".dev.vars");
+
+function readDevVars() {
+  if (!existsSync(devVarsFile)) return {};
+  const lines = readFileSync(devVarsFile, "utf8").split("\n");
+  return Object.fromEntries(
+    lines.filter((l) => l.includes("=")).map((l) => [l.split("=")[0], l.slice(l.indexOf("=") + 1)]),
+  );
+}
+
+/**
+ * `.dev.vars` holds local secrets, the local S3 endpoint's credentials among them; what it lacks is
+ * generated once and never committed. Returns whether anything was added.
+ */
 export function ensureDevVars() {
-  const file = path.join(root, ".dev.vars");
-  if (existsSync(file)) return false;
-  const lines = [
-    `JWT_SECRET=${randomBytes(32).toString("hex")}`,
-    `URL_SIGNING_SECRET=${randomBytes(32).toString("hex")}`,
-  ];
-  writeFileSync(file, `${lines.join("\n")}\n`, { mode: 0o600 });
+  const vars = readDevVars();
+  const s3 = newLocalS3Credentials();
+  const wanted = {
+    JWT_SECRET: randomBytes(32).toString("hex"),
+    URL_SIGNING_SECRET: randomBytes(32).toString("hex"),
+    R2_ACCESS_KEY_ID: s3.accessKeyId,
+    R2_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+  const missing = Object.entries(wanted).filter(([name]) => !vars[name]);
+  if (missing.length === 0) return false;
+  const text = Object.entries({ ...vars, ...Object.fromEntries(missing) }).map(([k, v]) => `${k}=${v}`);
+  writeFileSync(devVarsFile, `${text.join("\n")}\n`, { mode: 0o600 });
   return true;
+}
+
+/** The local S3 credentials in `.dev.vars` (the Worker signs with them; wrangler dev checks them). */
+export function localS3Credentials() {
+  const vars = readDevVars();
+  return { accessKeyId: vars.R2_ACCESS_KEY_ID, secretAccessKey: vars.R2_SECRET_ACCESS_KEY };
 }
 
 /**

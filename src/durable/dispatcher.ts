@@ -15,6 +15,7 @@ import { outputUploadGrants } from "../runs/outputs";
 import { ReportRefused, RunReports } from "../runs/reports";
 import { recordMachineState } from "../stores/machines";
 import { enqueueMachineWebhooks } from "../webhooks/enqueue";
+import { AgentBudgets } from "./dispatcher/agent-budget";
 import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry";
 import { type AgentIdentity, type CancelOutcome, readAgentIdentity } from "./dispatcher/client";
 import { type Job, JobQueue, type NewJob } from "./dispatcher/job-queue";
@@ -29,6 +30,7 @@ export class Dispatcher extends DurableObject<Bindings> {
   private readonly queue: JobQueue;
   private readonly agents: AgentRegistry;
   private readonly runs: RunReports;
+  private readonly budgets = new AgentBudgets();
   /** Work on one run happens in order; different runs proceed independently. */
   private readonly runChains = new Map<string, Promise<unknown>>();
 
@@ -112,6 +114,11 @@ export class Dispatcher extends DurableObject<Bindings> {
   }
 
   private async handleMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<unknown> {
+    const verdict = this.budgets.take(ws, raw);
+    if (verdict === "close") return ws.close(CloseCode.over_budget, "message budget exhausted");
+    if (verdict === "refused") {
+      return this.send(ws, { type: "error", code: "rate_limited", message: "over budget: not applied" });
+    }
     if (typeof raw !== "string") return this.protocolError(ws, "binary frames are not part of protocol v1");
     let parsed: ReturnType<typeof AgentMessage.safeParse>;
     try {

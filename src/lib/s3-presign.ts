@@ -2,16 +2,6 @@ import { AwsClient } from "aws4fetch";
 import type { Bindings } from "../env";
 import { AppError } from "./errors";
 
-/**
- * Local development only: `wrangler dev` serves the bucket's S3 API at
- * `/cdn-cgi/local/r2/s3/<bucket>` and checks signatures with the credentials in `wrangler.toml`
- * (`r2_buckets[].local_dev.experimental_s3_credentials`). These must match them.
- */
-export const LOCAL_S3_CREDENTIALS = {
-  accessKeyId: "comfy-edge-local",
-  secretAccessKey: "comfy-edge-local-secret",
-} as const;
-
 /** S3 caps a presigned URL at seven days. */
 export const MAX_PRESIGN_TTL_SECONDS = 7 * 86400;
 
@@ -53,9 +43,17 @@ export function s3Target(env: Bindings, origin: string): S3Target {
   if (!isLocalOrigin(origin)) {
     throw new AppError("service_unavailable", "Direct uploads are not configured (set R2_S3_ENDPOINT)");
   }
+  // `wrangler dev` serves the bucket's S3 API here and checks signatures with the credentials in its
+  // config; `npm start` generates them per checkout into `.dev.vars` and an ignored config copy.
+  if (!env.R2_ACCESS_KEY_ID || !env.R2_SECRET_ACCESS_KEY) {
+    throw new AppError(
+      "service_unavailable",
+      "Local direct uploads need R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY (npm start generates them)",
+    );
+  }
   const client = new AwsClient({
-    accessKeyId: env.R2_ACCESS_KEY_ID ?? LOCAL_S3_CREDENTIALS.accessKeyId,
-    secretAccessKey: env.R2_SECRET_ACCESS_KEY ?? LOCAL_S3_CREDENTIALS.secretAccessKey,
+    accessKeyId: env.R2_ACCESS_KEY_ID,
+    secretAccessKey: env.R2_SECRET_ACCESS_KEY,
     service: "s3",
     region: "auto",
   });

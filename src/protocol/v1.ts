@@ -278,4 +278,6 @@ export const CloseCode = {
   replaced: 4000,
   revoked: 4001,
   protocol_error: 4002,
+  /** The agent kept sending past its message budget; reconnecting later (with backoff) is fine. */
+  over_budget: 4003,
 } as const;

@@ -281,6 +281,9 @@ executionRoutes.openapi(
           execution_id: z.string(),
           logs: z.array(LogSchema),
           total_count: z.number().int(),
+          dropped_count: z.number().int().openapi({
+            description: "Older lines removed to keep each run's newest (they are not in total_count)",
+          }),
           filtered: z.boolean(),
         }),
         "Logs, oldest first",
@@ -292,10 +295,19 @@ executionRoutes.openapi(
     const id = c.req.valid("param").execution_id;
     const { level, tail } = c.req.valid("query");
     const levels = level ? LEVELS.slice(LEVELS.indexOf(level)) : undefined;
-    const { rows, total } = await runLogs(c.var.db, c.var.principal.userId, id, {
+    const { rows, total, dropped } = await runLogs(c.var.db, c.var.principal.userId, id, {
       levels: levels ? [...levels] : undefined,
       tail,
     });
-    return c.json({ execution_id: id, logs: rows.map(logView), total_count: total, filtered: !!level }, 200);
+    return c.json(
+      {
+        execution_id: id,
+        logs: rows.map(logView),
+        total_count: total,
+        dropped_count: dropped,
+        filtered: !!level,
+      },
+      200,
+    );
   },
 );

@@ -15,6 +15,7 @@ import {
   type NewDeploymentEvent,
   updateDeployment as updateDeploymentRow,
 } from "../stores/deployments";
+import { findMachine } from "../stores/machines";
 import { findVersionById } from "../stores/workflows";
 import { findVersionToPin } from "./workflows";
 
@@ -121,7 +122,14 @@ const pickOf = (input: VersionPick) => ({
   version: input.version,
 });
 
+/** A deployment may name only one of the caller's own machines; anything else reads as missing. */
+async function assertOwnMachine(db: Db, userId: string, machineId: string | null | undefined) {
+  if (machineId === undefined || machineId === null) return;
+  if (!(await findMachine(db, userId, machineId))) throw notFound("Machine");
+}
+
 export async function createDeployment(db: Db, userId: string, input: CreateDeploymentInput) {
+  await assertOwnMachine(db, userId, input.machine_id);
   const { workflow, version } = await findVersionToPin(db, userId, input.workflow_id, pickOf(input));
   const bindings = input.inputs ?? [];
   const now = nowIso();
@@ -193,6 +201,7 @@ async function applyChange(
  */
 export async function updateDeployment(db: Db, userId: string, id: string, input: UpdateDeploymentInput) {
   const view = await requireDeployment(db, userId, id);
+  if (input.machine_id !== view.deployment.machineId) await assertOwnMachine(db, userId, input.machine_id);
   const d = view.deployment;
   const pick = pickOf(input);
   const target =

@@ -9,6 +9,7 @@ import {
   sanitiseFilename,
 } from "../lib/file-types";
 import { newId, nowIso } from "../lib/ids";
+import { MAX_PRESIGN_TTL_SECONDS } from "../lib/s3-presign";
 import { presignPut, signedDownloadUrl, verifyDownloadSignature } from "../lib/signed-urls";
 import {
   deleteOwnedFile,
@@ -31,15 +32,25 @@ export type { FileRow } from "../stores/files";
 export type FileContext = { env: Bindings; db: Db; userId: string; origin: string };
 
 const GiB = 1024 ** 3;
+/** A pending upload may still arrive this long after its URL expired (the PUT began in time). */
+const ARRIVAL_GRACE_MS = 5 * 60_000;
 export const UPLOAD_URL_TTL_SECONDS = 3600;
 export const DOWNLOAD_URL_TTL_SECONDS = 86400;
 /** R2's limit for one PUT; larger files use the multipart routes. */
 export const MAX_SINGLE_PUT_BYTES = 5 * GiB - 5 * 1024 * 1024;
-/** A pending upload may still arrive this long after its URL expired (the PUT began in time). */
-const ARRIVAL_GRACE_MS = 5 * 60_000;
 
 export const objectKey = (purpose: FilePurpose, userId: string, fileId: string) =>
   `${purpose === "asset" ? "assets" : "uploads"}/${userId}/${fileId}`;
+
+/**
+ * Presigned PUTs write here, never to the file's own key: a signed URL stays valid until it expires
+ * and S3 cannot revoke it, so confirming moves the bytes to a key no URL names and checks them there.
+ * Whatever lands here later is swept.
+ */
+const STAGING_PREFIX = "staging/";
+export const stagingKey = (r2Key: string) => `${STAGING_PREFIX}${r2Key}`;
+/** Staged bytes older than the longest upload URL (plus its grace) can belong to no pending upload. */
+const STAGING_MAX_AGE_MS = MAX_PRESIGN_TTL_SECONDS * 1000 + ARRIVAL_GRACE_MS;
 
 export const quotaBytes = (env: Bindings) => Number(env.STORAGE_QUOTA_BYTES) || 10 * GiB;
 
@@ -131,7 +142,7 @@ export async function createPresignedUpload(ctx: FileContext, input: PresignInpu
   const purpose = input.purpose ?? "upload";
   const key = objectKey(purpose, ctx.userId, id);
   const ttl = input.ttlSeconds ?? UPLOAD_URL_TTL_SECONDS;
-  const upload = await presignPut(ctx.env, ctx.origin, key, input.contentType, input.size, ttl);
+  const upload = await presignPut(ctx.env, ctx.origin, stagingKey(key), input.contentType, input.size, ttl);
   const row = await insertFile(ctx.db, {
     id,
     userId: ctx.userId,
@@ -153,6 +164,23 @@ async function reject(env: Bindings, row: FileRow, error: AppError): Promise<nev
 }
 
 /**
+ * Moves staged bytes to the file's own key and returns that object, which no URL can change; what the
+ * checks then read is what will be served. Without staged bytes, the object already at the file's key
+ * (one a concurrent confirm moved, or an upload signed before staging existed), if any.
+ */
+async function takeStagedObject(env: Bindings, row: FileRow): Promise<R2Object | null> {
+  const staged = await env.BUCKET.get(stagingKey(row.r2Key));
+  if (!staged) return env.BUCKET.head(row.r2Key);
+  // Create-only: when two confirms race, the second keeps the first one's bytes.
+  const moved = await env.BUCKET.put(row.r2Key, staged.body, {
+    httpMetadata: staged.httpMetadata,
+    onlyIf: new Headers({ "If-None-Match": "*" }),
+  });
+  await env.BUCKET.delete(stagingKey(row.r2Key));
+  return moved ?? env.BUCKET.head(row.r2Key);
+}
+
+/**
  * Settles a pending upload from what R2 holds: ready when the object is there with the declared size,
  * type and (for images) matching bytes; expired when it never came. Returns the row as it now is.
  */
@@ -164,7 +192,7 @@ export async function settleUpload(env: Bindings, db: Db, row: FileRow): Promise
     await abortMultipart(env, row.r2Key, row.uploadId);
     return (await markExpired(db, row.id)) ?? row;
   }
-  const object = await env.BUCKET.head(row.r2Key);
+  const object = await takeStagedObject(env, row);
   if (!object) return pastExpiry ? ((await markExpired(db, row.id)) ?? row) : row;
   const fail = async (error: AppError) => {
     await markExpired(db, row.id);
@@ -263,7 +291,7 @@ export async function deleteFile(
   const row = await deleteOwnedFile(ctx.db, ctx.userId, id);
   if (!row) throw notFound("File");
   if (row.uploadId) await abortMultipart(ctx.env, row.r2Key, row.uploadId);
-  await ctx.env.BUCKET.delete(row.r2Key);
+  await ctx.env.BUCKET.delete([row.r2Key, stagingKey(row.r2Key)]);
   return row;
 }
 
@@ -287,5 +315,30 @@ export async function sweepExpiredUploads(env: Bindings, db: Db, limit = 100): P
   for (const row of rows) {
     await settleUpload(env, db, row).catch((error) => logged("upload_sweep_failed", row, error));
   }
+  await sweepStaging(env, db, limit);
   return rows.length;
+}
+
+/**
+ * Deletes staged bytes that no pending upload will take: a PUT through a URL whose file was already
+ * confirmed, refused or deleted, or anything older than the longest URL.
+ */
+export async function sweepStaging(env: Bindings, db: Db, pageSize = 100, maxPages = 10): Promise<number> {
+  const oldest = Date.now() - STAGING_MAX_AGE_MS;
+  let deleted = 0;
+  let cursor: string | undefined;
+  for (let page = 0; page < maxPages; page++) {
+    const listed = await env.BUCKET.list({ prefix: STAGING_PREFIX, limit: pageSize, cursor });
+    const stale: string[] = [];
+    for (const object of listed.objects) {
+      const row = await findFileById(db, object.key.split("/").pop() ?? "");
+      const waiting = row?.status === "pending" && stagingKey(row.r2Key) === object.key;
+      if (!waiting || object.uploaded.getTime() < oldest) stale.push(object.key);
+    }
+    if (stale.length) await env.BUCKET.delete(stale);
+    deleted += stale.length;
+    if (!listed.truncated) break;
+    cursor = listed.cursor;
+  }
+  return deleted;
 }

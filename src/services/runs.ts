@@ -11,6 +11,7 @@ import type { ApiGraph, InputBinding } from "../protocol/graph";
 import { changeRunStatus } from "../runs/lifecycle";
 import { withFreshOutputUrls } from "../runs/outputs";
 import {
+  deleteUnqueuedRun,
   findRun,
   insertRun,
   listLogs,
@@ -112,14 +113,19 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
   const timeout = spec.options.timeoutMinutes;
   // Enqueue first so the job reaches an idle agent without waiting on the room; a room that already
   // has events ignores the late init.
-  const position = await dispatcherClient(ctx.env, ctx.userId, spec.pool).enqueue({
-    runId: row.id,
-    userId: ctx.userId,
-    priority,
-    attempt: 1,
-    deadlineAt: timeout ? Date.parse(row.createdAt) + timeout * 60_000 : null,
-    payload: { graph: spec.graph, bindings: spec.bindings, ...jobInputs },
-  });
+  const position = await dispatcherClient(ctx.env, ctx.userId, spec.pool)
+    .enqueue({
+      runId: row.id,
+      userId: ctx.userId,
+      priority,
+      attempt: 1,
+      deadlineAt: timeout ? Date.parse(row.createdAt) + timeout * 60_000 : null,
+      payload: { graph: spec.graph, bindings: spec.bindings, ...jobInputs },
+    })
+    .catch(async (err: unknown) => {
+      await deleteUnqueuedRun(ctx.db, row.id);
+      throw err;
+    });
   await runRoomClient(ctx.env, row.id).init(row);
   return { run: row, position };
 }
@@ -226,6 +232,6 @@ export async function runLogs(
   runId: string,
   opts: { levels?: NewLog["level"][]; tail: number },
 ) {
-  await getRun(db, userId, runId);
-  return listLogs(db, runId, opts);
+  const run = await getRun(db, userId, runId);
+  return { ...(await listLogs(db, runId, opts)), dropped: run.logsDropped };
 }

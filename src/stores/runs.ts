@@ -1,4 +1,4 @@
-import { and, count, desc, eq, gte, inArray, lte, notInArray, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, gte, inArray, lte, notInArray, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { type NewRun, type RunRow, type RunStatus, runLogs, runs, TERMINAL_STATUSES } from "../db/schema";
 import { nowIso } from "../lib/ids";
@@ -8,6 +8,11 @@ export type { NewRun, RunRow } from "../db/schema";
 export async function insertRun(db: Db, row: NewRun): Promise<RunRow> {
   const [created] = await db.insert(runs).values(row).returning();
   return created as RunRow;
+}
+
+/** Undoes a run that never reached its queue, so no request leaves a run that can never start. */
+export async function deleteUnqueuedRun(db: Db, id: string) {
+  await db.delete(runs).where(and(eq(runs.id, id), eq(runs.status, "not-started")));
 }
 
 export function findRun(db: Db, userId: string, id: string) {
@@ -82,9 +87,28 @@ export type NewLog = {
   at?: string;
 };
 
-export async function appendLogs(db: Db, runId: string, logs: NewLog[]) {
+/** Log lines a run keeps; older ones are dropped and counted in `runs.logs_dropped`. */
+export const MAX_LOGS_PER_RUN = 2000;
+
+/** Appends lines and trims the run to its newest `keep`, in one round trip. */
+export async function appendLogs(db: Db, runId: string, logs: NewLog[], keep = MAX_LOGS_PER_RUN) {
   if (logs.length === 0) return;
-  await db.insert(runLogs).values(logs.map((l) => ({ runId, at: l.at ?? nowIso(), ...l })));
+  const cutoff = db
+    .select({ id: runLogs.id })
+    .from(runLogs)
+    .where(eq(runLogs.runId, runId))
+    .orderBy(desc(runLogs.id))
+    .limit(1)
+    .offset(keep);
+  await db.batch([
+    db.insert(runLogs).values(logs.map((l) => ({ runId, at: l.at ?? nowIso(), ...l }))),
+    db.delete(runLogs).where(and(eq(runLogs.runId, runId), lte(runLogs.id, cutoff))),
+    // changes() is the number of lines the delete just removed
+    db
+      .update(runs)
+      .set({ logsDropped: sql`${runs.logsDropped} + changes()` })
+      .where(eq(runs.id, runId)),
+  ]);
 }
 
 export async function listLogs(db: Db, runId: string, opts: { levels?: NewLog["level"][]; tail: number }) {

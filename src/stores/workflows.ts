@@ -2,6 +2,7 @@ import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { workflows, workflowVersions } from "../db/schema";
 import { nowIso } from "../lib/ids";
+import { parseStoredJson } from "../lib/json-guard";
 
 export type WorkflowRow = typeof workflows.$inferSelect;
 export type WorkflowVersionRow = typeof workflowVersions.$inferSelect;
@@ -158,5 +159,5 @@ export async function putWorkflowDocument(bucket: R2Bucket, key: string, json: s
 
 export async function getWorkflowDocument(bucket: R2Bucket, key: string) {
   const object = await bucket.get(key);
-  return object ? object.json<Record<string, unknown>>() : null;
+  return object ? parseStoredJson<Record<string, unknown>>(await object.text(), key) : null;
 }

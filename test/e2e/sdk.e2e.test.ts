@@ -27,10 +27,11 @@ describe("the comfydeploy SDK against the running Worker", () => {
       workflow_id: workflow.id,
       environment: "staging",
     });
+    const machine = await post<{ id: string }>("/api/machine/custom", user.apiKey, { name: "sdk-machine" });
     const production = await post<{ id: string }>("/api/deployment", user.apiKey, {
       workflow_id: workflow.id,
       environment: "production",
-      machine_id: "machine-1",
+      machine_id: machine.id,
     });
 
     const sdk = new ComfyDeploy({ bearer: user.apiKey, serverURL: `${worker.url}/api` });
@@ -39,7 +40,7 @@ describe("the comfydeploy SDK against the running Worker", () => {
     const [first] = all;
     expect(first?.createdAt).toBeInstanceOf(Date);
     expect(first?.workflow).toEqual({ id: workflow.id, name: "SDK end-to-end" });
-    expect(first?.machineId).toBe("machine-1");
+    expect(first?.machineId).toBe(machine.id);
     expect(first?.inputTypes?.map((i) => [i.inputId, i.type, i.defaultValue])).toEqual([
       ["input_image", "image", null],
       ["prefix", "string", "invert"],

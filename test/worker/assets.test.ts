@@ -66,7 +66,7 @@ describe("assets", () => {
     });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ status: "pending", parent_path: "/big" });
-    expect(res.body.upload_url).toContain("/cdn-cgi/local/r2/s3/comfy-edge-files/assets/");
+    expect(res.body.upload_url).toContain("/cdn-cgi/local/r2/s3/comfy-edge-files/staging/assets/");
     await putToPresigned({ upload_url: res.body.upload_url! }, PNG_BYTES, "image/png");
     const got = await api<Asset>(`/api/assets/${res.body.id}`, { token: user.apiKey });
     expect(got.body).toMatchObject({ status: "ready", file_size: PNG_BYTES.length });

@@ -12,6 +12,7 @@ import {
   invertGraph,
 } from "../helpers/fixtures";
 import { api } from "../helpers/http";
+import { createMachine } from "../helpers/runs";
 import { createUser } from "../helpers/users";
 
 type Deployment = CreatedDeployment & {
@@ -70,19 +71,20 @@ describe("POST /api/deployment", () => {
       token: user.apiKey,
       json: { workflow_api: v2Graph },
     });
+    const machine = await createMachine(user, "gpu-a100");
     const byNumber = await createDeployment(user, {
       workflow_id: wf.id,
       version: 1,
       environment: "staging",
       pool: "gpu-a100",
-      machine_id: "m-1",
+      machine_id: machine.id,
       inputs: [{ input_id: "image", node_id: "1", input_name: "image" }],
     });
     expect(byNumber).toMatchObject({
       version: 1,
       environment: "staging",
       pool: "gpu-a100",
-      machine_id: "m-1",
+      machine_id: machine.id,
     });
     expect(byNumber.input_types).toEqual([expect.objectContaining({ input_id: "image", type: "image" })]);
     const byId = await createDeployment(user, {
@@ -135,7 +137,8 @@ describe("GET /api/deployments", () => {
   it("is a bare array the SDK parses, newest first, filtered by environment and is_fluid", async () => {
     const user = await createUser();
     const prod = await createDeployment(user, { environment: "production" });
-    const staging = await createDeployment(user, { environment: "staging", machine_id: "m-1" });
+    const machine = await createMachine(user);
+    const staging = await createDeployment(user, { environment: "staging", machine_id: machine.id });
     const all = await api<Deployment[]>("/api/deployments", { token: user.apiKey });
     expect(all.status).toBe(200);
     expect(all.body.map((d) => d.id)).toEqual([staging.id, prod.id]);
@@ -147,6 +150,36 @@ describe("GET /api/deployments", () => {
     const fluid = await api<Deployment[]>("/api/deployments?is_fluid=true", { token: user.apiKey });
     expect(fluid.body.map((d) => d.id)).toEqual([prod.id]);
     expect((await api("/api/deployments?environment=nope", { token: user.apiKey })).status).toBe(400);
+  });
+});
+
+describe("a deployment's machine", () => {
+  it("must be one of the caller's own machines: another tenant's or a made-up id is a 404", async () => {
+    const alice = await createUser("alice");
+    const bob = await createUser("bob");
+    const bobs = await createMachine(bob);
+    const own = await createMachine(alice);
+    for (const machine_id of [bobs.id, "no-such-machine"]) {
+      const created = await api("/api/deployment", {
+        method: "POST",
+        token: alice.apiKey,
+        json: { workflow_id: (await createWorkflow(alice)).id, machine_id },
+      });
+      expect(created.status, machine_id).toBe(404);
+      expect(created.body).toMatchObject({ error: "not_found", message: "Machine not found" });
+    }
+    const dep = await createDeployment(alice, { machine_id: own.id });
+    expect(dep.machine_id).toBe(own.id);
+    const patch = (machine_id: string | null) =>
+      api<Deployment>(`/api/deployment/${dep.id}`, {
+        method: "PATCH",
+        token: alice.apiKey,
+        json: { machine_id },
+      });
+    expect((await patch(bobs.id)).status).toBe(404);
+    expect((await patch("no-such-machine")).status).toBe(404);
+    expect((await patch(null)).body.machine_id).toBe("");
+    expect((await patch(own.id)).body.machine_id).toBe(own.id);
   });
 });
 

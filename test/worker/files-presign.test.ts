@@ -24,11 +24,11 @@ describe("POST /api/file/upload (JSON, seed 002)", () => {
     });
     expect(res.status).toBe(200);
     const url = new URL(res.body.upload_url);
-    expect(url.pathname).toMatch(/^\/cdn-cgi\/local\/r2\/s3\/comfy-edge-files\/uploads\//);
+    expect(url.pathname).toMatch(/^\/cdn-cgi\/local\/r2\/s3\/comfy-edge-files\/staging\/uploads\//);
     expect(url.searchParams.get("X-Amz-SignedHeaders")).toBe("content-length;content-type;host");
     expect(url.searchParams.get("X-Amz-Expires")).toBe("3600");
     expect(url.searchParams.get("X-Amz-Credential")).toMatch(
-      /^comfy-edge-local\/\d{8}\/auto\/s3\/aws4_request$/,
+      new RegExp(`^${env.R2_ACCESS_KEY_ID}/\\d{8}/auto/s3/aws4_request$`),
     );
     expect(res.body.upload_headers).toEqual({ "Content-Type": "image/png" });
     expect(res.body.file_id).toMatch(/^[0-9a-f-]{36}$/);
@@ -39,7 +39,7 @@ describe("POST /api/file/upload (JSON, seed 002)", () => {
       filename: "upload.png",
       purpose: "upload",
     });
-    expect(keyFromUploadUrl(res.body.upload_url)).toBe(`uploads/${user.id}/${res.body.file_id}`);
+    expect(keyFromUploadUrl(res.body.upload_url)).toBe(`staging/uploads/${user.id}/${res.body.file_id}`);
   });
 
   it("keeps a given filename, sanitised", async () => {

@@ -108,8 +108,16 @@ describe("presignPut", () => {
     await expect(presignPut(bindings, "https://api.example.com", "k", "a/b", 1, 60)).rejects.toMatchObject({
       code: "service_unavailable",
     });
-    const half = { ...bindings, R2_S3_ENDPOINT: "https://x.r2.cloudflarestorage.com/b" };
+    const noKeys = { ...bindings, R2_ACCESS_KEY_ID: undefined, R2_SECRET_ACCESS_KEY: undefined };
+    const half = { ...noKeys, R2_S3_ENDPOINT: "https://x.r2.cloudflarestorage.com/b" };
     await expect(presignPut(half, "https://api.example.com", "k", "a/b", 1, 60)).rejects.toMatchObject({
+      code: "service_unavailable",
+    });
+  });
+
+  it("has no built-in local credentials: a local origin without generated ones cannot sign", async () => {
+    const noKeys = { ...bindings, R2_ACCESS_KEY_ID: undefined, R2_SECRET_ACCESS_KEY: undefined };
+    await expect(presignPut(noKeys, "http://127.0.0.1:8787", "k", "a/b", 1, 60)).rejects.toMatchObject({
       code: "service_unavailable",
     });
   });

@@ -3,6 +3,7 @@ import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { ApiGraph, InputBinding } from "../../protocol/graph";
 import type { Progress, RunOutput } from "../../protocol/v1";
 import { createdAt, users } from "./auth";
+import { jsonText } from "./json-column";
 
 /** A GPU host's agent. Its token reaches only the agent endpoints. */
 export const machines = sqliteTable(
@@ -63,15 +64,15 @@ export const runs = sqliteTable(
     pool: text("pool").notNull().default("default"),
     status: text("status", { enum: RUN_STATUSES }).notNull().default("not-started"),
     priority: integer("priority").notNull().default(1),
-    inputs: text("inputs", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    inputs: jsonText<Record<string, unknown>>("inputs", {}).notNull(),
     /** The graph as it runs: the deployment's pinned version, or the raw graph of an execution. */
-    graph: text("graph", { mode: "json" }).$type<ApiGraph>().notNull(),
+    graph: jsonText<ApiGraph>("graph", {}).notNull(),
     /** Where each input lands in the graph (the deployment's input spec when the run was made). */
     bindings: text("bindings", { mode: "json" }).$type<InputBinding[]>().notNull(),
-    outputs: text("outputs", { mode: "json" }).$type<StoredOutput[]>(),
-    error: text("error", { mode: "json" }).$type<RunError>(),
-    progress: text("progress", { mode: "json" }).$type<Progress>(),
-    metadata: text("metadata", { mode: "json" }).$type<Record<string, unknown>>(),
+    outputs: jsonText<StoredOutput[]>("outputs"),
+    error: jsonText<RunError>("error"),
+    progress: jsonText<Progress>("progress"),
+    metadata: jsonText<Record<string, unknown>>("metadata"),
     webhookUrl: text("webhook_url"),
     /** Also post non-terminal status changes to `webhookUrl` (ComfyDeploy's option). */
     webhookIntermediateStatus: integer("webhook_intermediate_status", { mode: "boolean" })
@@ -82,6 +83,8 @@ export const runs = sqliteTable(
     promptId: text("prompt_id"),
     attempt: integer("attempt").notNull().default(0),
     retriedFrom: text("retried_from"),
+    /** Older log lines removed to keep the newest MAX_LOGS_PER_RUN. */
+    logsDropped: integer("logs_dropped").notNull().default(0),
     origin: text("origin", { enum: ["api", "execution"] })
       .notNull()
       .default("api"),

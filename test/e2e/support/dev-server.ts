@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
+import { newLocalS3Credentials, writeLocalWranglerConfig } from "../../../scripts/lib/local-s3.mjs";
 
 export const root = path.resolve(import.meta.dirname, "../../..");
 /** Run with this process's Node: wrangler needs ≥ 22, which the dev dependencies bring. */
@@ -137,8 +139,10 @@ export type DevServer = {
  * before it bound them. The one launcher of the end-to-end tests and the bench.
  */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
-  const config = options.config ?? productConfig;
-  const vars = Object.entries(options.vars ?? {}).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+  const local = options.config ? null : localS3Config();
+  const config = options.config ?? (local?.config as string);
+  const allVars = { ...local?.vars, ...options.vars };
+  const vars = Object.entries(allVars).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
   const log = options.logFile ? createWriteStream(options.logFile) : null;
   for (let attempt = 1; ; attempt++) {
     const [port, inspectorPort] = [await freePort(), await freePort()];
@@ -166,12 +170,24 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       await stopProcessGroup(child);
       if (attempt < 3 && PORT_TAKEN.test(output)) continue;
       log?.end();
+      if (local) await rm(local.config, { force: true });
       throw err;
     }
     const stop = async () => {
       await stopProcessGroup(child);
       log?.end();
+      if (local) await rm(local.config, { force: true });
     };
     return { url, port, inspectorPort, pid: child.pid as number, logs: () => output, stop };
   }
+}
+
+/**
+ * The product's config with fresh local S3 credentials (nothing is fixed in `wrangler.toml`), and the
+ * vars the Worker signs presigned URLs with.
+ */
+function localS3Config() {
+  const s3 = newLocalS3Credentials();
+  const config = writeLocalWranglerConfig(`test-${randomUUID().slice(0, 8)}`, s3);
+  return { config, vars: { R2_ACCESS_KEY_ID: s3.accessKeyId, R2_SECRET_ACCESS_KEY: s3.secretAccessKey } };
 }

@@ -1,0 +1,78 @@
+/**
+ * What one agent connection may send: token buckets for messages and bytes, refilled over time. A
+ * message past either budget is refused without being applied (the agent keeps an unacked report and
+ * resends it later); a connection that keeps sending while refused is closed. This bounds the D1 and
+ * Durable Object work any one agent can cause, whatever it sends.
+ */
+export type BudgetLimits = {
+  messages: number;
+  messagesPerSecond: number;
+  bytes: number;
+  bytesPerSecond: number;
+  /** Refusals, without the budget recovering to half in between, after which the connection is closed. */
+  refusalsBeforeClose: number;
+};
+
+/** Far above what an agent sends (heartbeats, a few progress events and log lines a second per run). */
+export const AGENT_BUDGET: BudgetLimits = {
+  messages: 200,
+  messagesPerSecond: 50,
+  bytes: 256 * 1024,
+  bytesPerSecond: 64 * 1024,
+  refusalsBeforeClose: 200,
+};
+
+export type BudgetVerdict = "ok" | "refused" | "close";
+
+export class AgentBudget {
+  private messages: number;
+  private bytes: number;
+  private refusals = 0;
+  private at: number;
+
+  constructor(
+    private readonly limits: BudgetLimits = AGENT_BUDGET,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.messages = limits.messages;
+    this.bytes = limits.bytes;
+    this.at = now();
+  }
+
+  /** Charges one message of `size` bytes. */
+  take(size: number): BudgetVerdict {
+    this.refill();
+    if (this.messages >= this.limits.messages / 2 && this.bytes >= this.limits.bytes / 2) this.refusals = 0;
+    if (this.messages >= 1 && this.bytes >= size) {
+      this.messages -= 1;
+      this.bytes -= size;
+      return "ok";
+    }
+    this.refusals += 1;
+    return this.refusals >= this.limits.refusalsBeforeClose ? "close" : "refused";
+  }
+
+  private refill() {
+    const now = this.now();
+    const seconds = Math.max(0, now - this.at) / 1000;
+    this.at = now;
+    this.messages = Math.min(this.limits.messages, this.messages + seconds * this.limits.messagesPerSecond);
+    this.bytes = Math.min(this.limits.bytes, this.bytes + seconds * this.limits.bytesPerSecond);
+  }
+}
+
+/** One budget per live socket; a socket woken from hibernation starts with a full one. */
+export class AgentBudgets {
+  private readonly bySocket = new WeakMap<WebSocket, AgentBudget>();
+
+  constructor(private readonly limits: BudgetLimits = AGENT_BUDGET) {}
+
+  take(ws: WebSocket, frame: string | ArrayBuffer): BudgetVerdict {
+    let budget = this.bySocket.get(ws);
+    if (!budget) {
+      budget = new AgentBudget(this.limits);
+      this.bySocket.set(ws, budget);
+    }
+    return budget.take(typeof frame === "string" ? frame.length : frame.byteLength);
+  }
+}
