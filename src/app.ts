@@ -10,10 +10,12 @@ import { authRoutes } from "./routes/auth";
 import { deploymentRoutes } from "./routes/deployments";
 import { executionRoutes } from "./routes/executions";
 import { fileRoutes } from "./routes/files";
+import { fleetRoutes } from "./routes/fleet";
 import { healthRoutes } from "./routes/health";
 import { keyRoutes } from "./routes/keys";
 import { machineRoutes } from "./routes/machines";
 import { runRoutes } from "./routes/runs";
+import { taskRoutes } from "./routes/tasks";
 import { uploadRoutes } from "./routes/uploads";
 import { workflowRoutes } from "./routes/workflows";
 
@@ -40,6 +42,8 @@ function createApp() {
     fileRoutes,
     uploadRoutes,
     assetRoutes,
+    fleetRoutes,
+    taskRoutes,
   ];
   for (const routes of routers) app.route("/api", routes);
 

@@ -14,13 +14,18 @@ import {
 import { outputUploadGrants } from "../services/run-outputs";
 import { recordMachineState } from "../stores/machines";
 import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry";
-import { type Job, JobQueue, type NewJob } from "./dispatcher/job-queue";
+import { FleetState, type LiveMachine, type PoolSettings } from "./dispatcher/fleet-state";
+import { type Job, JobQueue, type NewJob, WHOLE_MACHINE } from "./dispatcher/job-queue";
 import { RunLifecycle } from "./dispatcher/run-lifecycle";
 
 export type AgentIdentity = { machineId: string; userId: string; origin: string };
 export type CancelOutcome = "removed" | "stopping" | "unknown";
 
 const SEEN_REPORTS_RETENTION_MS = 24 * 3600_000;
+/** Heartbeats refresh the machine's D1 row (`last_seen_at`) at most this often. */
+const LAST_SEEN_WRITE_INTERVAL_MS = 5 * 60_000;
+/** An agent not heard from for this many heartbeat intervals counts as not alive. */
+const LIVENESS_INTERVALS = 3;
 
 /**
  * One per machine pool of a tenant: the durable run queue, the agents' hibernatable sockets and the
@@ -30,6 +35,7 @@ export class Dispatcher extends DurableObject<Bindings> {
   private readonly queue: JobQueue;
   private readonly agents: AgentRegistry;
   private readonly lifecycle: RunLifecycle;
+  private readonly fleet: FleetState;
   /** Work on one run happens in order; different runs proceed independently. */
   private readonly runChains = new Map<string, Promise<unknown>>();
 
@@ -38,14 +44,19 @@ export class Dispatcher extends DurableObject<Bindings> {
     this.queue = new JobQueue(ctx.storage.sql);
     this.agents = new AgentRegistry(ctx);
     this.lifecycle = new RunLifecycle(env, createDb(env.DB));
+    this.fleet = new FleetState(ctx.storage.sql);
   }
 
   private get leaseTtlMs() {
-    return Number(this.env.LEASE_TTL_MS) || 30_000;
+    return this.fleet.settings().leaseTtlMs ?? (Number(this.env.LEASE_TTL_MS) || 30_000);
   }
 
   private get maxAttempts() {
-    return Number(this.env.MAX_RUN_ATTEMPTS) || 3;
+    return this.fleet.settings().maxAttempts ?? (Number(this.env.MAX_RUN_ATTEMPTS) || 3);
+  }
+
+  private get heartbeatIntervalMs() {
+    return this.fleet.settings().heartbeatIntervalMs ?? Math.max(1000, Math.floor(this.leaseTtlMs / 3));
   }
 
   async ping(): Promise<{ ok: true; at: number }> {
@@ -56,7 +67,10 @@ export class Dispatcher extends DurableObject<Bindings> {
 
   /** Queues a run and dispatches at once if a slot is idle; returns how many runs wait before it. */
   async enqueue(job: NewJob): Promise<{ position: number | null }> {
-    this.queue.add(job);
+    const fallback = this.fleet.settings().defaultTimeoutMinutes;
+    this.queue.add(
+      job.deadlineAt === null && fallback ? { ...job, deadlineAt: Date.now() + fallback * 60_000 } : job,
+    );
     await this.dispatch();
     return { position: this.queue.position(job.runId) };
   }
@@ -81,8 +95,28 @@ export class Dispatcher extends DurableObject<Bindings> {
     return { ...this.queue.counts(), agents: this.agents.connectedCount() };
   }
 
+  // ---- fleet (RPC) ----
+
+  /** The pool's machines and instances as they are now: connection, liveness, load, leases, flags. */
+  async fleetSnapshot(): Promise<{ machines: LiveMachine[]; queue: ReturnType<JobQueue["counts"]> }> {
+    const liveness = this.heartbeatIntervalMs * LIVENESS_INTERVALS;
+    const machines = this.fleet.snapshot(this.agents.greeted(), this.queue.leasesBySlot(), liveness);
+    return { machines, queue: this.queue.counts() };
+  }
+
+  /** Enables or disables one instance (or the whole machine when `instanceId` is null); a disabled one drains. */
+  async setInstanceEnabled(machineId: string, instanceId: string | null, enabled: boolean): Promise<void> {
+    this.fleet.setEnabled(machineId, instanceId ?? WHOLE_MACHINE, enabled);
+    if (enabled) await this.dispatch();
+  }
+
+  async configure(settings: PoolSettings): Promise<void> {
+    this.fleet.configure(settings);
+  }
+
   /** A deleted machine: its socket is closed for good and its runs go back in line. */
   async disconnectMachine(machineId: string): Promise<void> {
+    this.fleet.forget(machineId);
     for (const ws of this.agents.socketsOf(machineId)) ws.close(CloseCode.revoked, "machine deleted");
     await Promise.all(
       this.queue.leasedTo(machineId).map((job) => this.loseLease(job, "its machine was deleted")),
@@ -161,7 +195,15 @@ export class Dispatcher extends DurableObject<Bindings> {
 
   private async onHello(ws: WebSocket, agent: AgentAttachment, hello: HelloMessage) {
     const instances = hello.instances.map((i) => ({ id: i.id, available: i.available, reason: i.reason }));
-    this.agents.update(ws, { greeted: true, draining: false, instances });
+    this.agents.update(ws, {
+      greeted: true,
+      draining: false,
+      instances,
+      lastSeenAt: Date.now(),
+      persistedAt: Date.now(),
+      gpus: hello.gpus,
+    });
+    this.fleet.rememberHello(agent.machineId, hello);
     const keep: string[] = [];
     const drop: string[] = [];
     const expiresAt = Date.now() + this.leaseTtlMs;
@@ -178,7 +220,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     this.send(ws, {
       type: "welcome",
       machine_id: agent.machineId,
-      heartbeat_interval_ms: Math.max(1000, Math.floor(this.leaseTtlMs / 3)),
+      heartbeat_interval_ms: this.heartbeatIntervalMs,
       lease_ttl_ms: this.leaseTtlMs,
       keep,
       drop,
@@ -203,6 +245,7 @@ export class Dispatcher extends DurableObject<Bindings> {
       const job = this.queue.get(lease.run_id);
       if (job?.machine_id === agent.machineId) this.queue.renew(lease.run_id, lease.lease_token, expiresAt);
     }
+    await this.touch(ws, agent, beat);
     const draining = beat.draining ?? agent.draining;
     const instances = beat.instances ?? agent.instances;
     if (draining !== agent.draining || JSON.stringify(instances) !== JSON.stringify(agent.instances)) {
@@ -214,6 +257,27 @@ export class Dispatcher extends DurableObject<Bindings> {
       }
     }
     await this.dispatch();
+  }
+
+  /** Keeps the heartbeat's live state on the socket; the D1 row is refreshed only now and then. */
+  private async touch(
+    ws: WebSocket,
+    agent: AgentAttachment,
+    beat: Extract<AgentMessage, { type: "heartbeat" }>,
+  ) {
+    const now = Date.now();
+    const persist = now - (agent.persistedAt ?? 0) >= LAST_SEEN_WRITE_INTERVAL_MS;
+    this.agents.update(ws, {
+      lastSeenAt: now,
+      gpus: beat.gpus ?? agent.gpus,
+      system: beat.system ?? agent.system,
+      ...(persist ? { persistedAt: now } : {}),
+    });
+    if (persist) {
+      await recordMachineState(createDb(this.env.DB), agent.machineId, {
+        status: (beat.draining ?? agent.draining) ? "draining" : "online",
+      });
+    }
   }
 
   private async onReport(ws: WebSocket, agent: AgentAttachment, message: ReportMessage) {
@@ -270,7 +334,7 @@ export class Dispatcher extends DurableObject<Bindings> {
    * runs on the run's own chain, after the job is sent and without holding up the caller.
    */
   private async dispatch() {
-    for (const slot of this.agents.idleSlots(this.queue.busySlots())) {
+    for (const slot of this.agents.idleSlots(this.queue.busySlots(), this.fleet.disabledSlots())) {
       const job = this.queue.nextWaiting();
       if (!job) break;
       const lease = {
@@ -298,7 +362,9 @@ export class Dispatcher extends DurableObject<Bindings> {
         this.queue.requeue(job.run_id, job.attempt);
         continue;
       }
-      void this.serial(job.run_id, () => this.lifecycle.leased(job.run_id, slot.machineId, job.attempt));
+      void this.serial(job.run_id, () =>
+        this.lifecycle.leased(job.run_id, slot.machineId, job.attempt, slot.instanceId),
+      );
     }
     await this.scheduleAlarm();
   }

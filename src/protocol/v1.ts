@@ -22,6 +22,16 @@ export const Gpu = z.object({
   driver_version: z.string().optional(),
 });
 
+/** The host's load, sent with each heartbeat (all optional: an agent reports what it can read). */
+export const SystemLoad = z.object({
+  cpu_percent: z.number().min(0).max(100).optional(),
+  memory_used_mb: z.number().nonnegative().optional(),
+  memory_total_mb: z.number().nonnegative().optional(),
+  disk_used_gb: z.number().nonnegative().optional(),
+  disk_total_gb: z.number().nonnegative().optional(),
+});
+export type SystemLoad = z.infer<typeof SystemLoad>;
+
 export const InstanceInfo = z.object({
   id: z.string().min(1).max(64),
   comfy_url: z.string(),
@@ -137,6 +147,7 @@ export const HeartbeatMessage = z.object({
     .array(z.object({ id: z.string(), available: z.boolean(), reason: z.string().optional() }))
     .optional(),
   gpus: z.array(Gpu).optional(),
+  system: SystemLoad.optional(),
   /** Set once the agent is shutting down: it finishes what it has and takes nothing new. */
   draining: z.boolean().optional(),
 });

@@ -1,9 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { RunStatus } from "../db/schema";
 import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { userContext as ctxOf, requireUser } from "../middleware/auth";
 import { limitBody, MiB } from "../middleware/body-limit";
-import { executionStatusView, executionView } from "../services/run-views";
+import {
+  EXECUTION_STATUSES,
+  executionStatusView,
+  executionView,
+  RUN_STATUSES_OF,
+} from "../services/run-views";
 import {
   cancelRun,
   getRun,
@@ -22,14 +26,6 @@ const ExecutionParam = z.object({
   execution_id: RunId.openapi({ param: { name: "execution_id", in: "path" } }),
 });
 const LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
-
-const byExecutionStatus: Record<string, RunStatus[]> = {
-  pending: ["not-started", "queued"],
-  running: ["running", "uploading"],
-  completed: ["success"],
-  failed: ["failed", "timeout"],
-  cancelled: ["cancelled"],
-};
 
 const ExecuteSchema = z
   .object({
@@ -128,7 +124,7 @@ executionRoutes.openapi(
     middleware: [requireUser] as const,
     request: {
       query: z.object({
-        status: z.enum(["pending", "running", "completed", "failed", "cancelled"]).optional(),
+        status: z.enum(EXECUTION_STATUSES).optional(),
         limit: z.coerce.number().int().min(1).max(100).default(20),
         offset: z.coerce.number().int().min(0).max(100_000).default(0),
       }),
@@ -141,7 +137,7 @@ executionRoutes.openapi(
   async (c) => {
     const q = c.req.valid("query");
     const { rows } = await searchRuns(c.var.db, c.var.principal.userId, {
-      status: q.status ? byExecutionStatus[q.status] : undefined,
+      status: q.status ? RUN_STATUSES_OF[q.status] : undefined,
       limit: q.limit,
       offset: q.offset,
     });

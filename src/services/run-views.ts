@@ -1,4 +1,5 @@
 import type { RunStatus } from "../db/schema";
+import { instanceKey } from "../lib/instance-key";
 import type { Progress, RunOutput } from "../protocol/v1";
 import type { RunRow } from "../stores/runs";
 
@@ -136,10 +137,20 @@ function progressMessage(run: RunRow, p: Progress | null) {
 
 const errorMessage = (run: RunRow) => (run.error as { message?: string } | null)?.message ?? null;
 
+export const EXECUTION_STATUSES = ["pending", "running", "completed", "failed", "cancelled"] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+
+/** The run statuses each of seed 003/004's statuses stands for, to filter lists by them. */
+export const RUN_STATUSES_OF: Record<ExecutionStatus, RunStatus[]> = {
+  pending: ["not-started", "queued"],
+  running: ["running", "uploading"],
+  completed: ["success"],
+  failed: ["failed", "timeout"],
+  cancelled: ["cancelled"],
+};
+
 /** Seed 004 speaks pending / running / completed / failed / cancelled. */
-export function executionStatus(
-  status: RunStatus,
-): "pending" | "running" | "completed" | "failed" | "cancelled" {
+export function executionStatus(status: RunStatus): ExecutionStatus {
   switch (status) {
     case "not-started":
     case "queued":
@@ -195,5 +206,23 @@ export function executionStatusView(run: RunRow, queuePosition: number | null) {
       eta_seconds: eta,
     },
     estimated_completion: eta !== null ? new Date(Date.now() + eta * 1000).toISOString() : null,
+  };
+}
+
+/** Seed 003's task: a run, with the instance (`<machine id>:<instance id>`) that ran it. */
+export function taskView(run: RunRow) {
+  const p = run.progress as Progress | null;
+  return {
+    id: run.id,
+    instanceId: run.machineId && run.instanceId ? instanceKey(run.machineId, run.instanceId) : null,
+    status: executionStatus(run.status),
+    progress: run.status === "success" ? 100 : Math.round(p?.percentage ?? 0),
+    createdAt: run.createdAt,
+    updatedAt: run.updatedAt,
+    raw_status: run.status,
+    machine_id: run.machineId,
+    pool: run.pool,
+    error: errorMessage(run),
+    outputs: flatOutputs(run),
   };
 }

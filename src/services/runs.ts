@@ -2,7 +2,7 @@ import type { Db } from "../db/client";
 import type { RunStatus } from "../db/schema";
 import type { Bindings } from "../env";
 import { AppError, notFound } from "../lib/errors";
-import { deriveInputSpec, normaliseGraph, validateRunInputs } from "../lib/graph";
+import { deriveInputSpec, normaliseGraph, paramBindings, validateRunInputs } from "../lib/graph";
 import { newId } from "../lib/ids";
 import type { ApiGraph, InputBinding } from "../protocol/graph";
 import {
@@ -55,18 +55,19 @@ export async function queueDeploymentRun(
   });
 }
 
-/** Queues a raw graph (seed 004's execute), in the API format or the typed-list form. */
+/** Queues a raw graph (seed 004's execute, seed 003's task), in the API format or the typed-list form. */
 export async function queueGraphRun(
   ctx: Context,
   workflow: unknown,
-  options: RunOptions & { pool?: string },
+  options: RunOptions & { pool?: string; params?: Record<string, unknown> },
 ) {
   const graph = normaliseGraph(workflow, "workflow");
-  const bindings = deriveInputSpec(graph);
+  const params = options.params ?? {};
+  const bindings = deriveInputSpec(graph, paramBindings(graph, params), "params");
   return createAndEnqueue(ctx, {
     graph,
     bindings,
-    inputs: validateRunInputs(bindings, {}),
+    inputs: validateRunInputs(bindings, params),
     pool: options.pool ?? "default",
     origin: "execution",
     options,

@@ -104,6 +104,7 @@ export async function requeueRun(db: Db, id: string, attempt: number) {
       status: "not-started",
       attempt,
       machineId: null,
+      instanceId: null,
       promptId: null,
       progress: null,
       updatedAt: nowIso(),

@@ -1,4 +1,5 @@
 export * from "./auth";
 export * from "./files";
+export * from "./fleet";
 export * from "./runs";
 export * from "./workflows";

@@ -142,13 +142,18 @@ export class JobQueue {
       .toArray();
   }
 
-  busySlots(): Set<string> {
+  /** Slot key → the run it holds, for every leased or stopping job. */
+  leasesBySlot(): Map<string, string> {
     const rows = this.sql
-      .exec<{ machine_id: string; instance_id: string }>(
-        "SELECT machine_id, instance_id FROM jobs WHERE state IN ('leased', 'stopping')",
+      .exec<{ machine_id: string; instance_id: string; run_id: string }>(
+        "SELECT machine_id, instance_id, run_id FROM jobs WHERE state IN ('leased', 'stopping')",
       )
       .toArray();
-    return new Set(rows.map((r) => slotKey(r.machine_id, r.instance_id)));
+    return new Map(rows.map((r) => [slotKey(r.machine_id, r.instance_id), r.run_id]));
+  }
+
+  busySlots(): Set<string> {
+    return new Set(this.leasesBySlot().keys());
   }
 
   expiredLeases(now: number): Job[] {
@@ -217,3 +222,6 @@ export class JobQueue {
 }
 
 export const slotKey = (machineId: string, instanceId: string) => `${machineId}/${instanceId}`;
+
+/** The instance id that stands for a whole machine in slot keys (enabled flags). */
+export const WHOLE_MACHINE = "*";

@@ -26,8 +26,8 @@ export class RunLifecycle {
     return row;
   }
 
-  leased(runId: string, machineId: string, attempt: number) {
-    return this.advance(runId, "queued", { machineId, attempt });
+  leased(runId: string, machineId: string, attempt: number, instanceId?: string) {
+    return this.advance(runId, "queued", { machineId, instanceId, attempt });
   }
 
   async requeued(runId: string, attempt: number) {
