@@ -11,6 +11,7 @@ import { deploymentRoutes } from "./routes/deployments";
 import { executionRoutes } from "./routes/executions";
 import { fileRoutes } from "./routes/files";
 import { fleetRoutes } from "./routes/fleet";
+import { fleetConfigRoutes } from "./routes/fleet-config";
 import { healthRoutes } from "./routes/health";
 import { keyRoutes } from "./routes/keys";
 import { machineRoutes } from "./routes/machines";
@@ -43,6 +44,7 @@ function createApp() {
     uploadRoutes,
     assetRoutes,
     fleetRoutes,
+    fleetConfigRoutes,
     taskRoutes,
   ];
   for (const routes of routers) app.route("/api", routes);

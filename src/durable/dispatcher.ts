@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
 import type { Bindings } from "../env";
 import { randomToken } from "../lib/crypto";
+import { poolSettings } from "../lib/fleet-settings";
 import {
   AgentMessage,
   CloseCode,
@@ -12,6 +13,7 @@ import {
   TERMINAL_REPORTS,
 } from "../protocol/v1";
 import { outputUploadGrants } from "../services/run-outputs";
+import { findFleetSettings } from "../stores/fleet-settings";
 import { recordMachineState } from "../stores/machines";
 import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry";
 import { FleetState, type LiveMachine, type PoolSettings } from "./dispatcher/fleet-state";
@@ -194,6 +196,7 @@ export class Dispatcher extends DurableObject<Bindings> {
   }
 
   private async onHello(ws: WebSocket, agent: AgentAttachment, hello: HelloMessage) {
+    await this.loadSettings(agent.userId);
     const instances = hello.instances.map((i) => ({ id: i.id, available: i.available, reason: i.reason }));
     this.agents.update(ws, {
       greeted: true,
@@ -233,6 +236,12 @@ export class Dispatcher extends DurableObject<Bindings> {
       info: { agent: hello.agent, gpus: hello.gpus, instances: hello.instances, protocol: PROTOCOL_VERSION },
     });
     await this.dispatch();
+  }
+
+  /** The tenant's fleet settings, in case this Dispatcher started after the last update was pushed. */
+  private async loadSettings(userId: string) {
+    const stored = await findFleetSettings(createDb(this.env.DB), userId);
+    if (stored) this.fleet.configure(poolSettings(stored.settings));
   }
 
   private async onHeartbeat(

@@ -4,7 +4,7 @@ import { z } from "@hono/zod-openapi";
  * A tenant's fleet settings. Seed 003's `healthCheck.interval` is the agents' heartbeat interval; an
  * instance not heard from for three intervals is not alive. The others tune every pool's Dispatcher.
  */
-export const FleetSettingsSchema = z
+export const FleetSettingsFields = z
   .object({
     healthCheck: z
       .object({
@@ -27,11 +27,15 @@ export const FleetSettingsSchema = z
       description: "Timeout of runs queued without one; null: none",
     }),
   })
-  .strict()
-  .refine((s) => s.leaseTtlMs >= 2 * s.healthCheck.interval, {
+  .strict();
+
+export const FleetSettingsSchema = FleetSettingsFields.refine(
+  (s) => s.leaseTtlMs >= 2 * s.healthCheck.interval,
+  {
     message: "leaseTtlMs must be at least two heartbeat intervals (healthCheck.interval)",
     path: ["leaseTtlMs"],
-  });
+  },
+);
 
 export type FleetSettings = z.infer<typeof FleetSettingsSchema>;
 
@@ -45,3 +49,11 @@ export function defaultFleetSettings(env: { LEASE_TTL_MS: string; MAX_RUN_ATTEMP
     defaultTimeoutMinutes: null,
   };
 }
+
+/** What a pool's Dispatcher needs of the settings. */
+export const poolSettings = (s: FleetSettings) => ({
+  heartbeatIntervalMs: s.healthCheck.interval,
+  leaseTtlMs: s.leaseTtlMs,
+  maxAttempts: s.maxAttempts,
+  defaultTimeoutMinutes: s.defaultTimeoutMinutes,
+});
