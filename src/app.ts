@@ -15,6 +15,7 @@ import { fleetConfigRoutes } from "./routes/fleet-config";
 import { healthRoutes } from "./routes/health";
 import { keyRoutes } from "./routes/keys";
 import { machineRoutes } from "./routes/machines";
+import { metricsRoutes } from "./routes/metrics";
 import { runRoutes } from "./routes/runs";
 import { taskRoutes } from "./routes/tasks";
 import { uploadRoutes } from "./routes/uploads";
@@ -45,6 +46,7 @@ function createApp() {
     assetRoutes,
     fleetRoutes,
     fleetConfigRoutes,
+    metricsRoutes,
     taskRoutes,
   ];
   for (const routes of routers) app.route("/api", routes);

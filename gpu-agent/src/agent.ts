@@ -11,6 +11,7 @@ import {
 } from "../../src/protocol/v1";
 import { type ComfyPort, createComfyPort } from "./comfy-adapter";
 import type { AgentConfig } from "./config";
+import { gpusFromSystemStats, HostLoad } from "./host-load";
 import { type ComfyInstance, InstancePool } from "./instances";
 import { JobRun } from "./job-runner";
 import { Link, type LinkEnd, type Welcome } from "./link";
@@ -51,6 +52,7 @@ export class Agent implements Drainable {
   private readonly trustedOrigins: string[];
   private draining = false;
   private gpus: GpuInfo[] = [];
+  private readonly hostLoad: HostLoad;
   private gpuTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
@@ -62,6 +64,7 @@ export class Agent implements Drainable {
       this.resolveExit = resolve;
     });
     this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
+    this.hostLoad = new HostLoad(options.config.stateDir);
     this.trustedOrigins = [new URL(options.config.server.replace(/^ws/, "http")).origin];
     const createClient = (url: string) =>
       createComfyPort(url, {
@@ -112,7 +115,7 @@ export class Agent implements Drainable {
           "start ComfyUI there or point --comfy / COMFYUI_URL at it.",
       );
     }
-    agent.gpus = await (options.readGpus ?? readGpus)();
+    await agent.refreshGpus();
     agent.pool.start();
     agent.gpuTimer = setInterval(() => void agent.refreshGpus(), agent.timings.gpuRefreshMs);
     agent.link.start();
@@ -139,7 +142,7 @@ export class Agent implements Drainable {
       type: "hello",
       protocol: PROTOCOL_VERSION,
       agent: agentInfo(),
-      gpus: this.gpus,
+      gpus: this.reportedGpus(),
       instances: this.pool.instances.map((instance) => instance.info()),
       in_flight: this.heldLeases(),
     };
@@ -149,7 +152,8 @@ export class Agent implements Drainable {
     return {
       leases: this.heldLeases().map(({ run_id, lease_token }) => ({ run_id, lease_token })),
       instances: this.pool.instances.map(({ id, available, reason }) => ({ id, available, reason })),
-      gpus: this.gpus.length > 0 ? this.gpus : undefined,
+      gpus: this.reportedGpus(),
+      system: this.hostLoad.read(),
       draining: this.draining || undefined,
     };
   }
@@ -304,7 +308,15 @@ export class Agent implements Drainable {
   }
 
   private async refreshGpus() {
-    this.gpus = await (this.options.readGpus ?? readGpus)();
+    [this.gpus] = await Promise.all([(this.options.readGpus ?? readGpus)(), this.hostLoad.refreshDisk()]);
+  }
+
+  /** nvidia-smi's view when it has one; otherwise the CUDA (or other) devices ComfyUI reports. */
+  private reportedGpus(): GpuInfo[] {
+    if (this.gpus.length > 0) return this.gpus;
+    return this.pool.instances
+      .flatMap((instance) => gpusFromSystemStats(instance.systemStats))
+      .map((gpu, index) => ({ ...gpu, index }));
   }
 
   // ---- shutdown ----

@@ -1,20 +1,45 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
-import { createDb } from "../db/client";
+import { createDb, type Db } from "../db/client";
 import type { Bindings } from "../env";
 import { createRouter, jsonContent } from "../lib/openapi";
+import { bearerToken } from "../middleware/auth";
+import { authenticate } from "../services/auth";
+import { fleetSnapshot, instancesOf } from "../services/fleet";
+import { fleetLoad } from "../services/metrics";
 
-const startedAt = Date.now();
 const tags = ["Health"];
+/** Taken at the first request: at module scope workerd's clock still reads 0. */
+let startedAt: number | undefined;
 
 const HealthSchema = z
   .object({
     status: z.enum(["healthy", "degraded", "unhealthy"]).openapi({ example: "healthy" }),
     timestamp: z.string().openapi({ example: "2026-01-01T00:00:00.000Z" }),
     version: z.string().openapi({ example: "0.1.0" }),
-    uptime_seconds: z.number().openapi({ example: 12.5, description: "Age of this Worker isolate" }),
+    uptime_seconds: z
+      .number()
+      .openapi({ example: 12.5, description: "Time since this Worker isolate served its first request" }),
   })
   .openapi("Health");
+
+const BasicHealthSchema = HealthSchema.extend({
+  code: z.literal(200).openapi({ description: "Seed 003's envelope" }),
+  data: z.object({ status: z.literal("ok") }),
+}).openapi("BasicHealth");
+
+const nullablePercent = z.number().nullable().openapi({ example: 25.6 });
+const SystemSchema = z
+  .object({
+    cpu_usage_percent: nullablePercent,
+    memory_usage_percent: nullablePercent,
+    gpu_usage_percent: nullablePercent,
+    gpu_memory_usage_percent: nullablePercent,
+    disk_usage_percent: nullablePercent,
+  })
+  .openapi("SystemLoad", {
+    description: "The caller's connected machines, averaged; all null without credentials or reports",
+  });
 
 const ServiceSchema = z
   .object({
@@ -25,9 +50,21 @@ const ServiceSchema = z
   })
   .openapi("ServiceHealth");
 
-const DetailedSchema = HealthSchema.extend({ services: z.array(ServiceSchema) }).openapi("DetailedHealth");
+const DetailedSchema = HealthSchema.extend({
+  services: z.array(ServiceSchema),
+  system: SystemSchema,
+}).openapi("DetailedHealth");
+
+const UNKNOWN_LOAD = {
+  cpu_usage_percent: null,
+  memory_usage_percent: null,
+  gpu_usage_percent: null,
+  gpu_memory_usage_percent: null,
+  disk_usage_percent: null,
+};
 
 function basics(env: Bindings) {
+  startedAt ??= Date.now();
   return {
     timestamp: new Date().toISOString(),
     version: env.APP_VERSION,
@@ -48,6 +85,20 @@ async function probe(name: string, check: () => Promise<unknown>): Promise<z.inf
 
 const checkDatabase = (env: Bindings) => createDb(env.DB).run(sql`select 1`);
 
+/** The caller's ComfyUI service and machine load, when the request carries credentials. */
+async function callerFleet(env: Bindings, db: Db, authorization: string | undefined) {
+  if (!authorization) return null;
+  const principal = await authenticate(db, env, bearerToken(authorization));
+  let system = UNKNOWN_LOAD as z.infer<typeof SystemSchema>;
+  const comfyui = await probe("comfyui", async () => {
+    const snapshot = await fleetSnapshot(env, db, principal.userId);
+    system = fleetLoad(snapshot);
+    const alive = instancesOf(snapshot).filter((i) => i.alive).length;
+    if (alive === 0) throw new Error("No ComfyUI instance of your pools is alive");
+  });
+  return { comfyui, system };
+}
+
 export const healthRoutes = createRouter();
 
 healthRoutes.openapi(
@@ -56,9 +107,13 @@ healthRoutes.openapi(
     path: "/health",
     tags,
     summary: "Basic health",
-    responses: { 200: jsonContent(HealthSchema, "The API is up") },
+    responses: { 200: jsonContent(BasicHealthSchema, "The API is up (seed 004's and seed 003's fields)") },
   }),
-  (c) => c.json({ status: "healthy" as const, ...basics(c.env) }, 200),
+  (c) =>
+    c.json(
+      { status: "healthy" as const, ...basics(c.env), code: 200 as const, data: { status: "ok" as const } },
+      200,
+    ),
 );
 
 healthRoutes.openapi(
@@ -67,24 +122,31 @@ healthRoutes.openapi(
     path: "/health/detailed",
     tags,
     summary: "Health of D1, R2 and Durable Objects, with round-trip times",
+    description:
+      "With credentials, also the `comfyui` service (healthy when an instance of the caller's pools is alive) and the caller's machines' load in `system`. Only D1, R2 or Durable Objects failing make it a 503.",
     responses: {
       200: jsonContent(DetailedSchema, "Every service answered"),
       503: jsonContent(DetailedSchema, "At least one service failed"),
     },
   }),
   async (c) => {
-    const services = await Promise.all([
-      probe("database", () => checkDatabase(c.env)),
-      probe("storage", () => c.env.BUCKET.head("health/probe")),
-      probe("durable_objects", () => c.env.DISPATCHER.getByName("health").ping()),
+    const [services, fleet] = await Promise.all([
+      Promise.all([
+        probe("database", () => checkDatabase(c.env)),
+        probe("storage", () => c.env.BUCKET.head("health/probe")),
+        probe("durable_objects", () => c.env.DISPATCHER.getByName("health").ping()),
+      ]),
+      callerFleet(c.env, c.var.db, c.req.header("Authorization")),
     ]);
-    const healthy = services.every((s) => s.status === "healthy");
+    const core = services.every((s) => s.status === "healthy");
+    const all = [...services, ...(fleet ? [fleet.comfyui] : [])];
     const body = {
-      status: healthy ? ("healthy" as const) : ("degraded" as const),
+      status: all.every((s) => s.status === "healthy") ? ("healthy" as const) : ("degraded" as const),
       ...basics(c.env),
-      services,
+      services: all,
+      system: fleet?.system ?? UNKNOWN_LOAD,
     };
-    return healthy ? c.json(body, 200) : c.json(body, 503);
+    return core ? c.json(body, 200) : c.json(body, 503);
   },
 );
 

@@ -57,6 +57,8 @@ export interface HarnessOptions {
   comfyCount?: number;
   config?: Partial<AgentConfig>;
   stateDir?: string;
+  /** What nvidia-smi reports (default: one fake GPU). */
+  nvidiaGpus?: (typeof FAKE_GPU)[];
   /** Prepares the state dir (an outbox from "before") before the agent starts. */
   beforeStart?: (stateDir: string) => Promise<void>;
 }
@@ -83,7 +85,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...options.config,
   };
   const log = process.env.AGENT_TEST_LOG ? createLogger("debug") : silentLogger;
-  const agent = await Agent.start({ config, log, timings: FAST_TIMINGS, readGpus: async () => [FAKE_GPU] });
+  const agent = await Agent.start({
+    config,
+    log,
+    timings: FAST_TIMINGS,
+    readGpus: async () => options.nvidiaGpus ?? [FAKE_GPU],
+  });
   await mock.until(() => agent.linkState === "ready", "the agent's welcome");
   const sim = sims[0] as ComfySimulator;
   return {
