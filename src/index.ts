@@ -5,6 +5,7 @@ import { withCanonicalPath } from "./lib/dialect-paths";
 import { sweepExpiredUploads } from "./services/files";
 
 export { Dispatcher } from "./durable/dispatcher";
+export { FleetRoom } from "./durable/fleet-room";
 export { RunRoom } from "./durable/run-room";
 
 export default {

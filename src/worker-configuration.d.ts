@@ -15,11 +15,12 @@ interface __BaseEnv_Env {
 	URL_SIGNING_SECRET: string;
 	DISPATCHER: DurableObjectNamespace<import("./index").Dispatcher>;
 	RUN_ROOM: DurableObjectNamespace<import("./index").RunRoom>;
+	FLEET_ROOM: DurableObjectNamespace<import("./index").FleetRoom>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./index");
-		durableNamespaces: "Dispatcher" | "RunRoom";
+		durableNamespaces: "Dispatcher" | "RunRoom" | "FleetRoom";
 	}
 	interface Env extends __BaseEnv_Env {}
 }

@@ -16,9 +16,10 @@ import { outputUploadGrants } from "../services/run-outputs";
 import { findFleetSettings } from "../stores/fleet-settings";
 import { recordMachineState } from "../stores/machines";
 import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry";
-import { FleetState, type LiveMachine, type PoolSettings } from "./dispatcher/fleet-state";
+import { FleetState, instanceStatuses, type LiveMachine, type PoolSettings } from "./dispatcher/fleet-state";
 import { type Job, JobQueue, type NewJob, WHOLE_MACHINE } from "./dispatcher/job-queue";
 import { RunLifecycle } from "./dispatcher/run-lifecycle";
+import { publishInstances } from "./fleet-room/client";
 
 export type AgentIdentity = { machineId: string; userId: string; origin: string };
 export type CancelOutcome = "removed" | "stopping" | "unknown";
@@ -112,6 +113,12 @@ export class Dispatcher extends DurableObject<Bindings> {
     if (enabled) await this.dispatch();
   }
 
+  /** Tells the tenant's `/ws` subscribers the state of a machine's instances. */
+  private async announce(machineId: string, userId: string) {
+    const machine = (await this.fleetSnapshot()).machines.find((m) => m.machineId === machineId);
+    if (machine) await publishInstances(this.env, userId, instanceStatuses(machine));
+  }
+
   async configure(settings: PoolSettings): Promise<void> {
     this.fleet.configure(settings);
   }
@@ -188,6 +195,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     // Leases outlive the socket: an agent that comes back in time keeps its runs.
     if (!this.agents.socketOf(agent.machineId)) {
       await recordMachineState(createDb(this.env.DB), agent.machineId, { status: "offline" });
+      await this.announce(agent.machineId, agent.userId);
     }
   }
 
@@ -235,6 +243,7 @@ export class Dispatcher extends DurableObject<Bindings> {
       status: "online",
       info: { agent: hello.agent, gpus: hello.gpus, instances: hello.instances, protocol: PROTOCOL_VERSION },
     });
+    await this.announce(agent.machineId, agent.userId);
     await this.dispatch();
   }
 
@@ -259,6 +268,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     const instances = beat.instances ?? agent.instances;
     if (draining !== agent.draining || JSON.stringify(instances) !== JSON.stringify(agent.instances)) {
       this.agents.update(ws, { draining, instances });
+      await this.announce(agent.machineId, agent.userId);
       if (draining !== agent.draining) {
         await recordMachineState(createDb(this.env.DB), agent.machineId, {
           status: draining ? "draining" : "online",

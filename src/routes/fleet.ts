@@ -1,7 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { AppError } from "../lib/errors";
 import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { requireUser } from "../middleware/auth";
-import { fleetOverview, getInstance, listInstances, setInstanceEnabled } from "../services/fleet";
+import { requireUser, requireUserOrQueryToken } from "../middleware/auth";
+import {
+  fleetOverview,
+  getInstance,
+  listInstances,
+  openFleetSocket,
+  setInstanceEnabled,
+} from "../services/fleet";
 import { envelope, InstanceSchema, OverviewSchema } from "./fleet-schemas";
 
 const tags = ["Fleet (seed 003)"];
@@ -96,5 +103,25 @@ fleetRoutes.openapi(
   async (c) => {
     const data = await fleetOverview(c.env, c.var.db, c.var.principal.userId);
     return c.json({ code: 200 as const, data }, 200);
+  },
+);
+
+fleetRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/ws",
+    tags,
+    security,
+    summary: "The tenant's live fleet events over a WebSocket (also at `/ws`)",
+    description:
+      "Messages are `{type, timestamp, data, requestId}`: `global_status` on connect and after instance changes, `instance_status`, `task_progress` (at most one per task per 500 ms, newest value), `task_completed`, `task_failed`. Browsers may pass the credential as `?token=`. Send `ping` for a fresh `global_status`.",
+    middleware: [requireUserOrQueryToken] as const,
+    responses: { 101: { description: "Switching protocols" }, ...errorResponses(400, 401, 403) },
+  }),
+  async (c) => {
+    if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
+      throw new AppError("bad_request", "This endpoint takes a WebSocket upgrade");
+    }
+    return openFleetSocket(c.env, c.var.db, c.var.principal.userId, c.req.raw);
   },
 );

@@ -1,6 +1,7 @@
 import type { Db } from "../db/client";
 import type { RunStatus } from "../db/schema";
 import type { LiveInstance, LiveMachine } from "../durable/dispatcher/fleet-state";
+import { connectFleetSocket, publishFleetEvent } from "../durable/fleet-room/client";
 import type { Bindings } from "../env";
 import { notFound } from "../lib/errors";
 import { instanceKey, splitInstanceKey } from "../lib/instance-key";
@@ -103,7 +104,9 @@ export async function setInstanceEnabled(
     disabledInstances: enabled ? others : [...others, current.instance_id],
   });
   await dispatcher(env, userId, machine.pool).setInstanceEnabled(machine.id, current.instance_id, enabled);
-  return getInstance(env, db, userId, key);
+  const updated = await getInstance(env, db, userId, key);
+  await publishFleetEvent(env, userId, { type: "instance_status", data: instanceStatus(updated) });
+  return updated;
 }
 
 /** Enables or disables a whole machine: every instance on it drains or takes work again. */
@@ -116,6 +119,26 @@ export async function setMachineEnabled(env: Bindings, db: Db, userId: string, i
 
 const sum = (counts: Partial<Record<RunStatus, number>>, statuses: RunStatus[]) =>
   statuses.reduce((n, s) => n + (counts[s] ?? 0), 0);
+
+const instanceStatus = (i: InstanceView) => ({
+  instanceId: i.id,
+  alive: i.alive,
+  busy: i.busy,
+  enabled: i.enabled,
+});
+
+/** Subscribes a client to the tenant's `/ws` events; it first gets `global_status`. */
+export async function openFleetSocket(env: Bindings, db: Db, userId: string, request: Request) {
+  const [snapshot, counts] = await Promise.all([
+    fleetSnapshot(env, db, userId),
+    countRunsByStatus(db, userId),
+  ]);
+  return connectFleetSocket(env, userId, request, instancesOf(snapshot).map(instanceStatus), {
+    pendingTasks: sum(counts, RUN_STATUSES_OF.pending),
+    runningTasks: sum(counts, RUN_STATUSES_OF.running),
+    completedTasks: sum(counts, RUN_STATUSES_OF.completed),
+  });
+}
 
 /** Seed 003's monitor overview: instances from the Dispatchers' live state, tasks from D1. */
 export async function fleetOverview(env: Bindings, db: Db, userId: string) {

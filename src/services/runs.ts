@@ -1,5 +1,6 @@
 import type { Db } from "../db/client";
 import type { RunStatus } from "../db/schema";
+import { publishTaskStatus } from "../durable/fleet-room/client";
 import type { Bindings } from "../env";
 import { AppError, notFound } from "../lib/errors";
 import { deriveInputSpec, normaliseGraph, paramBindings, validateRunInputs } from "../lib/graph";
@@ -150,6 +151,7 @@ export async function cancelRun(ctx: Context, runId: string): Promise<RunRow> {
   await dispatcher(ctx.env, ctx.userId, run.pool).cancel(run.id, "cancelled");
   if (!cancelled) return getRun(ctx.db, ctx.userId, runId);
   await publishStatus(ctx.env, cancelled);
+  await publishTaskStatus(ctx.env, ctx.userId, cancelled);
   return cancelled;
 }
 

@@ -1,5 +1,7 @@
 import type { z } from "zod";
+import { instanceKey } from "../../lib/instance-key";
 import type { Gpu, HelloMessage, SystemLoad } from "../../protocol/v1";
+import type { InstanceStatus } from "../fleet-room/events";
 import type { AgentAttachment } from "./agent-registry";
 import { slotKey, WHOLE_MACHINE } from "./job-queue";
 
@@ -150,3 +152,12 @@ export class FleetState {
     });
   }
 }
+
+/** A machine's instances as seed 003's `instance_status` data. */
+export const instanceStatuses = (machine: LiveMachine): InstanceStatus[] =>
+  machine.instances.map((i) => ({
+    instanceId: instanceKey(machine.machineId, i.id),
+    alive: i.alive,
+    busy: i.runId !== null,
+    enabled: i.enabled,
+  }));

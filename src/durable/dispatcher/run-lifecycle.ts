@@ -5,6 +5,7 @@ import type { RunFailure, RunOutput, RunReport } from "../../protocol/v1";
 import { recordRunOutputs } from "../../services/run-outputs";
 import { publish, publishStatus } from "../../services/run-room-client";
 import { advanceRun, appendLogs, type NewRun, requeueRun, updateLiveRun } from "../../stores/runs";
+import { publishFleetEvent, publishTaskStatus } from "../fleet-room/client";
 
 const PROGRESS_WRITE_INTERVAL_MS = 1000;
 
@@ -23,6 +24,7 @@ export class RunLifecycle {
   async advance(runId: string, status: RunStatus, fields: Partial<NewRun> = {}) {
     const row = await advanceRun(this.db, runId, status, fields);
     if (row) await publishStatus(this.env, row);
+    if (row) await publishTaskStatus(this.env, row.userId, row);
     return row;
   }
 
@@ -49,6 +51,10 @@ export class RunLifecycle {
       case "started":
         return this.advance(runId, "running");
       case "progress":
+        await publishFleetEvent(this.env, ctx.userId, {
+          type: "task_progress",
+          data: { taskId: runId, progress: report.progress.percentage },
+        });
         return this.progress(runId, report.progress);
       case "log":
         await appendLogs(this.db, runId, [
