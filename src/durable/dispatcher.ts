@@ -354,8 +354,8 @@ export class Dispatcher extends DurableObject<Bindings> {
    */
   private async dispatch() {
     for (const slot of this.agents.idleSlots(this.queue.busySlots(), this.fleet.disabledSlots())) {
-      const job = this.queue.nextWaiting();
-      if (!job) break;
+      const job = this.queue.nextWaitingFor(slot.machineId);
+      if (!job) continue;
       const lease = {
         machineId: slot.machineId,
         instanceId: slot.instanceId,

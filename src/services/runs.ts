@@ -48,6 +48,7 @@ export async function queueDeploymentRun(
     bindings: inputSpec,
     inputs: values,
     pool: deployment.pool,
+    machineId: deployment.machineId,
     deploymentId: deployment.id,
     workflowId: deployment.workflowId,
     workflowVersionId: deployment.workflowVersionId,
@@ -80,6 +81,8 @@ type NewRunSpec = {
   bindings: InputBinding[];
   inputs: Record<string, unknown>;
   pool: string;
+  /** Pinned: the run may only go to this machine. */
+  machineId?: string | null;
   deploymentId?: string;
   workflowId?: string;
   workflowVersionId?: string;
@@ -117,7 +120,13 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
     priority,
     attempt: 1,
     deadlineAt: timeout ? Date.parse(row.createdAt) + timeout * 60_000 : null,
-    payload: { graph: spec.graph, inputs: spec.inputs, bindings: spec.bindings, input_urls: inputUrls },
+    payload: {
+      graph: spec.graph,
+      inputs: spec.inputs,
+      bindings: spec.bindings,
+      input_urls: inputUrls,
+      machine_id: spec.machineId ?? null,
+    },
   });
   await runRoom(ctx.env, row.id).init(toSnapshot(row));
   return { run: row, position };

@@ -12,6 +12,7 @@ import {
   invertGraph,
 } from "../helpers/fixtures";
 import { api } from "../helpers/http";
+import { createMachine } from "../helpers/runs";
 import { createUser } from "../helpers/users";
 
 type Deployment = CreatedDeployment & {
@@ -70,19 +71,20 @@ describe("POST /api/deployment", () => {
       token: user.apiKey,
       json: { workflow_api: v2Graph },
     });
+    const machine = await createMachine(user, "gpu-a100");
     const byNumber = await createDeployment(user, {
       workflow_id: wf.id,
       version: 1,
       environment: "staging",
       pool: "gpu-a100",
-      machine_id: "m-1",
+      machine_id: machine.id,
       inputs: [{ input_id: "image", node_id: "1", input_name: "image" }],
     });
     expect(byNumber).toMatchObject({
       version: 1,
       environment: "staging",
       pool: "gpu-a100",
-      machine_id: "m-1",
+      machine_id: machine.id,
     });
     expect(byNumber.input_types).toEqual([expect.objectContaining({ input_id: "image", type: "image" })]);
     const byId = await createDeployment(user, {
@@ -135,7 +137,8 @@ describe("GET /api/deployments", () => {
   it("is a bare array the SDK parses, newest first, filtered by environment and is_fluid", async () => {
     const user = await createUser();
     const prod = await createDeployment(user, { environment: "production" });
-    const staging = await createDeployment(user, { environment: "staging", machine_id: "m-1" });
+    const machine = await createMachine(user);
+    const staging = await createDeployment(user, { environment: "staging", machine_id: machine.id });
     const all = await api<Deployment[]>("/api/deployments", { token: user.apiKey });
     expect(all.status).toBe(200);
     expect(all.body.map((d) => d.id)).toEqual([staging.id, prod.id]);

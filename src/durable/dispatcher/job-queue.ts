@@ -5,6 +5,8 @@ export type JobPayload = {
   inputs: Record<string, unknown>;
   bindings: InputBinding[];
   input_urls: Record<string, string>;
+  /** The machine the run must run on (a deployment pinned to one); absent: any machine of the pool. */
+  machine_id?: string | null;
 };
 
 export type NewJob = {
@@ -84,9 +86,16 @@ export class JobQueue {
     return JSON.parse(row.payload) as JobPayload;
   }
 
-  nextWaiting(): Job | undefined {
+  /** The next waiting job that may run on `machineId`: unpinned, or pinned to it. */
+  nextWaitingFor(machineId: string): Job | undefined {
     return this.sql
-      .exec<Job>("SELECT * FROM jobs WHERE state = 'queued' ORDER BY priority DESC, seq ASC LIMIT 1")
+      .exec<Job>(
+        `SELECT * FROM jobs WHERE state = 'queued'
+           AND coalesce(json_extract(payload, '$.machine_id'), ?) = ?
+         ORDER BY priority DESC, seq ASC LIMIT 1`,
+        machineId,
+        machineId,
+      )
       .toArray()[0];
   }
 
