@@ -12,10 +12,14 @@ import { authRoutes } from "./routes/auth";
 import { deploymentRoutes } from "./routes/deployments";
 import { executionRoutes } from "./routes/executions";
 import { fileRoutes } from "./routes/files";
+import { fleetRoutes } from "./routes/fleet";
+import { fleetConfigRoutes } from "./routes/fleet-config";
 import { healthRoutes } from "./routes/health";
 import { keyRoutes } from "./routes/keys";
 import { machineRoutes } from "./routes/machines";
+import { metricsRoutes } from "./routes/metrics";
 import { runRoutes } from "./routes/runs";
+import { taskRoutes } from "./routes/tasks";
 import { uploadRoutes } from "./routes/uploads";
 import { EndpointEventSchema, ExecutionEventSchema } from "./routes/webhook-schemas";
 import { webhookRoutes } from "./routes/webhooks";
@@ -55,6 +59,10 @@ function createApp() {
     uploadRoutes,
     assetRoutes,
     webhookRoutes,
+    fleetRoutes,
+    fleetConfigRoutes,
+    metricsRoutes,
+    taskRoutes,
   ];
   for (const routes of routers) app.route("/api", routes);
 

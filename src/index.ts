@@ -1,6 +1,7 @@
 import { app } from "./app";
 import { createDb } from "./db/client";
 import type { Bindings } from "./env";
+import { withCanonicalPath } from "./lib/dialect-paths";
 import { nowIso } from "./lib/ids";
 import { sweepExpiredUploads } from "./services/files";
 import { deleteExpiredIdempotencyKeys } from "./stores/idempotency";
@@ -8,11 +9,12 @@ import { consumeDeliveries } from "./webhooks/deliver";
 import type { DeliveryMessage } from "./webhooks/enqueue";
 
 export { Dispatcher } from "./durable/dispatcher";
+export { FleetRoom } from "./durable/fleet-room";
 export { RateLimiter } from "./durable/rate-limiter";
 export { RunRoom } from "./durable/run-room";
 
 export default {
-  fetch: app.fetch,
+  fetch: (request, env, ctx) => app.fetch(withCanonicalPath(request), env, ctx),
   /** Cron sweep: uploads that never arrived expire and stop counting against the quota; old idempotency keys go. */
   async scheduled(_controller, env, ctx) {
     ctx.waitUntil(

@@ -26,11 +26,12 @@ interface __BaseEnv_Env {
 	DISPATCHER: DurableObjectNamespace<import("./index").Dispatcher>;
 	RUN_ROOM: DurableObjectNamespace<import("./index").RunRoom>;
 	RATE_LIMITER: DurableObjectNamespace<import("./index").RateLimiter>;
+	FLEET_ROOM: DurableObjectNamespace<import("./index").FleetRoom>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./index");
-		durableNamespaces: "Dispatcher" | "RunRoom";
+		durableNamespaces: "Dispatcher" | "RunRoom" | "FleetRoom";
 	}
 	interface Env extends __BaseEnv_Env {}
 }

@@ -12,6 +12,7 @@ import {
 import { type ComfyPort, createComfyPort } from "./comfy-adapter";
 import { ComfyFolders } from "./comfy-folders";
 import type { AgentConfig } from "./config";
+import { gpusFromSystemStats, HostLoad } from "./host-load";
 import { type ComfyInstance, InstancePool } from "./instances";
 import { JobJournal, type JobRecord } from "./job-journal";
 import { JobRun } from "./job-runner";
@@ -53,6 +54,7 @@ export class Agent implements Drainable {
   private readonly trustedOrigins: string[];
   private draining = false;
   private gpus: GpuInfo[] = [];
+  private readonly hostLoad: HostLoad;
   private gpuTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
@@ -66,6 +68,7 @@ export class Agent implements Drainable {
     });
     const comfy = { ...DEFAULT_TIMINGS.comfy, unreachableMs: options.config.comfyDownS * 1000 };
     this.timings = { ...DEFAULT_TIMINGS, comfy, ...options.timings };
+    this.hostLoad = new HostLoad(options.config.stateDir);
     this.trustedOrigins = [new URL(options.config.server.replace(/^ws/, "http")).origin];
     const createClient = (url: string) =>
       createComfyPort(url, {
@@ -161,7 +164,7 @@ export class Agent implements Drainable {
       type: "hello",
       protocol: PROTOCOL_VERSION,
       agent: agentInfo(),
-      gpus: this.gpus,
+      gpus: this.reportedGpus(),
       instances: this.pool.instances.map((instance) => instance.info()),
       in_flight: this.heldLeases(),
     };
@@ -172,7 +175,8 @@ export class Agent implements Drainable {
     return {
       leases: this.heldLeases().map(({ run_id, lease_token }) => ({ run_id, lease_token })),
       instances: this.pool.instances.map(({ id, available, reason }) => ({ id, available, reason })),
-      gpus: this.gpus.length > 0 ? this.gpus : undefined,
+      gpus: this.reportedGpus(),
+      system: this.hostLoad.read(),
       disks: disks.length > 0 ? disks : undefined,
       draining: this.draining || undefined,
     };
@@ -339,9 +343,9 @@ export class Agent implements Drainable {
     }
   }
 
-  /** GPUs and the disk space of ComfyUI's folders, for hello and heartbeats. */
+  /** GPUs, the host's load and disk, and the disk space of ComfyUI's folders, for hello and heartbeats. */
   private async refreshHostInfo() {
-    this.gpus = await (this.options.readGpus ?? readGpus)();
+    [this.gpus] = await Promise.all([(this.options.readGpus ?? readGpus)(), this.hostLoad.refreshDisk()]);
     for (const instance of this.pool.instances) instance.disk = await instance.folders?.diskSpace();
   }
 
@@ -367,6 +371,14 @@ export class Agent implements Drainable {
       });
       this.startRun(job, instance as ComfyInstance<ComfyPort>, record);
     }
+  }
+
+  /** nvidia-smi's view when it has one; otherwise the CUDA (or other) devices ComfyUI reports. */
+  private reportedGpus(): GpuInfo[] {
+    if (this.gpus.length > 0) return this.gpus;
+    return this.pool.instances
+      .flatMap((instance) => gpusFromSystemStats(instance.systemStats))
+      .map((gpu, index) => ({ ...gpu, index }));
   }
 
   // ---- shutdown ----

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
 import type { Bindings } from "../env";
 import { randomToken } from "../lib/crypto";
+import { poolSettings } from "../lib/fleet-settings";
 import {
   AgentMessage,
   CloseCode,
@@ -13,14 +14,21 @@ import {
 } from "../protocol/v1";
 import { outputUploadGrants } from "../runs/outputs";
 import { ReportRefused, RunReports } from "../runs/reports";
+import { findFleetSettings } from "../stores/fleet-settings";
 import { recordMachineState } from "../stores/machines";
 import { enqueueMachineWebhooks } from "../webhooks/enqueue";
 import { AgentBudgets } from "./dispatcher/agent-budget";
 import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry";
 import { type AgentIdentity, type CancelOutcome, readAgentIdentity } from "./dispatcher/client";
-import { type Job, JobQueue, type NewJob } from "./dispatcher/job-queue";
+import { FleetState, instanceStatuses, type LiveMachine, type PoolSettings } from "./dispatcher/fleet-state";
+import { type Job, JobQueue, type NewJob, WHOLE_MACHINE } from "./dispatcher/job-queue";
+import { publishInstances } from "./fleet-room/client";
 
 const SEEN_REPORTS_RETENTION_MS = 24 * 3600_000;
+/** Heartbeats refresh the machine's D1 row (`last_seen_at`) at most this often. */
+const LAST_SEEN_WRITE_INTERVAL_MS = 5 * 60_000;
+/** An agent not heard from for this many heartbeat intervals counts as not alive. */
+const LIVENESS_INTERVALS = 3;
 
 /**
  * One per machine pool of a tenant: the durable run queue, the agents' hibernatable sockets and the
@@ -31,6 +39,7 @@ export class Dispatcher extends DurableObject<Bindings> {
   private readonly agents: AgentRegistry;
   private readonly runs: RunReports;
   private readonly budgets = new AgentBudgets();
+  private readonly fleet: FleetState;
   /** Work on one run happens in order; different runs proceed independently. */
   private readonly runChains = new Map<string, Promise<unknown>>();
 
@@ -39,14 +48,19 @@ export class Dispatcher extends DurableObject<Bindings> {
     this.queue = new JobQueue(ctx.storage.sql);
     this.agents = new AgentRegistry(ctx);
     this.runs = new RunReports({ env, db: createDb(env.DB) });
+    this.fleet = new FleetState(ctx.storage.sql);
   }
 
   private get leaseTtlMs() {
-    return Number(this.env.LEASE_TTL_MS) || 30_000;
+    return this.fleet.settings().leaseTtlMs ?? (Number(this.env.LEASE_TTL_MS) || 30_000);
   }
 
   private get maxAttempts() {
-    return Number(this.env.MAX_RUN_ATTEMPTS) || 3;
+    return this.fleet.settings().maxAttempts ?? (Number(this.env.MAX_RUN_ATTEMPTS) || 3);
+  }
+
+  private get heartbeatIntervalMs() {
+    return this.fleet.settings().heartbeatIntervalMs ?? Math.max(1000, Math.floor(this.leaseTtlMs / 3));
   }
 
   async ping(): Promise<{ ok: true; at: number }> {
@@ -57,7 +71,10 @@ export class Dispatcher extends DurableObject<Bindings> {
 
   /** Queues a run and dispatches at once if a slot is idle; returns how many runs wait before it. */
   async enqueue(job: NewJob): Promise<{ position: number | null }> {
-    this.queue.add(job);
+    const fallback = this.fleet.settings().defaultTimeoutMinutes;
+    this.queue.add(
+      job.deadlineAt === null && fallback ? { ...job, deadlineAt: Date.now() + fallback * 60_000 } : job,
+    );
     await this.dispatch();
     return { position: this.queue.position(job.runId) };
   }
@@ -82,8 +99,34 @@ export class Dispatcher extends DurableObject<Bindings> {
     return { ...this.queue.counts(), agents: this.agents.connectedCount() };
   }
 
+  // ---- fleet (RPC) ----
+
+  /** The pool's machines and instances as they are now: connection, liveness, load, leases, flags. */
+  async fleetSnapshot(): Promise<{ machines: LiveMachine[]; queue: ReturnType<JobQueue["counts"]> }> {
+    const liveness = this.heartbeatIntervalMs * LIVENESS_INTERVALS;
+    const machines = this.fleet.snapshot(this.agents.greeted(), this.queue.leasesBySlot(), liveness);
+    return { machines, queue: this.queue.counts() };
+  }
+
+  /** Enables or disables one instance (or the whole machine when `instanceId` is null); a disabled one drains. */
+  async setInstanceEnabled(machineId: string, instanceId: string | null, enabled: boolean): Promise<void> {
+    this.fleet.setEnabled(machineId, instanceId ?? WHOLE_MACHINE, enabled);
+    if (enabled) await this.dispatch();
+  }
+
+  /** Tells the tenant's `/ws` subscribers the state of a machine's instances. */
+  private async announce(machineId: string, userId: string) {
+    const machine = (await this.fleetSnapshot()).machines.find((m) => m.machineId === machineId);
+    if (machine) await publishInstances(this.env, userId, instanceStatuses(machine));
+  }
+
+  async configure(settings: PoolSettings): Promise<void> {
+    this.fleet.configure(settings);
+  }
+
   /** A deleted machine: its socket is closed for good and its runs go back in line. */
   async disconnectMachine(machineId: string): Promise<void> {
+    this.fleet.forget(machineId);
     for (const ws of this.agents.socketsOf(machineId)) ws.close(CloseCode.revoked, "machine deleted");
     await Promise.all(
       this.queue.leasedTo(machineId).map((job) => this.loseLease(job, "its machine was deleted")),
@@ -161,6 +204,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     if (!this.agents.socketOf(agent.machineId)) {
       await recordMachineState(createDb(this.env.DB), agent.machineId, { status: "offline" });
       await enqueueMachineWebhooks(this.env, createDb(this.env.DB), { ...agent, status: "offline" });
+      await this.announce(agent.machineId, agent.userId);
     }
   }
 
@@ -169,8 +213,17 @@ export class Dispatcher extends DurableObject<Bindings> {
   }
 
   private async onHello(ws: WebSocket, agent: AgentAttachment, hello: HelloMessage) {
+    await this.loadSettings(agent.userId);
     const instances = hello.instances.map((i) => ({ id: i.id, available: i.available, reason: i.reason }));
-    this.agents.update(ws, { greeted: true, draining: false, instances });
+    this.agents.update(ws, {
+      greeted: true,
+      draining: false,
+      instances,
+      lastSeenAt: Date.now(),
+      persistedAt: Date.now(),
+      gpus: hello.gpus,
+    });
+    this.fleet.rememberHello(agent.machineId, hello);
     const keep: string[] = [];
     const drop: string[] = [];
     const expiresAt = Date.now() + this.leaseTtlMs;
@@ -187,7 +240,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     this.send(ws, {
       type: "welcome",
       machine_id: agent.machineId,
-      heartbeat_interval_ms: Math.max(1000, Math.floor(this.leaseTtlMs / 3)),
+      heartbeat_interval_ms: this.heartbeatIntervalMs,
       lease_ttl_ms: this.leaseTtlMs,
       keep,
       drop,
@@ -200,7 +253,14 @@ export class Dispatcher extends DurableObject<Bindings> {
       info: { agent: hello.agent, gpus: hello.gpus, instances: hello.instances, protocol: PROTOCOL_VERSION },
     });
     await enqueueMachineWebhooks(this.env, createDb(this.env.DB), { ...agent, status: "online" });
+    await this.announce(agent.machineId, agent.userId);
     await this.dispatch();
+  }
+
+  /** The tenant's fleet settings, in case this Dispatcher started after the last update was pushed. */
+  private async loadSettings(userId: string) {
+    const stored = await findFleetSettings(createDb(this.env.DB), userId);
+    if (stored) this.fleet.configure(poolSettings(stored.settings));
   }
 
   private async onHeartbeat(
@@ -213,10 +273,12 @@ export class Dispatcher extends DurableObject<Bindings> {
       const job = this.queue.get(lease.run_id);
       if (job?.machine_id === agent.machineId) this.queue.renew(lease.run_id, lease.lease_token, expiresAt);
     }
+    await this.touch(ws, agent, beat);
     const draining = beat.draining ?? agent.draining;
     const instances = beat.instances ?? agent.instances;
     if (draining !== agent.draining || JSON.stringify(instances) !== JSON.stringify(agent.instances)) {
       this.agents.update(ws, { draining, instances });
+      await this.announce(agent.machineId, agent.userId);
       if (draining !== agent.draining) {
         await recordMachineState(createDb(this.env.DB), agent.machineId, {
           status: draining ? "draining" : "online",
@@ -224,6 +286,27 @@ export class Dispatcher extends DurableObject<Bindings> {
       }
     }
     await this.dispatch();
+  }
+
+  /** Keeps the heartbeat's live state on the socket; the D1 row is refreshed only now and then. */
+  private async touch(
+    ws: WebSocket,
+    agent: AgentAttachment,
+    beat: Extract<AgentMessage, { type: "heartbeat" }>,
+  ) {
+    const now = Date.now();
+    const persist = now - (agent.persistedAt ?? 0) >= LAST_SEEN_WRITE_INTERVAL_MS;
+    this.agents.update(ws, {
+      lastSeenAt: now,
+      gpus: beat.gpus ?? agent.gpus,
+      system: beat.system ?? agent.system,
+      ...(persist ? { persistedAt: now } : {}),
+    });
+    if (persist) {
+      await recordMachineState(createDb(this.env.DB), agent.machineId, {
+        status: (beat.draining ?? agent.draining) ? "draining" : "online",
+      });
+    }
   }
 
   private async onReport(ws: WebSocket, agent: AgentAttachment, message: ReportMessage) {
@@ -320,9 +403,9 @@ export class Dispatcher extends DurableObject<Bindings> {
    * runs on the run's own chain, after the job is sent and without holding up the caller.
    */
   private async dispatch() {
-    for (const slot of this.agents.idleSlots(this.queue.busySlots())) {
-      const job = this.queue.nextWaiting();
-      if (!job) break;
+    for (const slot of this.agents.idleSlots(this.queue.busySlots(), this.fleet.disabledSlots())) {
+      const job = this.queue.nextWaitingFor(slot.machineId);
+      if (!job) continue;
       const lease = {
         machineId: slot.machineId,
         instanceId: slot.instanceId,
@@ -344,7 +427,9 @@ export class Dispatcher extends DurableObject<Bindings> {
         this.queue.requeue(job.run_id, job.attempt);
         continue;
       }
-      void this.serial(job.run_id, () => this.runs.leased(job.run_id, slot.machineId, job.attempt));
+      void this.serial(job.run_id, () =>
+        this.runs.leased(job.run_id, slot.machineId, job.attempt, slot.instanceId),
+      );
     }
     await this.scheduleAlarm();
   }

@@ -22,6 +22,16 @@ export const Gpu = z.object({
   driver_version: z.string().optional(),
 });
 
+/** The host's load, sent with each heartbeat (all optional: an agent reports what it can read). */
+export const SystemLoad = z.object({
+  cpu_percent: z.number().min(0).max(100).optional(),
+  memory_used_mb: z.number().nonnegative().optional(),
+  memory_total_mb: z.number().nonnegative().optional(),
+  disk_used_gb: z.number().nonnegative().optional(),
+  disk_total_gb: z.number().nonnegative().optional(),
+});
+export type SystemLoad = z.infer<typeof SystemLoad>;
+
 export const InstanceInfo = z.object({
   id: z.string().min(1).max(64),
   comfy_url: z.string(),
@@ -161,6 +171,7 @@ export const HeartbeatMessage = z.object({
       }),
     )
     .optional(),
+  system: SystemLoad.optional(),
   /** Set once the agent is shutting down: it finishes what it has and takes nothing new. */
   draining: z.boolean().optional(),
 });
@@ -225,7 +236,16 @@ export const JobMessage = z.object({
 export type JobMessage = z.infer<typeof JobMessage>;
 
 /** What the control plane queues for a run and sends with each of its leases. */
-export const JobPayload = JobMessage.pick({ graph: true, inputs: true, bindings: true, input_urls: true });
+/** What the Dispatcher queues for a run: the job's graph and inputs, and where it may run. */
+export const JobPayload = JobMessage.pick({
+  graph: true,
+  inputs: true,
+  bindings: true,
+  input_urls: true,
+}).extend({
+  /** The machine the run must run on (a deployment pinned to one); absent: any machine of the pool. */
+  machine_id: z.string().nullable().optional(),
+});
 export type JobPayload = z.infer<typeof JobPayload>;
 
 export const AckMessage = z.object({

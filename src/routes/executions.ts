@@ -139,14 +139,16 @@ executionRoutes.openapi(
     path: "/workflows/",
     tags,
     security,
-    summary: "List executions (note the trailing slash; `/workflows` lists saved workflows)",
+    summary: "List executions (`/workflows/`, or `/workflows` at the host root, or with `status`)",
     middleware: [requireUser] as const,
     request: {
-      query: z.object({
-        status: z.enum(EXECUTION_STATUSES).optional(),
-        limit: z.coerce.number().int().min(1).max(100).default(20),
-        offset: z.coerce.number().int().min(0).max(100_000).default(0),
-      }),
+      query: z
+        .object({
+          status: z.enum(EXECUTION_STATUSES).optional(),
+          limit: z.coerce.number().int().min(1).max(100).default(20),
+          offset: z.coerce.number().int().min(0).max(100_000).default(0),
+        })
+        .strict(),
     },
     responses: {
       200: jsonContent(z.array(ExecutionSchema), "Executions, newest first"),

@@ -161,14 +161,16 @@ workflowRoutes.openapi(
     middleware: authed,
     summary: "List your workflows, newest first",
     request: {
-      query: z.object({
-        search: z
-          .string()
-          .max(200)
-          .optional()
-          .openapi({ example: "invert", description: "Part of the name" }),
-        ...Paging,
-      }),
+      query: z
+        .object({
+          search: z
+            .string()
+            .max(200)
+            .optional()
+            .openapi({ example: "invert", description: "Part of the name" }),
+          ...Paging,
+        })
+        .strict(),
     },
     responses: {
       200: jsonContent(z.array(WorkflowSchema), "A page of workflows"),

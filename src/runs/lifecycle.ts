@@ -1,5 +1,6 @@
 import type { Db } from "../db/client";
 import { isTerminal, type NewRun, type RunRow, type RunStatus } from "../db/schema";
+import { publishTaskStatus } from "../durable/fleet-room/client";
 import { runRoomClient } from "../durable/run-room/client";
 import type { Bindings } from "../env";
 import { nowIso } from "../lib/ids";
@@ -71,12 +72,13 @@ export async function changeRunStatus(
 async function afterRunChange(ctx: LifecycleContext, change: RunChange): Promise<void> {
   await runRoomClient(ctx.env, change.after.id).publishStatus(change.after);
   await enqueueRunWebhooks(ctx.env, ctx.db, change.after);
+  await publishTaskStatus(ctx.env, change.after.userId, change.after);
 }
 
 /** Timestamps and progress that follow from the move itself. */
 function stamps(before: RunRow, to: RunStatus, fields: RunChangeFields): RunChangeFields {
   const now = nowIso();
-  if (to === "not-started") return { machineId: null, promptId: null, progress: null };
+  if (to === "not-started") return { machineId: null, instanceId: null, promptId: null, progress: null };
   if (to === "queued") return { queuedAt: now };
   if (to === "running") return { startedAt: now };
   if (!isTerminal(to)) return {};

@@ -1,4 +1,5 @@
 import type { RunError } from "../db/schema";
+import { publishFleetEvent } from "../durable/fleet-room/client";
 import { runRoomClient } from "../durable/run-room/client";
 import type { Progress, RunOutput, RunReport } from "../protocol/v1";
 import { appendLogs, updateLiveRun } from "../stores/runs";
@@ -37,8 +38,8 @@ export class RunReports {
 
   constructor(private readonly ctx: LifecycleContext) {}
 
-  leased(runId: string, machineId: string, attempt: number) {
-    return changeRunStatus(this.ctx, runId, "queued", { machineId, attempt });
+  leased(runId: string, machineId: string, attempt: number, instanceId: string) {
+    return changeRunStatus(this.ctx, runId, "queued", { machineId, instanceId, attempt });
   }
 
   requeued(runId: string, attempt: number) {
@@ -65,7 +66,7 @@ export class RunReports {
       case "started":
         return changeRunStatus(this.ctx, runId, "running");
       case "progress":
-        return this.onProgress(runId, report.progress);
+        return this.onProgress(run, report.progress);
       case "log":
         await appendLogs(this.ctx.db, runId, [
           { level: report.level, message: report.message, nodeId: report.node_id },
@@ -92,8 +93,14 @@ export class RunReports {
     return changeRunStatus(this.ctx, runId, to, latest ? { ...fields, progress: latest } : fields);
   }
 
-  private async onProgress(runId: string, progress: Progress) {
-    await runRoomClient(this.ctx.env, runId).publish([{ type: "progress", data: progress }]);
+  private async onProgress({ runId, userId }: ReportedRun, progress: Progress) {
+    await Promise.all([
+      runRoomClient(this.ctx.env, runId).publish([{ type: "progress", data: progress }]),
+      publishFleetEvent(this.ctx.env, userId, {
+        type: "task_progress",
+        data: { taskId: runId, progress: progress.percentage },
+      }),
+    ]);
     const now = Date.now();
     const writtenAt = this.progress.get(runId)?.writtenAt ?? 0;
     const due = now - writtenAt >= PROGRESS_WRITE_INTERVAL_MS;

@@ -1,6 +1,6 @@
 import type { Db } from "../db/client";
 import type { DeploymentEnvironment } from "../db/schema";
-import { AppError, notFound } from "../lib/errors";
+import { AppError, invalid, notFound } from "../lib/errors";
 import { deriveInputSpec, type ExplicitBinding, outputSpec } from "../lib/graph";
 import { newId, nowIso } from "../lib/ids";
 import type { ApiGraph, InputBinding } from "../protocol/graph";
@@ -122,14 +122,27 @@ const pickOf = (input: VersionPick) => ({
   version: input.version,
 });
 
-/** A deployment may name only one of the caller's own machines; anything else reads as missing. */
-async function assertOwnMachine(db: Db, userId: string, machineId: string | null | undefined) {
-  if (machineId === undefined || machineId === null) return;
-  if (!(await findMachine(db, userId, machineId))) throw notFound("Machine");
+/**
+ * A deployment pinned to a machine runs only there, so it lives in that machine's pool: the machine
+ * must be the caller's (404 otherwise) and a pool given with it must be the machine's.
+ */
+async function poolOfPin(
+  db: Db,
+  userId: string,
+  machineId: string | null | undefined,
+  pool: string | undefined,
+) {
+  if (!machineId) return pool;
+  const machine = await findMachine(db, userId, machineId);
+  if (!machine) throw new AppError("not_found", `Machine '${machineId}' not found`);
+  if (pool !== undefined && pool !== machine.pool) {
+    throw invalid("pool", `Machine '${machineId}' is in pool '${machine.pool}', not '${pool}'`);
+  }
+  return machine.pool;
 }
 
 export async function createDeployment(db: Db, userId: string, input: CreateDeploymentInput) {
-  await assertOwnMachine(db, userId, input.machine_id);
+  const pool = await poolOfPin(db, userId, input.machine_id, input.pool);
   const { workflow, version } = await findVersionToPin(db, userId, input.workflow_id, pickOf(input));
   const bindings = input.inputs ?? [];
   const now = nowIso();
@@ -141,7 +154,7 @@ export async function createDeployment(db: Db, userId: string, input: CreateDepl
     name: input.name ?? workflow.name,
     description: input.description ?? null,
     environment: input.environment ?? "production",
-    pool: input.pool ?? DEFAULT_POOL,
+    pool: pool ?? DEFAULT_POOL,
     machineId: input.machine_id ?? null,
     bindings,
     inputSpec: deriveInputSpec(version.workflowApi, bindings),
@@ -201,8 +214,8 @@ async function applyChange(
  */
 export async function updateDeployment(db: Db, userId: string, id: string, input: UpdateDeploymentInput) {
   const view = await requireDeployment(db, userId, id);
-  if (input.machine_id !== view.deployment.machineId) await assertOwnMachine(db, userId, input.machine_id);
   const d = view.deployment;
+  if (input.machine_id) input = { ...input, pool: await poolOfPin(db, userId, input.machine_id, input.pool) };
   const pick = pickOf(input);
   const target =
     pick.versionId !== undefined || pick.version !== undefined

@@ -1,7 +1,10 @@
 import { sql } from "drizzle-orm";
-import { createDb } from "../db/client";
+import { createDb, type Db } from "../db/client";
 import { pingDispatcher } from "../durable/dispatcher/client";
 import type { Bindings } from "../env";
+import { authenticate } from "./auth";
+import { fleetSnapshot, instancesOf } from "./fleet";
+import { fleetLoad } from "./metrics";
 
 export type ServiceHealth = {
   name: string;
@@ -30,3 +33,17 @@ export const probeServices = (env: Bindings) =>
     probe("storage", () => env.BUCKET.head("health/probe")),
     probe("durable_objects", () => pingDispatcher(env)),
   ]);
+
+/** The caller's ComfyUI service and machines' load, when the request carries credentials. */
+export async function probeCallerFleet(env: Bindings, db: Db, token: string | null) {
+  if (token === null) return null;
+  const principal = await authenticate(db, env, token);
+  let system: ReturnType<typeof fleetLoad> | null = null;
+  const comfyui = await probe("comfyui", async () => {
+    const snapshot = await fleetSnapshot(env, db, principal.userId);
+    system = fleetLoad(snapshot);
+    const alive = instancesOf(snapshot).filter((i) => i.alive).length;
+    if (alive === 0) throw new Error("No ComfyUI instance of your pools is alive");
+  });
+  return { comfyui, system };
+}

@@ -1,5 +1,6 @@
 import { RUN_STATUSES, type RunStatus, type StoredOutput } from "../db/schema";
-import type { RunOutput } from "../protocol/v1";
+import { instanceKey } from "../lib/instance-key";
+import type { Progress, RunOutput } from "../protocol/v1";
 import type { NewLog, RunRow } from "../stores/runs";
 
 type OutputKind = RunOutput["kind"];
@@ -159,6 +160,11 @@ export function logView(row: { at: string; level: LogLevel; message: string; nod
   return { timestamp: row.at, level: row.level, message: row.message, node_id: row.nodeId };
 }
 
+/** The run statuses each of seed 003/004's statuses stands for, to filter lists by them. */
+export const RUN_STATUSES_OF = Object.fromEntries(
+  EXECUTION_STATUSES.map((status) => [status, runStatusesFor(status)]),
+) as Record<ExecutionStatus, RunStatus[]>;
+
 /** Seed 004's execution result (`GET /api/workflows/{id}`). */
 export function executionView(run: RunRow, logs: ReturnType<typeof logView>[] = []) {
   return {
@@ -197,5 +203,23 @@ export function executionStatusView(run: RunRow, queuePosition: number | null) {
       eta_seconds: eta,
     },
     estimated_completion: eta !== null ? new Date(Date.now() + eta * 1000).toISOString() : null,
+  };
+}
+
+/** Seed 003's task: a run, with the instance (`<machine id>:<instance id>`) that ran it. */
+export function taskView(run: RunRow) {
+  const p = run.progress as Progress | null;
+  return {
+    id: run.id,
+    instanceId: run.machineId && run.instanceId ? instanceKey(run.machineId, run.instanceId) : null,
+    status: executionStatus(run.status),
+    progress: run.status === "success" ? 100 : Math.round(p?.percentage ?? 0),
+    createdAt: run.createdAt,
+    updatedAt: run.updatedAt,
+    raw_status: run.status,
+    machine_id: run.machineId,
+    pool: run.pool,
+    error: errorMessage(run),
+    outputs: flatOutputs(run),
   };
 }

@@ -5,7 +5,7 @@ import { type Resume, runRoomClient } from "../durable/run-room/client";
 import type { SseFormat } from "../durable/run-room/sse-hub";
 import type { Bindings } from "../env";
 import { AppError, notFound } from "../lib/errors";
-import { deriveInputSpec, normaliseGraph, validateRunInputs } from "../lib/graph";
+import { deriveInputSpec, normaliseGraph, paramBindings, validateRunInputs } from "../lib/graph";
 import { newId } from "../lib/ids";
 import type { ApiGraph, InputBinding } from "../protocol/graph";
 import { changeRunStatus } from "../runs/lifecycle";
@@ -50,6 +50,7 @@ export async function queueDeploymentRun(
     bindings: inputSpec,
     inputs: values,
     pool: deployment.pool,
+    machineId: deployment.machineId,
     deploymentId: deployment.id,
     workflowId: deployment.workflowId,
     workflowVersionId: deployment.workflowVersionId,
@@ -58,18 +59,19 @@ export async function queueDeploymentRun(
   });
 }
 
-/** Queues a raw graph (seed 004's execute), in the API format or the typed-list form. */
+/** Queues a raw graph (seed 004's execute, seed 003's task), in the API format or the typed-list form. */
 export async function queueGraphRun(
   ctx: Context,
   workflow: unknown,
-  options: RunOptions & { pool?: string },
+  options: RunOptions & { pool?: string; params?: Record<string, unknown> },
 ) {
   const graph = normaliseGraph(workflow, "workflow");
-  const bindings = deriveInputSpec(graph);
+  const params = options.params ?? {};
+  const bindings = deriveInputSpec(graph, paramBindings(graph, params), "params");
   return createAndEnqueue(ctx, {
     graph,
     bindings,
-    inputs: validateRunInputs(bindings, {}),
+    inputs: validateRunInputs(bindings, params),
     pool: options.pool ?? "default",
     origin: "execution",
     options,
@@ -81,6 +83,8 @@ type NewRunSpec = {
   bindings: InputBinding[];
   inputs: Record<string, unknown>;
   pool: string;
+  /** Pinned: the run may only go to this machine. */
+  machineId?: string | null;
   deploymentId?: string;
   workflowId?: string;
   workflowVersionId?: string;
@@ -120,7 +124,12 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
       priority,
       attempt: 1,
       deadlineAt: timeout ? Date.parse(row.createdAt) + timeout * 60_000 : null,
-      payload: { graph: spec.graph, bindings: spec.bindings, ...jobInputs },
+      payload: {
+        graph: spec.graph,
+        bindings: spec.bindings,
+        ...jobInputs,
+        machine_id: spec.machineId ?? null,
+      },
     })
     .catch(async (err: unknown) => {
       await deleteUnqueuedRun(ctx.db, row.id);

@@ -51,3 +51,16 @@ export async function recordMachineState(
     .set({ ...state, lastSeenAt: nowIso() })
     .where(and(eq(machines.id, id), isNull(machines.deletedAt)));
 }
+
+/** The D1 mirror of a machine's enabled flags (the Dispatcher holds the ones that route). */
+export async function setMachineFlags(
+  db: Db,
+  userId: string,
+  id: string,
+  flags: { enabled?: boolean; disabledInstances?: string[] },
+) {
+  await db
+    .update(machines)
+    .set(flags)
+    .where(and(eq(machines.id, id), eq(machines.userId, userId), isNull(machines.deletedAt)));
+}

@@ -41,7 +41,28 @@ describe("hello and heartbeats", () => {
       leases: [],
       instances: [{ id: "comfy-0", available: true }],
       gpus: [FAKE_GPU],
+      system: expect.objectContaining({
+        cpu_percent: expect.any(Number),
+        memory_total_mb: expect.any(Number),
+        memory_used_mb: expect.any(Number),
+        disk_total_gb: expect.any(Number),
+        disk_used_gb: expect.any(Number),
+      }),
     });
+  });
+
+  it("reports the CUDA devices ComfyUI lists when there is no nvidia-smi", async () => {
+    h = await startHarness({ nvidiaGpus: [], comfyCount: 2, config: { heartbeatMs: 50 } });
+    const simulated = {
+      name: "Simulated GPU (comfy-edge ComfyUI simulator)",
+      memory_total_mb: expect.any(Number),
+    };
+    expect(h.mock.all("hello")[0]?.gpus).toEqual([
+      expect.objectContaining({ index: 0, ...simulated }),
+      expect.objectContaining({ index: 1, ...simulated }),
+    ]);
+    await h.mock.until(() => h.mock.all("heartbeat").length >= 1, "a heartbeat");
+    expect(h.mock.all("heartbeat")[0]?.gpus).toHaveLength(2);
   });
 
   it("reports an instance with no ComfyUI as unavailable, and takes no job on it", async () => {

@@ -1,5 +1,6 @@
 export * from "./auth";
 export * from "./files";
+export * from "./fleet";
 export * from "./runs";
 export * from "./webhooks";
 export * from "./workflows";

@@ -20,6 +20,9 @@ export const machines = sqliteTable(
       .notNull()
       .default("offline"),
     info: text("info", { mode: "json" }).$type<Record<string, unknown>>(),
+    /** Mirrors the Dispatcher's flags: a disabled machine or instance takes no new job (it drains). */
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    disabledInstances: text("disabled_instances", { mode: "json" }).$type<string[]>().notNull().default([]),
     lastSeenAt: text("last_seen_at"),
     createdAt: createdAt(),
     deletedAt: text("deleted_at"),
@@ -80,6 +83,8 @@ export const runs = sqliteTable(
       .default(false),
     timeoutMinutes: integer("timeout_minutes"),
     machineId: text("machine_id"),
+    /** The ComfyUI instance of that machine that holds (or held) the run's lease. */
+    instanceId: text("instance_id"),
     promptId: text("prompt_id"),
     attempt: integer("attempt").notNull().default(0),
     retriedFrom: text("retried_from"),

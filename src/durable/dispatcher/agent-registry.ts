@@ -1,4 +1,6 @@
-import { slotKey } from "./job-queue";
+import type { z } from "zod";
+import type { Gpu, SystemLoad } from "../../protocol/v1";
+import { slotKey, WHOLE_MACHINE } from "./job-queue";
 
 export type InstanceState = { id: string; available: boolean; reason?: string };
 
@@ -11,6 +13,12 @@ export type AgentAttachment = {
   greeted: boolean;
   draining: boolean;
   instances: InstanceState[];
+  /** Live state from heartbeats, kept here (in memory) so a heartbeat writes no storage. */
+  lastSeenAt?: number;
+  gpus?: z.infer<typeof Gpu>[];
+  system?: SystemLoad;
+  /** When the machine's D1 row was last refreshed from heartbeats. */
+  persistedAt?: number;
 };
 
 export type Slot = { ws: WebSocket; machineId: string; instanceId: string };
@@ -45,15 +53,27 @@ export class AgentRegistry {
     return this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN).length;
   }
 
-  /** Available instances of greeted, non-draining agents that hold no lease, oldest socket first. */
-  idleSlots(busy: Set<string>): Slot[] {
+  greeted(): AgentAttachment[] {
+    return this.ctx
+      .getWebSockets()
+      .filter((ws) => ws.readyState === WebSocket.OPEN)
+      .map((ws) => this.attachment(ws))
+      .filter((agent) => agent.greeted);
+  }
+
+  /**
+   * Available, enabled instances of greeted, non-draining agents that hold no lease, oldest socket
+   * first. `disabled` holds slot keys, `machine/*` for a whole machine.
+   */
+  idleSlots(busy: Set<string>, disabled: Set<string> = new Set()): Slot[] {
     const slots: Slot[] = [];
     for (const ws of this.ctx.getWebSockets()) {
       if (ws.readyState !== WebSocket.OPEN) continue;
       const agent = this.attachment(ws);
-      if (!agent.greeted || agent.draining) continue;
+      if (!agent.greeted || agent.draining || disabled.has(slotKey(agent.machineId, WHOLE_MACHINE))) continue;
       for (const instance of agent.instances) {
-        if (instance.available && !busy.has(slotKey(agent.machineId, instance.id))) {
+        const key = slotKey(agent.machineId, instance.id);
+        if (instance.available && !busy.has(key) && !disabled.has(key)) {
           slots.push({ ws, machineId: agent.machineId, instanceId: instance.id });
         }
       }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Bindings } from "../../env";
 import { AppError } from "../../lib/errors";
+import type { PoolSettings } from "./fleet-state";
 import type { NewJob } from "./job-queue";
 
 /** Dispatchers are per tenant and pool, so one tenant's queue never sees another's runs or agents. */
@@ -48,6 +49,11 @@ export function dispatcherClient(env: Bindings, userId: string, pool: string) {
       CancelOutcome.parse(await stub.cancel(runId, reason)),
     stats: async () => Stats.parse(await stub.stats()),
     disconnectMachine: (machineId: string) => stub.disconnectMachine(machineId),
+    /** What the pool's agents last said, with each instance's enabled flag and current run. */
+    fleetSnapshot: () => stub.fleetSnapshot(),
+    setInstanceEnabled: (machineId: string, instanceId: string | null, enabled: boolean) =>
+      stub.setInstanceEnabled(machineId, instanceId, enabled),
+    configure: (settings: PoolSettings) => stub.configure(settings),
 
     /** Hands an agent's WebSocket upgrade to the Dispatcher, with the identity the Worker checked. */
     async connectAgent(upgrade: Request, identity: AgentIdentity): Promise<Response> {

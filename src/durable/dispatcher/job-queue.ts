@@ -79,9 +79,16 @@ export class JobQueue {
     return JobPayload.parse(JSON.parse(row.payload));
   }
 
-  nextWaiting(): Job | undefined {
+  /** The next waiting job that may run on `machineId`: unpinned, or pinned to it. */
+  nextWaitingFor(machineId: string): Job | undefined {
     return this.sql
-      .exec<Job>("SELECT * FROM jobs WHERE state = 'queued' ORDER BY priority DESC, seq ASC LIMIT 1")
+      .exec<Job>(
+        `SELECT * FROM jobs WHERE state = 'queued'
+           AND coalesce(json_extract(payload, '$.machine_id'), ?) = ?
+         ORDER BY priority DESC, seq ASC LIMIT 1`,
+        machineId,
+        machineId,
+      )
       .toArray()[0];
   }
 
@@ -161,13 +168,18 @@ export class JobQueue {
       .toArray();
   }
 
-  busySlots(): Set<string> {
+  /** Slot key → the run it holds, for every leased or stopping job. */
+  leasesBySlot(): Map<string, string> {
     const rows = this.sql
-      .exec<{ machine_id: string; instance_id: string }>(
-        "SELECT machine_id, instance_id FROM jobs WHERE state IN ('leased', 'stopping')",
+      .exec<{ machine_id: string; instance_id: string; run_id: string }>(
+        "SELECT machine_id, instance_id, run_id FROM jobs WHERE state IN ('leased', 'stopping')",
       )
       .toArray();
-    return new Set(rows.map((r) => slotKey(r.machine_id, r.instance_id)));
+    return new Map(rows.map((r) => [slotKey(r.machine_id, r.instance_id), r.run_id]));
+  }
+
+  busySlots(): Set<string> {
+    return new Set(this.leasesBySlot().keys());
   }
 
   expiredLeases(now: number): Job[] {
@@ -236,3 +248,6 @@ export class JobQueue {
 }
 
 export const slotKey = (machineId: string, instanceId: string) => `${machineId}/${instanceId}`;
+
+/** The instance id that stands for a whole machine in slot keys (enabled flags). */
+export const WHOLE_MACHINE = "*";

@@ -63,6 +63,8 @@ export interface HarnessOptions {
   comfyDirs?: boolean;
   /** Prepares the state dir (an outbox or journal from "before") and the ComfyUIs before the agent starts. */
   beforeStart?: (stateDir: string, sims: ComfySimulator[]) => Promise<void>;
+  /** What nvidia-smi reports (default: one fake GPU). */
+  nvidiaGpus?: (typeof FAKE_GPU)[];
 }
 
 /** A mock control plane, simulated ComfyUIs, and an agent connected to both, ready for jobs. */
@@ -91,7 +93,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
   const log = process.env.AGENT_TEST_LOG ? createLogger("debug") : silentLogger;
   const timings = { ...FAST_TIMINGS, ...options.timings };
-  const agent = await Agent.start({ config, log, timings, readGpus: async () => [FAKE_GPU] });
+  const agent = await Agent.start({
+    config,
+    log,
+    timings,
+    readGpus: async () => options.nvidiaGpus ?? [FAKE_GPU],
+  });
   await mock.until(() => agent.linkState === "ready", "the agent's welcome");
   const sim = sims[0] as ComfySimulator;
   return {
