@@ -58,6 +58,8 @@ function createApp() {
     servers: [{ url: new URL(c.req.url).origin }],
   }));
   app.get("/api/reference", Scalar({ url: "/api/doc", pageTitle: "comfy-edge API reference" }));
+  // The dashboard is static assets under /app/ (wrangler.toml); these two paths reach the Worker.
+  for (const path of ["/", "/app"]) app.get(path, (c) => c.redirect("/app/", 302));
   return app;
 }
 

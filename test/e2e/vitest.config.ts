@@ -7,6 +7,7 @@ export default defineConfig({
     name: "e2e",
     root: path.resolve(import.meta.dirname, "../.."),
     include: ["test/e2e/**/*.e2e.test.ts"],
+    globalSetup: ["test/e2e/support/build-dashboard.ts"],
     environment: "node",
     testTimeout: 120_000,
     hookTimeout: 120_000,
