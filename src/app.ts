@@ -13,6 +13,7 @@ import { fileRoutes } from "./routes/files";
 import { healthRoutes } from "./routes/health";
 import { keyRoutes } from "./routes/keys";
 import { machineRoutes } from "./routes/machines";
+import { runPreviewRoutes } from "./routes/run-previews";
 import { runRoutes } from "./routes/runs";
 import { uploadRoutes } from "./routes/uploads";
 import { workflowRoutes } from "./routes/workflows";
@@ -34,6 +35,7 @@ function createApp() {
     machineRoutes,
     agentRoutes,
     runRoutes,
+    runPreviewRoutes,
     executionRoutes,
     workflowRoutes,
     deploymentRoutes,

@@ -15,6 +15,7 @@ import { outputUploadGrants } from "../services/run-outputs";
 import { recordMachineState } from "../stores/machines";
 import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry";
 import { type Job, JobQueue, type NewJob } from "./dispatcher/job-queue";
+import { relayPreview } from "./dispatcher/previews";
 import { RunLifecycle } from "./dispatcher/run-lifecycle";
 
 export type AgentIdentity = { machineId: string; userId: string; origin: string };
@@ -139,6 +140,8 @@ export class Dispatcher extends DurableObject<Bindings> {
         return this.onReport(ws, agent, message);
       case "upload_request":
         return this.onUploadRequest(ws, agent, message);
+      case "preview":
+        return relayPreview(this.env, this.queue, agent, message);
     }
   }
 

@@ -9,6 +9,17 @@ export type RunEventBody =
 
 export type RunEvent = RunEventBody & { seq: number; at: string };
 
+/** A new live preview exists. Not numbered and never replayed; the image is at `url` until a newer one. */
+export type PreviewNotice = {
+  run_id: string;
+  content_type: string;
+  size: number;
+  node_id: string | null;
+  at: string;
+  url: string;
+};
+export type PreviewEvent = { type: "preview"; data: PreviewNotice };
+
 /** The live state of a run: what a subscriber gets first, and what each `status` event carries. */
 export type RunSnapshot = {
   run_id: string;

@@ -1,3 +1,4 @@
+import type { Preview } from "../durable/run-room/latest-preview";
 import type { Bindings } from "../env";
 import type { RunEventBody, RunSnapshot } from "../lib/run-events";
 import type { RunRow } from "../stores/runs";
@@ -23,4 +24,14 @@ export async function publishStatus(env: Bindings, row: RunRow) {
 
 export async function publish(env: Bindings, runId: string, events: RunEventBody[]) {
   await runRoom(env, runId).publish(events);
+}
+
+/** Hands a run's RunRoom its newest live preview; false when the run has already ended. */
+export async function publishPreview(env: Bindings, runId: string, preview: Preview) {
+  return runRoom(env, runId).setPreview(runId, preview);
+}
+
+/** The newest live preview of a run, or null when none arrived. */
+export async function latestPreview(env: Bindings, runId: string): Promise<Preview | null> {
+  return runRoom(env, runId).preview();
 }
