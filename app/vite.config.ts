@@ -10,7 +10,8 @@ const root = path.resolve(import.meta.dirname, "..");
  */
 export default defineConfig({
   root: import.meta.dirname,
-  base: "/app/",
+  // Absolute asset URLs, so index.html works at any /app/… depth (it is served for client routes too).
+  base: "/",
   oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   build: {
     outDir: path.join(root, "dist", "dashboard"),

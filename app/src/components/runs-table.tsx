@@ -46,7 +46,7 @@ export function RunsTable({
             >
               <td>
                 <a href={`/app/runs/${run.id}`} class="mono" onClick={(e) => e.stopPropagation()}>
-                  #{run.number} <span class="muted">{shortId(run.id)}</span>
+                  {shortId(run.id)}
                 </a>
               </td>
               <td>
@@ -56,7 +56,7 @@ export function RunsTable({
                 <td>{run.deployment_id ? (names[run.deployment_id] ?? shortId(run.deployment_id)) : "—"}</td>
               )}
               <td class="cell-progress">
-                <ProgressBar value={run.progress * 100} label={`Run ${run.number} progress`} />
+                <ProgressBar value={run.progress * 100} label={`Run ${shortId(run.id)} progress`} />
               </td>
               {!compact && <td class="mono">{duration(run.duration)}</td>}
               <td title={run.created_at}>{relativeTime(run.created_at, now)}</td>

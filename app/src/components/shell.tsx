@@ -3,14 +3,15 @@ import { useEffect, useState } from "preact/hooks";
 import { signOut } from "../lib/api";
 import type { Session } from "../lib/session";
 import { applyTheme, storedTheme, type Theme } from "../lib/theme";
+import { Icon } from "./icons";
 
 const NAV = [
-  { href: "/app/runs", label: "Runs", icon: "▶" },
-  { href: "/app/deployments", label: "Deployments", icon: "◆" },
-  { href: "/app/machines", label: "Machines", icon: "▣" },
-  { href: "/app/files", label: "Files", icon: "▤" },
-  { href: "/app/keys", label: "API keys", icon: "⚿" },
-];
+  { href: "/app/runs", label: "Runs", icon: "runs" },
+  { href: "/app/deployments", label: "Deployments", icon: "deployments" },
+  { href: "/app/machines", label: "Machines", icon: "machines" },
+  { href: "/app/files", label: "Files", icon: "files" },
+  { href: "/app/keys", label: "API keys", icon: "keys" },
+] as const;
 
 const NEXT_THEME: Record<Theme, Theme> = { system: "dark", dark: "light", light: "system" };
 
@@ -67,8 +68,8 @@ export function Shell(props: { path: string; session: Session; children: Compone
                 class={`nav-link ${active ? "active" : ""}`}
                 aria-current={active ? "page" : undefined}
               >
-                <span class="nav-icon" aria-hidden="true">
-                  {item.icon}
+                <span class="nav-icon">
+                  <Icon name={item.icon} />
                 </span>
                 {item.label}
               </a>

@@ -43,7 +43,6 @@ export type OutputGroup = { id: string; node_id: string; data: Record<string, Ou
 
 export type Run = {
   id: string;
-  number: number;
   status: RunStatus;
   progress: number;
   live_status: string | null;

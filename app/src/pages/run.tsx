@@ -10,7 +10,7 @@ import {
   StatusBadge,
 } from "../components/ui";
 import { api } from "../lib/api";
-import { duration, relativeTime } from "../lib/format";
+import { duration, relativeTime, shortId } from "../lib/format";
 import { useApi, useNow } from "../lib/hooks";
 import { navigate } from "../lib/router";
 import { type LogLine, useRunLive } from "../lib/run-live";
@@ -46,7 +46,11 @@ function ProgressPanel({ progress, run, done }: { progress: Progress | null; run
       <dl class="meta meta-inline">
         <div>
           <dt>Nodes</dt>
-          <dd>{progress ? `${progress.nodes_done}/${progress.nodes_total}` : "—"}</dd>
+          <dd>
+            {progress
+              ? `${run.status === "success" ? progress.nodes_total : progress.nodes_done}/${progress.nodes_total}`
+              : "—"}
+          </dd>
         </div>
         <div>
           <dt>ETA</dt>
@@ -183,10 +187,10 @@ export function RunPage({ id }: { id: string }) {
   return (
     <>
       <nav class="crumbs" aria-label="Breadcrumb">
-        <a href="/app/runs">Runs</a> / <span>#{run.number}</span>
+        <a href="/app/runs">Runs</a> / <span>{shortId(run.id)}</span>
       </nav>
       <PageHeader
-        title={`Run #${run.number}`}
+        title={`Run ${shortId(run.id)}`}
         subtitle={
           <span class="run-sub">
             <StatusBadge status={status} />
