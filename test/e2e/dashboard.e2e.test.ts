@@ -24,9 +24,14 @@ let browser: Browser;
 let owner: E2EUser;
 let deploymentId: string;
 const contexts: BrowserContext[] = [];
-const screenshots = process.env.UPDATE_DOCS_SCREENSHOT
-  ? "docs"
-  : await mkdtemp(path.join(tmpdir(), "shots-"));
+/** Screenshots go to a temporary folder; `UPDATE_DOCS_SCREENSHOT=1` refreshes the README's one in docs/. */
+const shots = await mkdtemp(path.join(tmpdir(), "dashboard-shots-"));
+
+async function screenshot(page: Page, name: string, forDocs = false) {
+  await page.evaluate("window.scrollTo(0, 0)");
+  const folder = forDocs && process.env.UPDATE_DOCS_SCREENSHOT ? "docs" : shots;
+  await page.screenshot({ path: path.join(folder, `${name}.png`) });
+}
 
 async function call<T>(user: E2EUser, method: string, route: string, body?: unknown): Promise<T> {
   const res = await fetch(`${worker.url}${route}`, {
@@ -134,6 +139,10 @@ afterAll(async () => {
 });
 
 describe("dashboard in Chromium", () => {
+  afterAll(() => {
+    console.log(`dashboard screenshots: ${shots}`);
+  });
+
   let runId: string;
 
   it("signs in, runs a deployment on an uploaded image, shows progress, a preview before the output, and downloads it byte for byte", async () => {
@@ -147,6 +156,7 @@ describe("dashboard in Chromium", () => {
     await writeFile(file, gradientPng());
     await page.locator('input[type="file"]').setInputFiles(file);
     await page.getByTestId("upload-status").getByText("Uploaded").waitFor();
+    await screenshot(page, "deployment-form");
     await page.getByRole("button", { name: "Run", exact: true }).click();
 
     await page.waitForURL(/\/app\/runs\/[^/]+$/);
@@ -184,8 +194,9 @@ describe("dashboard in Chromium", () => {
     expect(downloaded.equals(inR2)).toBe(true);
     expect(downloaded.equals(inComfy)).toBe(true);
 
-    await page.evaluate("window.scrollTo(0, 0)");
-    await page.screenshot({ path: path.join(screenshots, "dashboard-run.png") });
+    await screenshot(page, "dashboard-run", true);
+    await page.emulateMedia({ colorScheme: "dark" });
+    await screenshot(page, "dashboard-run-dark");
   });
 
   it("cancels a slow run from its page", async () => {
@@ -216,6 +227,10 @@ describe("dashboard in Chromium", () => {
     await page
       .locator(`tr[data-run-id="${fresh.run_id}"] [data-status="success"]`)
       .waitFor({ timeout: 60_000 });
+    await screenshot(page, "runs");
+    await page.getByRole("link", { name: "Machines" }).click();
+    await page.getByTestId("machine-card").waitFor();
+    await screenshot(page, "machines");
 
     const stranger = await worker.createUser("stranger");
     const other = await newPage();

@@ -31,7 +31,7 @@ function MachineCard({ machine, busy, now }: { machine: Machine; busy: number; n
           <dd>{machine.pool}</dd>
         </div>
         <div>
-          <dt>Last heartbeat</dt>
+          <dt>Last seen</dt>
           <dd title={machine.last_seen_at ?? ""}>{relativeTime(machine.last_seen_at, now)}</dd>
         </div>
         <div>

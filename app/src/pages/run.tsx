@@ -19,13 +19,17 @@ import { type Progress, type Run, type RunError, TERMINAL } from "../lib/types";
 function ProgressPanel({ progress, run, done }: { progress: Progress | null; run: Run; done: boolean }) {
   const now = useNow(1000);
   const pct = run.status === "success" ? 100 : (progress?.percentage ?? 0);
-  const node = progress?.current_node
-    ? `${progress.current_node_type ?? "Node"} #${progress.current_node}`
-    : done
-      ? "Finished"
+  const node = done
+    ? "Finished"
+    : progress?.current_node
+      ? `${progress.current_node_type ?? "Node"} #${progress.current_node}`
       : run.status === "not-started"
         ? "Waiting for a machine"
         : "Starting";
+  const step =
+    !done && progress?.step != null && progress.total_steps
+      ? ` · step ${progress.step}/${progress.total_steps}`
+      : "";
   const elapsed = run.started_at
     ? ((run.ended_at ? Date.parse(run.ended_at) : now) - Date.parse(run.started_at)) / 1000
     : null;
@@ -37,9 +41,7 @@ function ProgressPanel({ progress, run, done }: { progress: Progress | null; run
         </span>
         <span class="muted" data-testid="current-node">
           {node}
-          {progress?.step != null && progress.total_steps
-            ? ` · step ${progress.step}/${progress.total_steps}`
-            : ""}
+          {step}
         </span>
       </div>
       <ProgressBar value={pct} label="Run progress" />
