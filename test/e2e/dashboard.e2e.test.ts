@@ -73,6 +73,13 @@ async function createDeployment(user: E2EUser) {
         min: 1,
         max: 1000,
       },
+      {
+        input_id: "prefix",
+        node_id: "4",
+        input_name: "filename_prefix",
+        type: "string",
+        default: "dashboard/invert",
+      },
     ],
   });
   return deployment.id;
@@ -249,6 +256,27 @@ describe("dashboard in Chromium", () => {
       headers: { Authorization: `Bearer ${stranger.apiKey}` },
     });
     expect(preview.status).toBe(404);
+  });
+
+  it("shows a failed run's error and the node that failed, with a retry", async () => {
+    const queued = await call<{ run_id: string }>(owner, "POST", "/api/run/deployment/queue", {
+      deployment_id: deploymentId,
+      // ComfyUI's SaveImage refuses to write outside its output folder: a workflow fault, not ours.
+      inputs: {
+        input_image: runInputOf(await call(owner, "GET", `/api/run/${runId}`)),
+        steps: 1,
+        prefix: "../../escape",
+      },
+    });
+    const page = await newPage();
+    await signInWithPassword(page, owner);
+    await page.goto(`${worker.url}/app/runs/${queued.run_id}`);
+    await page.locator('[data-status="failed"]').first().waitFor({ timeout: 60_000 });
+    const error = page.getByTestId("run-error");
+    await error.getByText("Saving image outside the output folder", { exact: false }).waitFor();
+    await error.getByText("failed at SaveImage #4").waitFor();
+    await page.getByRole("button", { name: "Retry" }).waitFor();
+    await screenshot(page, "failed-run");
   });
 
   it("returns to sign-in, saying why, when the session has expired", async () => {

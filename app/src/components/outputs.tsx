@@ -40,10 +40,14 @@ function Media({ file, kind }: { file: OutputFile; kind: string }) {
 }
 
 /** Every output of a run: images shown, video and audio playable, each one downloadable. */
-export function OutputsGallery({ groups }: { groups: OutputGroup[] }) {
+export function OutputsGallery({ groups, done }: { groups: OutputGroup[]; done: boolean }) {
   const items = flatten(groups);
   if (items.length === 0)
-    return <EmptyState title="No outputs yet">Outputs appear here when the run finishes.</EmptyState>;
+    return done ? (
+      <EmptyState title="No outputs">This run produced no outputs.</EmptyState>
+    ) : (
+      <EmptyState title="No outputs yet">Outputs appear here when the run finishes.</EmptyState>
+    );
   return (
     <div class="gallery" data-testid="outputs">
       {items.map((item, i) =>

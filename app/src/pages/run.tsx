@@ -20,7 +20,9 @@ function ProgressPanel({ progress, run, done }: { progress: Progress | null; run
   const now = useNow(1000);
   const pct = run.status === "success" ? 100 : (progress?.percentage ?? 0);
   const node = done
-    ? "Finished"
+    ? run.status === "success"
+      ? "Finished"
+      : "Stopped"
     : progress?.current_node
       ? `${progress.current_node_type ?? "Node"} #${progress.current_node}`
       : run.status === "not-started"
@@ -224,7 +226,7 @@ export function RunPage({ id }: { id: string }) {
           </div>
         </Card>
         <Card title="Outputs">
-          <OutputsGallery groups={run.outputs} />
+          <OutputsGallery groups={run.outputs} done={done} />
         </Card>
       </div>
       <Card title="Logs">
