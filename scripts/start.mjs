@@ -102,6 +102,7 @@ function printWelcome(creds, deploymentId, comfy) {
   console.log(`
 comfy-edge is running.
 
+  Dashboard      ${baseUrl}/app/   (sign in as ${creds.username}, or with the API key below)
   API            ${baseUrl}/api
   Reference      ${baseUrl}/api/reference
   OpenAPI        ${baseUrl}/api/doc

@@ -18,6 +18,7 @@ import { healthRoutes } from "./routes/health";
 import { keyRoutes } from "./routes/keys";
 import { machineRoutes } from "./routes/machines";
 import { metricsRoutes } from "./routes/metrics";
+import { runPreviewRoutes } from "./routes/run-previews";
 import { runRoutes } from "./routes/runs";
 import { taskRoutes } from "./routes/tasks";
 import { uploadRoutes } from "./routes/uploads";
@@ -52,6 +53,7 @@ function createApp() {
     machineRoutes,
     agentRoutes,
     runRoutes,
+    runPreviewRoutes,
     executionRoutes,
     workflowRoutes,
     deploymentRoutes,
@@ -83,6 +85,8 @@ function createApp() {
     servers: [{ url: new URL(c.req.url).origin }],
   }));
   app.get("/api/reference", Scalar({ url: "/api/doc", pageTitle: "comfy-edge API reference" }));
+  // The dashboard is static assets under /app/ (wrangler.toml); these two paths reach the Worker.
+  for (const path of ["/", "/app"]) app.get(path, (c) => c.redirect("/app/", 302));
   return app;
 }
 

@@ -26,7 +26,11 @@ async function snapshotControlPlane(workDir: string): Promise<string> {
   const toml = readFileSync(rootConfig, "utf8");
   if (!/^main\s*=.*$/m.test(toml)) throw new Error("wrangler.toml has no top-level `main`");
   const config = path.join(dir, "wrangler.toml");
-  writeFileSync(config, toml.replace(/^main\s*=.*$/m, 'main = "bundle/index.js"\nno_bundle = true'));
+  const snapshot = toml
+    .replace(/^main\s*=.*$/m, 'main = "bundle/index.js"\nno_bundle = true')
+    // The dashboard's assets stay where `npm run build:app` put them.
+    .replace(/^directory\s*=\s*"([^"]+)"/m, (_, dir: string) => `directory = "${path.join(root, dir)}"`);
+  writeFileSync(config, snapshot);
   return config;
 }
 

@@ -19,6 +19,7 @@ import { JobRun } from "./job-runner";
 import { Link, type LinkEnd, type Welcome } from "./link";
 import type { Logger } from "./log";
 import { Outbox } from "./outbox";
+import { PreviewRelay } from "./previews";
 import { Reports } from "./reports";
 import type { Drainable } from "./shutdown";
 import { agentInfo, type GpuInfo, readGpus } from "./system-info";
@@ -49,6 +50,7 @@ export class Agent implements Drainable {
   private readonly link: Link;
   private readonly uploads: UploadUrlRequests;
   private readonly reports: Reports;
+  private readonly previews: PreviewRelay;
   private readonly pool: InstancePool<ComfyPort>;
   private readonly timings: AgentTimings;
   private readonly trustedOrigins: string[];
@@ -113,6 +115,8 @@ export class Agent implements Drainable {
         onEnd: (end) => this.onLinkEnd(end),
       },
     );
+    // Previews go straight to the socket, never through the outbox.
+    this.previews = new PreviewRelay(this.link);
   }
 
   /**
@@ -288,6 +292,7 @@ export class Agent implements Drainable {
       },
       report: (report) => this.reports.report(job, report),
       requestUploadUrls: (files, signal) => this.uploads.request(job, files, signal),
+      preview: (image) => this.previews.push(job, image),
       onComfyUnavailable: (reason) => {
         this.pool.markUnavailable(instance, reason);
         // A ComfyUI that lost the prompt in a restart may already be back: check now, not next round.
@@ -297,6 +302,7 @@ export class Agent implements Drainable {
     instance.busyWith = job.run_id;
     this.jobs.set(job.run_id, run);
     void run.done.finally(() => {
+      this.previews.forget(job.run_id);
       if (this.jobs.get(job.run_id) === run) this.jobs.delete(job.run_id);
       if (instance.busyWith === job.run_id) instance.busyWith = undefined;
       this.options.log.info("job over", { run_id: job.run_id });

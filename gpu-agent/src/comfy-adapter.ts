@@ -4,6 +4,7 @@ import { ComfyHttpError, ComfyUnreachableError } from "./comfy/errors";
 import { runPrompt as followPrompt, type RunResult } from "./comfy/execution";
 import { ComfyHttp } from "./comfy/http";
 import type { ComfyOutput } from "./comfy/outputs";
+import type { PreviewImage } from "./comfy/preview-frames";
 import { ComfySocket } from "./comfy/socket";
 import { InputError } from "./inputs/bind-inputs";
 import type { InstanceProbe } from "./instances";
@@ -14,7 +15,8 @@ import { type OpenOutput, UploadError } from "./uploads/upload-outputs";
 export type PromptEvent =
   | { kind: "accepted"; promptId: string }
   | { kind: "started" }
-  | { kind: "progress"; progress: Progress };
+  | { kind: "progress"; progress: Progress }
+  | { kind: "preview"; preview: PreviewImage };
 
 export type PromptResult =
   | { kind: "succeeded"; outputs: ComfyOutput[] }
@@ -135,6 +137,7 @@ export function createComfyPort(
         onAccepted: (promptId) => inOrder({ kind: "accepted", promptId }),
         onStarted: () => inOrder({ kind: "started" }),
         onProgress: (progress) => inOrder({ kind: "progress", progress }),
+        onPreview: (preview) => inOrder({ kind: "preview", preview }),
       });
       return promptResult(result);
     },

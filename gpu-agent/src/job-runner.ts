@@ -9,6 +9,7 @@ import type {
   UploadRequestFile,
 } from "../../src/protocol/v1";
 import type { ComfyOutput } from "./comfy/outputs";
+import type { PreviewImage } from "./comfy/preview-frames";
 import { type ComfyPort, ComfyUnavailableError, type PromptEvent } from "./comfy-adapter";
 import { extensionFor, sanitizeFilename } from "./filenames";
 import { bindInputs, InputError, type InputPlan, planInputs } from "./inputs/bind-inputs";
@@ -41,6 +42,8 @@ export interface JobRunDeps {
     files: z.infer<typeof UploadRequestFile>[],
     signal: AbortSignal,
   ): Promise<z.infer<typeof UploadGrant>[]>;
+  /** A live preview of the running prompt (best effort; the relay throttles and may drop it). */
+  preview?(image: PreviewImage): void;
   /** ComfyUI went down or silent during the run. */
   onComfyUnavailable(reason: string): void;
   journal: Pick<JobJournal, "save" | "remove">;
@@ -159,6 +162,8 @@ export class JobRun {
       void this.deps.report({ kind: "accepted", prompt_id: event.promptId });
     } else if (event.kind === "started") {
       void this.deps.report({ kind: "started" });
+    } else if (event.kind === "preview") {
+      this.deps.preview?.(event.preview);
     } else {
       // Throttled by the comfy client already: the first, then at most one per interval, and the last.
       void this.deps.report({ kind: "progress", progress: event.progress });

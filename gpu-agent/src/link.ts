@@ -85,6 +85,11 @@ export class Link {
     return true;
   }
 
+  /** Bytes queued on the socket and not yet sent: best-effort traffic (previews) waits for this to drain. */
+  get bufferedAmount(): number {
+    return this.socket?.bufferedAmount ?? 0;
+  }
+
   sendHeartbeat(): boolean {
     return this.send({ type: "heartbeat", ...this.handlers.heartbeat() });
   }

@@ -1,21 +1,22 @@
 import type { Progress } from "../../src/protocol/v1";
 
 /**
- * Passes on at most one progress update per interval: the first at once, then the latest one when the
- * interval is up. `flush()` sends a held-back update now, so the last progress is never lost.
+ * Passes on at most one update per interval (progress, or any value where the newest wins, like a
+ * preview): the first at once, then the latest one when the interval is up. `flush()` sends a held-back
+ * update now, so the last progress is never lost.
  */
-export class ProgressThrottle {
+export class ProgressThrottle<T = Progress> {
   private lastSentAt = Number.NEGATIVE_INFINITY;
-  private held: Progress | undefined;
+  private held: T | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly intervalMs: number,
-    private readonly send: (progress: Progress) => void,
+    private readonly send: (value: T) => void,
     private readonly now: () => number = Date.now,
   ) {}
 
-  push(progress: Progress): void {
+  push(progress: T): void {
     const wait = this.lastSentAt + this.intervalMs - this.now();
     if (wait <= 0) {
       this.held = undefined;
@@ -39,7 +40,7 @@ export class ProgressThrottle {
     this.timer = undefined;
   }
 
-  private emit(progress: Progress) {
+  private emit(progress: T) {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.lastSentAt = this.now();

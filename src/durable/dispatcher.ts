@@ -22,6 +22,7 @@ import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry
 import { type AgentIdentity, type CancelOutcome, readAgentIdentity } from "./dispatcher/client";
 import { FleetState, instanceStatuses, type LiveMachine, type PoolSettings } from "./dispatcher/fleet-state";
 import { type Job, JobQueue, type NewJob, WHOLE_MACHINE } from "./dispatcher/job-queue";
+import { relayPreview } from "./dispatcher/previews";
 import { publishInstances } from "./fleet-room/client";
 
 const SEEN_REPORTS_RETENTION_MS = 24 * 3600_000;
@@ -190,6 +191,8 @@ export class Dispatcher extends DurableObject<Bindings> {
         return this.onReport(ws, agent, message);
       case "upload_request":
         return this.onUploadRequest(ws, agent, message);
+      case "preview":
+        return relayPreview(this.env, this.queue, agent, message);
     }
   }
 

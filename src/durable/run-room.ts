@@ -1,13 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
 import { isTerminal } from "../db/schema/runs";
 import type { Bindings } from "../env";
-import type { RunEvent, RunEventBody, RunSnapshot } from "../lib/run-events";
+import type { PreviewEvent, RunEvent, RunEventBody, RunSnapshot } from "../lib/run-events";
 import { ROOM_PATHS } from "./run-room/client";
 import { EventLog } from "./run-room/event-log";
+import { LatestPreview, type Preview, previewNotice } from "./run-room/latest-preview";
 import { type SseFormat, SseHub } from "./run-room/sse-hub";
 
-const encodeWs = (event: RunEvent | { type: "snapshot"; seq: number; data: RunSnapshot | null }) =>
-  JSON.stringify(event);
+const encodeWs = (
+  event: RunEvent | PreviewEvent | { type: "snapshot"; seq: number; data: RunSnapshot | null },
+) => JSON.stringify(event);
 
 /**
  * One per run: its numbered event log, its latest snapshot and its subscribers (hibernatable WebSockets
@@ -15,12 +17,14 @@ const encodeWs = (event: RunEvent | { type: "snapshot"; seq: number; data: RunSn
  */
 export class RunRoom extends DurableObject<Bindings> {
   private readonly log: EventLog;
+  private readonly previews: LatestPreview;
   private readonly sse = new SseHub();
   private readonly waiters = new Set<(snapshot: RunSnapshot) => void>();
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     this.log = new EventLog(ctx.storage.sql);
+    this.previews = new LatestPreview(ctx.storage.kv);
   }
 
   /** Sets the first snapshot; ignored once the run has events, so a late call cannot rewind it. */
@@ -38,6 +42,19 @@ export class RunRoom extends DurableObject<Bindings> {
     const snapshot = this.log.snapshot();
     if (snapshot && isTerminal(snapshot.status)) this.finish(snapshot);
     return last;
+  }
+
+  /** Keeps a live preview (replacing the last) and tells subscribers; ignored once the run has ended. */
+  async setPreview(runId: string, preview: Preview): Promise<boolean> {
+    const snapshot = this.log.snapshot();
+    if (snapshot && isTerminal(snapshot.status)) return false;
+    this.previews.set(preview);
+    this.broadcast({ type: "preview", data: previewNotice(runId, preview) });
+    return true;
+  }
+
+  async preview(): Promise<Preview | null> {
+    return this.previews.get();
   }
 
   async state(): Promise<{ seq: number; snapshot: RunSnapshot | null }> {
@@ -99,7 +116,7 @@ export class RunRoom extends DurableObject<Bindings> {
     });
   }
 
-  private broadcast(event: RunEvent) {
+  private broadcast(event: RunEvent | PreviewEvent) {
     const frame = encodeWs(event);
     for (const ws of this.ctx.getWebSockets()) {
       try {

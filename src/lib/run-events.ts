@@ -27,3 +27,14 @@ export type RunEventBody =
   | { type: "log"; data: { level: string; message: string; node_id?: string } };
 
 export type RunEvent = RunEventBody & { seq: number; at: string };
+
+/** A new live preview exists. Not numbered and never replayed; the image is at `url` until a newer one. */
+export type PreviewNotice = {
+  run_id: string;
+  content_type: string;
+  size: number;
+  node_id: string | null;
+  at: string;
+  url: string;
+};
+export type PreviewEvent = { type: "preview"; data: PreviewNotice };

@@ -185,6 +185,30 @@ export const ReportMessage = z.object({
   report: RunReport,
 });
 
+/** Content types a live preview may have: what ComfyUI's preview frames carry. */
+export const PREVIEW_TYPES = ["image/jpeg", "image/png", "image/webp"] as const;
+/** A preview image's largest size in bytes (ComfyUI's previews are small JPEGs, ~10–100 KB). */
+export const MAX_PREVIEW_BYTES = 512 * 1024;
+
+/**
+ * A live preview of a running prompt (the sampler's latest image). Best effort and never acknowledged:
+ * sent only while the link is up, throttled per run, and the control plane keeps only the newest one.
+ */
+export const PreviewMessage = z.object({
+  type: z.literal("preview"),
+  run_id: RunId,
+  lease_token: LeaseToken,
+  at: z.number().int(),
+  content_type: z.enum(PREVIEW_TYPES),
+  node_id: z.string().max(128).optional(),
+  /** The image, base64. */
+  data: z
+    .string()
+    .min(1)
+    .max(Math.ceil(MAX_PREVIEW_BYTES / 3) * 4),
+});
+export type PreviewMessage = z.infer<typeof PreviewMessage>;
+
 export const UploadRequestMessage = z.object({
   type: z.literal("upload_request"),
   request_id: z.string().min(1).max(128),
@@ -198,6 +222,7 @@ export const AgentMessage = z.discriminatedUnion("type", [
   HeartbeatMessage,
   ReportMessage,
   UploadRequestMessage,
+  PreviewMessage,
 ]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 export type HelloMessage = z.infer<typeof HelloMessage>;

@@ -3,6 +3,7 @@ import type { RunRow } from "../../db/schema/runs";
 import type { Bindings } from "../../env";
 import { AppError } from "../../lib/errors";
 import { type RunEventBody, RunSnapshot } from "../../lib/run-events";
+import type { Preview } from "./latest-preview";
 import type { SseFormat } from "./sse-hub";
 
 /** The RunRoom's internal URLs: only this client and the object know them. */
@@ -44,6 +45,10 @@ export function runRoomClient(env: Bindings, runId: string) {
     publishStatus: (row: RunRow) => stub.publish([{ type: "status", data: toSnapshot(row) }]),
     /** The snapshot once the run ends, or null when `timeoutMs` passes first. */
     waitForEnd: async (timeoutMs: number) => RunSnapshot.nullable().parse(await stub.waitForEnd(timeoutMs)),
+    /** Hands the room the run's newest live preview; false when the run has already ended. */
+    setPreview: (preview: Preview) => stub.setPreview(runId, preview),
+    /** The newest live preview, or null when none arrived. */
+    preview: (): Promise<Preview | null> => stub.preview(),
 
     /** Upgrades to a subscriber WebSocket: a snapshot, then every event after `resume`. */
     async openSocket(resume: Resume): Promise<Response> {

@@ -1,4 +1,4 @@
-import type { RunEvent, RunSnapshot } from "../../lib/run-events";
+import type { PreviewEvent, RunEvent, RunSnapshot } from "../../lib/run-events";
 
 const encoder = new TextEncoder();
 const KEEPALIVE_MS = 15_000;
@@ -6,7 +6,7 @@ const KEEPALIVE_MS = 15_000;
 /** `native`: our events as they are; `comfydeploy`: the `event_update` / `log_update` stream its SDK parses. */
 export type SseFormat = "native" | "comfydeploy";
 
-function frame(event: RunEvent | SnapshotEvent, format: SseFormat): Uint8Array {
+function frame(event: RunEvent | SnapshotEvent | PreviewEvent, format: SseFormat): Uint8Array {
   const id = "seq" in event && event.type !== "snapshot" ? `id: ${event.seq}\n` : "";
   if (format === "native")
     return encoder.encode(`${id}event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
@@ -46,7 +46,8 @@ export class SseHub {
     return readable;
   }
 
-  send(event: RunEvent) {
+  /** A numbered event, or an unnumbered preview notice (sent without an `id:`, so resuming skips it). */
+  send(event: RunEvent | PreviewEvent) {
     const frames = { native: frame(event, "native"), comfydeploy: frame(event, "comfydeploy") };
     for (const subscriber of this.subscribers) this.write(subscriber, frames[subscriber.format]);
   }
