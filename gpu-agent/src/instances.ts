@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { z } from "zod";
 import type { InstanceInfo } from "../../src/protocol/v1";
 import type { Logger } from "./log";
@@ -5,7 +6,7 @@ import type { Logger } from "./log";
 /** What the pool needs from a ComfyUI client to tell whether the instance answers. */
 export interface InstanceProbe {
   systemStats(signal: AbortSignal): Promise<Record<string, unknown>>;
-  nodeClasses(signal: AbortSignal): Promise<string[]>;
+  objectInfo(signal: AbortSignal): Promise<Record<string, unknown>>;
 }
 
 /** One ComfyUI on this host: one slot, running one job at a time. */
@@ -16,6 +17,8 @@ export class ComfyInstance<Client extends InstanceProbe = InstanceProbe> {
   busyWith: string | undefined;
   systemStats: Record<string, unknown> | undefined;
   nodeClasses: string[] | undefined;
+  /** Its `GET /object_info`, kept to send when the control plane asks for it by hash. */
+  objectInfo: { hash: string; definitions: Record<string, unknown> } | undefined;
 
   constructor(
     readonly id: string,
@@ -31,6 +34,7 @@ export class ComfyInstance<Client extends InstanceProbe = InstanceProbe> {
       reason: this.reason,
       system_stats: this.systemStats,
       node_classes: this.nodeClasses,
+      object_info_hash: this.objectInfo?.hash,
     };
   }
 }
@@ -106,9 +110,12 @@ export class InstancePool<Client extends InstanceProbe = InstanceProbe> {
     if (instance.available) return;
     try {
       // Custom nodes may have changed while it was down, so read the classes again.
-      instance.nodeClasses = await instance.client.nodeClasses(
+      const definitions = await instance.client.objectInfo(
         AbortSignal.timeout(this.options.probeTimeoutMs * 6),
       );
+      instance.nodeClasses = Object.keys(definitions);
+      const hash = createHash("sha256").update(JSON.stringify(definitions)).digest("hex");
+      instance.objectInfo = { hash, definitions };
     } catch (error) {
       this.options.log.warn(`${instance.id}: could not read /object_info`, { error: describe(error) });
     }

@@ -6,6 +6,7 @@ import {
   AgentMessage,
   CloseCode,
   type HelloMessage,
+  type ObjectInfoMessage,
   PROTOCOL_VERSION,
   type ReportMessage,
   type ServerMessage,
@@ -15,6 +16,7 @@ import { outputUploadGrants } from "../services/run-outputs";
 import { recordMachineState } from "../stores/machines";
 import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry";
 import { type Job, JobQueue, type NewJob } from "./dispatcher/job-queue";
+import { linkReportedDefinitions, storeReportedDefinitions } from "./dispatcher/node-definitions";
 import { RunLifecycle } from "./dispatcher/run-lifecycle";
 
 export type AgentIdentity = { machineId: string; userId: string; origin: string };
@@ -139,6 +141,8 @@ export class Dispatcher extends DurableObject<Bindings> {
         return this.onReport(ws, agent, message);
       case "upload_request":
         return this.onUploadRequest(ws, agent, message);
+      case "object_info":
+        return this.onObjectInfo(ws, agent, message);
     }
   }
 
@@ -190,7 +194,25 @@ export class Dispatcher extends DurableObject<Bindings> {
       status: "online",
       info: { agent: hello.agent, gpus: hello.gpus, instances: hello.instances, protocol: PROTOCOL_VERSION },
     });
+    await this.requestMissingDefinitions(ws, agent.machineId, hello.instances);
     await this.dispatch();
+  }
+
+  /** Node definitions (`GET /object_info`) travel by hash: the full set only when this plane lacks it. */
+  private async requestMissingDefinitions(
+    ws: WebSocket,
+    machineId: string,
+    instances: { id: string; object_info_hash?: string | undefined }[],
+  ) {
+    const missing = await linkReportedDefinitions(createDb(this.env.DB), machineId, instances);
+    for (const { instance_id, hash } of missing)
+      this.send(ws, { type: "object_info_request", instance_id, hash });
+  }
+
+  private async onObjectInfo(ws: WebSocket, agent: AgentAttachment, message: ObjectInfoMessage) {
+    const db = createDb(this.env.DB);
+    const refused = await storeReportedDefinitions(db, this.env.BUCKET, agent.machineId, message);
+    if (refused) this.send(ws, { type: "error", code: "invalid_message", message: refused });
   }
 
   private async onHeartbeat(
@@ -207,6 +229,8 @@ export class Dispatcher extends DurableObject<Bindings> {
     const instances = beat.instances ?? agent.instances;
     if (draining !== agent.draining || JSON.stringify(instances) !== JSON.stringify(agent.instances)) {
       this.agents.update(ws, { draining, instances });
+      // An instance that came back with other custom nodes reports a new hash.
+      if (beat.instances) await this.requestMissingDefinitions(ws, agent.machineId, beat.instances);
       if (draining !== agent.draining) {
         await recordMachineState(createDb(this.env.DB), agent.machineId, {
           status: draining ? "draining" : "online",

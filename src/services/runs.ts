@@ -2,7 +2,7 @@ import type { Db } from "../db/client";
 import type { RunStatus } from "../db/schema";
 import type { Bindings } from "../env";
 import { AppError, notFound } from "../lib/errors";
-import { deriveInputSpec, normaliseGraph, validateRunInputs } from "../lib/graph";
+import { deriveInputSpec, validateRunInputs } from "../lib/graph";
 import { newId } from "../lib/ids";
 import type { ApiGraph, InputBinding } from "../protocol/graph";
 import {
@@ -18,8 +18,10 @@ import {
 } from "../stores/runs";
 import { resolveDeploymentForRun } from "./deployments";
 import { dispatcher } from "./dispatcher-client";
+import { reportedDefinitions } from "./node-definitions";
 import { resolveInputFileUrls, withFreshOutputUrls } from "./run-outputs";
 import { publishStatus, runRoom, toSnapshot } from "./run-room-client";
+import { graphFromDocument } from "./workflows";
 
 export const PRIORITIES = { low: 0, normal: 1, high: 2 } as const;
 export type Priority = keyof typeof PRIORITIES;
@@ -55,19 +57,24 @@ export async function queueDeploymentRun(
   });
 }
 
-/** Queues a raw graph (seed 004's execute), in the API format or the typed-list form. */
+/**
+ * Queues a raw graph (seed 004's execute): the API format, the typed-list form, or ComfyUI's UI format
+ * converted with the node definitions the machines of the pool that runs it report.
+ */
 export async function queueGraphRun(
   ctx: Context,
   workflow: unknown,
   options: RunOptions & { pool?: string },
 ) {
-  const graph = normaliseGraph(workflow, "workflow");
+  const pool = options.pool ?? "default";
+  const definitions = () => reportedDefinitions(ctx.db, ctx.env.BUCKET, ctx.userId, pool);
+  const graph = await graphFromDocument(workflow, definitions, "workflow");
   const bindings = deriveInputSpec(graph);
   return createAndEnqueue(ctx, {
     graph,
     bindings,
     inputs: validateRunInputs(bindings, {}),
-    pool: options.pool ?? "default",
+    pool,
     origin: "execution",
     options,
   });
