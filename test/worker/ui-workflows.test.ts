@@ -189,4 +189,19 @@ describe("UI-format workflows", () => {
     expect(otherPool.body.details[0]?.code).toBe("NO_NODE_DEFINITIONS");
     agent.close();
   });
+
+  it("refuses definitions that do not match their hash, and asks again when a heartbeat names a new set", async () => {
+    const user = await createUser();
+    const { agent } = await reportDefinitions(user);
+    const fresh = "f".repeat(64);
+    agent.send({ type: "object_info", instance_id: "comfy-0", hash: fresh, definitions: { Fake: {} } });
+    const error = await agent.next("error");
+    expect(error).toMatchObject({ code: "invalid_message", message: expect.stringMatching(/do not match/) });
+    await agent.heartbeat([], {
+      instances: [{ id: "comfy-0", available: true, object_info_hash: fresh }],
+    });
+    const request = await agent.next("object_info_request", 1);
+    expect(request).toEqual({ type: "object_info_request", instance_id: "comfy-0", hash: fresh });
+    agent.close();
+  });
 });
