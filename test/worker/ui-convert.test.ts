@@ -95,6 +95,18 @@ describe("UI → API conversion errors", () => {
     expect(conversionFailure(() => uiToApi(doc, definitions))?.message).toContain("loop");
   });
 
+  it("refuses a subgraph that contains itself", () => {
+    const id = "5e1f0000-0000-4000-8000-000000000001";
+    const doc = {
+      nodes: [{ id: 1, type: id, inputs: [], outputs: [] }],
+      links: [],
+      definitions: { subgraphs: [{ id, nodes: [{ id: 1, type: id, inputs: [], outputs: [] }], links: [] }] },
+    };
+    const failure = conversionFailure(() => uiToApi(doc, definitions));
+    expect(failure).toMatchObject({ field: "workflow.nodes.1:1" });
+    expect(failure?.message).toContain("contains itself");
+  });
+
   it("reads widget values saved by name", () => {
     const doc = base();
     doc.nodes[2]!.widgets_values = { filename_prefix: "named" };

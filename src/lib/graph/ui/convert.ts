@@ -31,12 +31,15 @@ class Converter {
     this.resolver = new Resolver(document);
   }
 
-  scope(scope: Scope) {
+  /** Converts one graph level; `within` holds the subgraphs it sits in, so one cannot contain itself. */
+  scope(scope: Scope, within: ReadonlySet<string> = new Set()) {
     for (const node of scope.graph.nodes.values()) {
       if (FRONTEND_ONLY.has(node.type) || node.mode === MODE_MUTED || node.mode === MODE_BYPASS) continue;
       const subgraph = this.resolver.subgraphOf(node);
       if (subgraph) {
-        this.scope({ graph: subgraph, prefix: `${nodeId(scope, node)}:`, parent: { scope, node } });
+        if (within.has(node.type)) throw this.fail(scope, node, "this subgraph contains itself");
+        const inner = { graph: subgraph, prefix: `${nodeId(scope, node)}:`, parent: { scope, node } };
+        this.scope(inner, new Set([...within, node.type]));
         continue;
       }
       put(this.graph, nodeId(scope, node), this.node(scope, node));

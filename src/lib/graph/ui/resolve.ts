@@ -76,6 +76,7 @@ export class Resolver {
 
   /** What output `slot` of `node` stands for once frontend-only nodes and subgraphs are taken away. */
   output(scope: Scope, node: UiNode, slot: number, hops: number): Source | undefined {
+    if (hops > MAX_HOPS) throw new LoopError();
     if (node.type === REROUTE) return this.input(scope, node, 0, hops);
     if (node.type === PRIMITIVE) {
       const values = node.widgets_values;
