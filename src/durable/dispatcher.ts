@@ -194,8 +194,8 @@ export class Dispatcher extends DurableObject<Bindings> {
       status: "online",
       info: { agent: hello.agent, gpus: hello.gpus, instances: hello.instances, protocol: PROTOCOL_VERSION },
     });
-    await this.requestMissingDefinitions(ws, agent.machineId, hello.instances);
     await this.dispatch();
+    await this.requestMissingDefinitions(ws, agent.machineId, hello.instances);
   }
 
   /** Node definitions (`GET /object_info`) travel by hash: the full set only when this plane lacks it. */
