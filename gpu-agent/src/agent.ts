@@ -178,7 +178,12 @@ export class Agent implements Drainable {
     const disks = this.pool.instances.flatMap(({ id, disk }) => (disk ? [{ instance_id: id, ...disk }] : []));
     return {
       leases: this.heldLeases().map(({ run_id, lease_token }) => ({ run_id, lease_token })),
-      instances: this.pool.instances.map(({ id, available, reason }) => ({ id, available, reason })),
+      instances: this.pool.instances.map(({ id, available, reason, objectInfo }) => ({
+        id,
+        available,
+        reason,
+        object_info_hash: objectInfo?.hash,
+      })),
       gpus: this.reportedGpus(),
       system: this.hostLoad.read(),
       disks: disks.length > 0 ? disks : undefined,
@@ -223,6 +228,18 @@ export class Agent implements Drainable {
     if (this.draining) this.link.sendHeartbeat();
   }
 
+  /** The control plane lacks this instance's node definitions: send them, if they are still that set. */
+  private sendObjectInfo(instanceId: string, hash: string) {
+    const objectInfo = this.pool.get(instanceId)?.objectInfo;
+    if (objectInfo?.hash !== hash) return;
+    this.link.send({
+      type: "object_info",
+      instance_id: instanceId,
+      hash,
+      definitions: objectInfo.definitions,
+    });
+  }
+
   private onMessage(message: Exclude<ServerMessage, Welcome>) {
     switch (message.type) {
       case "job":
@@ -236,6 +253,9 @@ export class Agent implements Drainable {
         break;
       case "upload_urls":
         this.uploads.answer(message);
+        break;
+      case "object_info_request":
+        this.sendObjectInfo(message.instance_id, message.hash);
         break;
       case "error":
         if (!message.request_id || !this.uploads.refuse(message.request_id, message.message)) {

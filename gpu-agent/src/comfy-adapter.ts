@@ -96,7 +96,7 @@ export function createComfyPort(
 
   return {
     systemStats: (signal) => http.systemStats(signal),
-    nodeClasses: (signal) => http.nodeClasses(signal),
+    objectInfo: (signal) => http.objectInfo(signal),
 
     async uploadInput(file, signal) {
       try {

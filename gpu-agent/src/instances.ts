@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { z } from "zod";
 import type { InstanceInfo } from "../../src/protocol/v1";
 import type { ComfyFolders, DiskSpace } from "./comfy-folders";
@@ -6,7 +7,7 @@ import type { Logger } from "./log";
 /** What the pool needs from a ComfyUI client to tell whether the instance answers. */
 export interface InstanceProbe {
   systemStats(signal: AbortSignal): Promise<Record<string, unknown>>;
-  nodeClasses(signal: AbortSignal): Promise<string[]>;
+  objectInfo(signal: AbortSignal): Promise<Record<string, unknown>>;
 }
 
 /** One ComfyUI on this host: one slot, running one job at a time. */
@@ -20,6 +21,8 @@ export class ComfyInstance<Client extends InstanceProbe = InstanceProbe> {
   disk: DiskSpace | undefined;
   /** Its folders on this host, when the agent was told where they are. */
   folders: ComfyFolders | undefined;
+  /** Its `GET /object_info`, kept to send when the control plane asks for it by hash. */
+  objectInfo: { hash: string; definitions: Record<string, unknown> } | undefined;
 
   constructor(
     readonly id: string,
@@ -36,6 +39,7 @@ export class ComfyInstance<Client extends InstanceProbe = InstanceProbe> {
       system_stats: this.systemStats,
       node_classes: this.nodeClasses,
       disk: this.disk,
+      object_info_hash: this.objectInfo?.hash,
     };
   }
 }
@@ -112,9 +116,12 @@ export class InstancePool<Client extends InstanceProbe = InstanceProbe> {
     if (instance.available) return;
     try {
       // Custom nodes may have changed while it was down, so read the classes again.
-      instance.nodeClasses = await instance.client.nodeClasses(
+      const definitions = await instance.client.objectInfo(
         AbortSignal.timeout(this.options.probeTimeoutMs * 6),
       );
+      instance.nodeClasses = Object.keys(definitions);
+      const hash = createHash("sha256").update(JSON.stringify(definitions)).digest("hex");
+      instance.objectInfo = { hash, definitions };
     } catch (error) {
       this.options.log.warn(`${instance.id}: could not read /object_info`, { error: describe(error) });
     }

@@ -7,6 +7,7 @@ import {
   AgentMessage,
   CloseCode,
   type HelloMessage,
+  type ObjectInfoMessage,
   PROTOCOL_VERSION,
   type ReportMessage,
   type ServerMessage,
@@ -22,6 +23,7 @@ import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry
 import { type AgentIdentity, type CancelOutcome, readAgentIdentity } from "./dispatcher/client";
 import { FleetState, instanceStatuses, type LiveMachine, type PoolSettings } from "./dispatcher/fleet-state";
 import { type Job, JobQueue, type NewJob, WHOLE_MACHINE } from "./dispatcher/job-queue";
+import { linkReportedDefinitions, storeReportedDefinitions } from "./dispatcher/node-definitions";
 import { relayPreview } from "./dispatcher/previews";
 import { publishInstances } from "./fleet-room/client";
 
@@ -193,6 +195,8 @@ export class Dispatcher extends DurableObject<Bindings> {
         return this.onUploadRequest(ws, agent, message);
       case "preview":
         return relayPreview(this.env, this.queue, agent, message);
+      case "object_info":
+        return this.onObjectInfo(ws, agent, message);
     }
   }
 
@@ -258,6 +262,24 @@ export class Dispatcher extends DurableObject<Bindings> {
     await enqueueMachineWebhooks(this.env, createDb(this.env.DB), { ...agent, status: "online" });
     await this.announce(agent.machineId, agent.userId);
     await this.dispatch();
+    await this.requestMissingDefinitions(ws, agent.machineId, hello.instances);
+  }
+
+  /** Node definitions (`GET /object_info`) travel by hash: the full set only when this plane lacks it. */
+  private async requestMissingDefinitions(
+    ws: WebSocket,
+    machineId: string,
+    instances: { id: string; object_info_hash?: string | undefined }[],
+  ) {
+    const missing = await linkReportedDefinitions(createDb(this.env.DB), machineId, instances);
+    for (const { instance_id, hash } of missing)
+      this.send(ws, { type: "object_info_request", instance_id, hash });
+  }
+
+  private async onObjectInfo(ws: WebSocket, agent: AgentAttachment, message: ObjectInfoMessage) {
+    const db = createDb(this.env.DB);
+    const refused = await storeReportedDefinitions(db, this.env.BUCKET, agent.machineId, message);
+    if (refused) this.send(ws, { type: "error", code: "invalid_message", message: refused });
   }
 
   /** The tenant's fleet settings, in case this Dispatcher started after the last update was pushed. */
@@ -282,6 +304,8 @@ export class Dispatcher extends DurableObject<Bindings> {
     if (draining !== agent.draining || JSON.stringify(instances) !== JSON.stringify(agent.instances)) {
       this.agents.update(ws, { draining, instances });
       await this.announce(agent.machineId, agent.userId);
+      // An instance that came back with other custom nodes reports a new hash.
+      if (beat.instances) await this.requestMissingDefinitions(ws, agent.machineId, beat.instances);
       if (draining !== agent.draining) {
         await recordMachineState(createDb(this.env.DB), agent.machineId, {
           status: draining ? "draining" : "online",

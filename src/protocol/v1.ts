@@ -41,6 +41,11 @@ export const InstanceInfo = z.object({
   node_classes: z.array(z.string()).max(20_000).optional(),
   /** Free and total bytes where this ComfyUI's input/output/temp folders are (agents that know its directory). */
   disk: z.object({ free_bytes: z.number().nonnegative(), total_bytes: z.number().nonnegative() }).optional(),
+  /** sha256 (hex) of `JSON.stringify` of the instance's `GET /object_info`; see `object_info`. */
+  object_info_hash: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
 });
 
 export const InFlightJob = z.object({
@@ -158,7 +163,14 @@ export const HeartbeatMessage = z.object({
   type: z.literal("heartbeat"),
   leases: z.array(z.object({ run_id: RunId, lease_token: LeaseToken })).default([]),
   instances: z
-    .array(z.object({ id: z.string(), available: z.boolean(), reason: z.string().optional() }))
+    .array(
+      z.object({
+        id: z.string(),
+        available: z.boolean(),
+        reason: z.string().optional(),
+        object_info_hash: InstanceInfo.shape.object_info_hash,
+      }),
+    )
     .optional(),
   gpus: z.array(Gpu).optional(),
   /** Disk space of each instance's folders, as in hello's `instances[].disk`; refreshed every half minute. */
@@ -217,12 +229,22 @@ export const UploadRequestMessage = z.object({
   files: z.array(UploadRequestFile).min(1).max(100),
 });
 
+/** An instance's node definitions (`GET /object_info`), sent when the server asks for that hash. */
+export const ObjectInfoMessage = z.object({
+  type: z.literal("object_info"),
+  instance_id: z.string().min(1).max(64),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  definitions: z.record(z.string(), z.unknown()),
+});
+export type ObjectInfoMessage = z.infer<typeof ObjectInfoMessage>;
+
 export const AgentMessage = z.discriminatedUnion("type", [
   HelloMessage,
   HeartbeatMessage,
   ReportMessage,
   UploadRequestMessage,
   PreviewMessage,
+  ObjectInfoMessage,
 ]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 export type HelloMessage = z.infer<typeof HelloMessage>;
@@ -308,8 +330,16 @@ export const ErrorMessage = z.object({
   request_id: z.string().optional(),
 });
 
+/** The server lacks the definitions behind an instance's `object_info_hash` and asks for them. */
+export const ObjectInfoRequestMessage = z.object({
+  type: z.literal("object_info_request"),
+  instance_id: z.string(),
+  hash: z.string(),
+});
+
 export const ServerMessage = z.discriminatedUnion("type", [
   WelcomeMessage,
+  ObjectInfoRequestMessage,
   JobMessage,
   AckMessage,
   CancelMessage,

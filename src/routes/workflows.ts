@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { requireUser } from "../middleware/auth";
 import { limitBody } from "../middleware/body-limit";
+import { reportedDefinitions } from "../services/node-definitions";
 import {
   cloneWorkflow,
   createWorkflow,
@@ -32,7 +33,8 @@ const GraphSchema = z.record(z.string(), z.unknown()).openapi("WorkflowApiGraph"
 });
 
 const UiDocumentSchema = z.record(z.string(), z.unknown()).openapi({
-  description: "ComfyUI's UI-format workflow, kept as sent for the editor; it does not run",
+  description:
+    "ComfyUI's UI-format workflow, kept as sent for the editor. Sent without `workflow_api`, it is converted to the API format with the node definitions your machines report (see README: UI-format workflows)",
   example: uiExample,
 });
 
@@ -144,12 +146,18 @@ workflowRoutes.openapi(
     middleware: withBody,
     summary: "Create a workflow (version 1)",
     description:
-      "`workflow_api` is the graph that runs; `workflow` (ComfyUI's UI format) is kept for the editor. A body over 5 MiB, or an API graph over 900 KB, is a 413.",
+      "`workflow_api` is the graph that runs; `workflow` (ComfyUI's UI format) is kept for the editor and, sent alone, converted into `workflow_api` with the node definitions your machines report (a 400 names the node and reason when it cannot be, or says no machine has reported definitions yet). A body over 5 MiB, or an API graph over 900 KB, is a 413.",
     request: { body: jsonBody(CreateWorkflowSchema) },
     responses: { 201: jsonContent(WorkflowWithVersionSchema, "The new workflow"), ...graphErrors },
   }),
-  async (c) =>
-    c.json(await createWorkflow(c.var.db, c.env.BUCKET, c.var.principal.userId, c.req.valid("json")), 201),
+  async (c) => {
+    const userId = c.var.principal.userId;
+    const definitions = () => reportedDefinitions(c.var.db, c.env.BUCKET, userId);
+    return c.json(
+      await createWorkflow(c.var.db, c.env.BUCKET, userId, c.req.valid("json"), definitions),
+      201,
+    );
+  },
 );
 
 workflowRoutes.openapi(
@@ -206,17 +214,16 @@ workflowRoutes.openapi(
     middleware: withBody,
     summary: "Rename a workflow or save a new version",
     description:
-      "Versions are immutable: a changed `workflow_api` or `workflow` appends version N+1 (the part not sent is carried over). Renaming changes no version; sending the current graph again changes nothing.",
+      "Versions are immutable: a changed `workflow_api` or `workflow` appends version N+1. A UI `workflow` sent alone is converted into the new `workflow_api`; a `workflow_api` sent alone keeps the current UI document. Renaming changes no version; sending the current graph again changes nothing.",
     request: { params: WorkflowParam, body: jsonBody(UpdateWorkflowSchema) },
     responses: { 200: jsonContent(WorkflowWithVersionSchema, "The workflow as it now is"), ...graphErrors },
   }),
   async (c) => {
     const { workflow_id } = c.req.valid("param");
     const body = c.req.valid("json");
-    return c.json(
-      await updateWorkflow(c.var.db, c.env.BUCKET, c.var.principal.userId, workflow_id, body),
-      200,
-    );
+    const userId = c.var.principal.userId;
+    const definitions = () => reportedDefinitions(c.var.db, c.env.BUCKET, userId);
+    return c.json(await updateWorkflow(c.var.db, c.env.BUCKET, userId, workflow_id, body, definitions), 200);
   },
 );
 

@@ -5,7 +5,7 @@ import { type Resume, runRoomClient } from "../durable/run-room/client";
 import type { SseFormat } from "../durable/run-room/sse-hub";
 import type { Bindings } from "../env";
 import { AppError, notFound } from "../lib/errors";
-import { deriveInputSpec, normaliseGraph, paramBindings, validateRunInputs } from "../lib/graph";
+import { deriveInputSpec, paramBindings, validateRunInputs } from "../lib/graph";
 import { newId } from "../lib/ids";
 import type { ApiGraph, InputBinding } from "../protocol/graph";
 import { changeRunStatus } from "../runs/lifecycle";
@@ -21,7 +21,9 @@ import {
   type RunRow,
 } from "../stores/runs";
 import { resolveDeploymentForRun } from "./deployments";
+import { reportedDefinitions } from "./node-definitions";
 import { resolveJobInputs } from "./run-inputs";
+import { graphFromDocument } from "./workflows";
 
 export const PRIORITIES = { low: 0, normal: 1, high: 2 } as const;
 export type Priority = keyof typeof PRIORITIES;
@@ -59,20 +61,25 @@ export async function queueDeploymentRun(
   });
 }
 
-/** Queues a raw graph (seed 004's execute, seed 003's task), in the API format or the typed-list form. */
+/**
+ * Queues a raw graph (seed 004's execute, seed 003's task): the API format, the typed-list form, or
+ * ComfyUI's UI format converted with the node definitions the machines of the pool that runs it report.
+ */
 export async function queueGraphRun(
   ctx: Context,
   workflow: unknown,
   options: RunOptions & { pool?: string; params?: Record<string, unknown> },
 ) {
-  const graph = normaliseGraph(workflow, "workflow");
+  const pool = options.pool ?? "default";
+  const definitions = () => reportedDefinitions(ctx.db, ctx.env.BUCKET, ctx.userId, pool);
+  const graph = await graphFromDocument(workflow, definitions, "workflow");
   const params = options.params ?? {};
   const bindings = deriveInputSpec(graph, paramBindings(graph, params), "params");
   return createAndEnqueue(ctx, {
     graph,
     bindings,
     inputs: validateRunInputs(bindings, params),
-    pool: options.pool ?? "default",
+    pool,
     origin: "execution",
     options,
   });

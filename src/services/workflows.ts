@@ -2,6 +2,7 @@ import type { Db } from "../db/client";
 import { sha256Hex } from "../lib/crypto";
 import { AppError, notFound } from "../lib/errors";
 import { graphFormat, normaliseGraph } from "../lib/graph";
+import { type NodeDefinitions, uiToApi } from "../lib/graph/ui";
 import { newId, nowIso } from "../lib/ids";
 import type { ApiGraph } from "../protocol/graph";
 import { countLiveDeployments } from "../stores/deployments";
@@ -71,21 +72,35 @@ async function publicVersion(bucket: R2Bucket, row: WorkflowVersionRow) {
   return { ...publicVersionSummary(row), workflow, workflow_api: row.workflowApi };
 }
 
+/** Loads the node definitions a UI document converts with; undefined while no machine reported any. */
+export type DefinitionsLoader = () => Promise<NodeDefinitions | undefined>;
+
 /**
- * The graph that runs comes from `workflow_api`, or from `workflow` when that is already in the API or
- * typed-list form (seed 001 sends only `workflow`). A UI-format `workflow` is kept but cannot run alone:
- * with no `current` graph to keep, it needs a `workflow_api`.
+ * The graph that runs comes from `workflow_api`, or from `workflow`: as is when that is already in the
+ * API or typed-list form (seed 001), converted when it is ComfyUI's UI format. Conversion uses the node
+ * definitions the user's machines report; with none reported yet it is refused rather than guessed.
  */
-function resolveGraph(input: GraphInput, current?: ApiGraph): ApiGraph | undefined {
+async function resolveGraph(
+  input: GraphInput,
+  definitions: DefinitionsLoader,
+): Promise<ApiGraph | undefined> {
   if (input.workflow_api !== undefined) return normaliseGraph(input.workflow_api, "workflow_api");
-  if (input.workflow === undefined || input.workflow === null) return current;
-  if (graphFormat(input.workflow) !== "ui") return normaliseGraph(input.workflow, "workflow");
-  if (current) return current;
-  const message =
-    "workflow is ComfyUI's UI format, which cannot run without the node definitions of a live ComfyUI; send its API export (Workflow → Export (API)) as workflow_api too";
-  throw new AppError("validation_error", "Invalid workflow graph", [
-    { code: "REQUIRED_FIELD", message, field: "workflow_api" },
-  ]);
+  if (input.workflow === undefined || input.workflow === null) return undefined;
+  return graphFromDocument(input.workflow, definitions, "workflow");
+}
+
+/** A raw graph in any of the three forms, as the API format; UI documents are converted. */
+export async function graphFromDocument(document: unknown, definitions: DefinitionsLoader, field: string) {
+  if (graphFormat(document) !== "ui") return normaliseGraph(document, field);
+  const known = await definitions();
+  if (!known) {
+    const message =
+      "workflow is ComfyUI's UI format, and none of your machines has reported its node definitions yet, so it cannot be converted; connect a machine (its agent reports them) or send the API export (Workflow → Export (API)) as workflow_api";
+    throw new AppError("validation_error", "Invalid workflow graph", [
+      { code: "NO_NODE_DEFINITIONS", message, field },
+    ]);
+  }
+  return normaliseGraph(uiToApi(document as Record<string, unknown>, known, field), field);
 }
 
 function checkGraphSize(graph: ApiGraph) {
@@ -121,8 +136,9 @@ export async function createWorkflow(
   bucket: R2Bucket,
   userId: string,
   input: GraphInput & { name: string; description?: string; comment?: string },
+  definitions: DefinitionsLoader,
 ) {
-  const graph = resolveGraph(input);
+  const graph = await resolveGraph(input, definitions);
   if (!graph) {
     throw new AppError("validation_error", "Invalid request data", [
       { code: "REQUIRED_FIELD", message: "Field 'workflow_api' is required", field: "workflow_api" },
@@ -170,6 +186,7 @@ export async function updateWorkflow(
   userId: string,
   id: string,
   input: GraphInput & { name?: string; description?: string | null; comment?: string },
+  definitions: DefinitionsLoader,
 ) {
   const workflow = await requireWorkflow(db, userId, id);
   const latest = await currentVersion(db, userId, workflow);
@@ -177,7 +194,7 @@ export async function updateWorkflow(
     ...(input.name !== undefined && { name: input.name }),
     ...(input.description !== undefined && { description: input.description }),
   };
-  const graph = resolveGraph(input, latest.workflowApi) ?? latest.workflowApi;
+  const graph = (await resolveGraph(input, definitions)) ?? latest.workflowApi;
   checkGraphSize(graph);
   const documentKey = (await storeDocument(bucket, userId, input.workflow)) ?? latest.workflowKey;
   const graphChanged = JSON.stringify(graph) !== JSON.stringify(latest.workflowApi);

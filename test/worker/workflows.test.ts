@@ -139,7 +139,15 @@ describe("workflow versions", () => {
     expect(v2.body.version).toBe(2);
     expect(v2.body.workflow_version_id).not.toBe(wf.workflow_version_id);
     expect((await patch({ workflow_api: blurGraph })).body.version).toBe(2);
-    const v3 = await patch({ workflow: uiDocument });
+    // A UI document alone is converted; with no machine reporting node definitions it cannot be.
+    const uiOnly = await api<ErrorBody>(`/api/workflow/${wf.id}`, {
+      method: "PATCH",
+      token: user.apiKey,
+      json: { workflow: uiDocument },
+    });
+    expect(uiOnly.status).toBe(400);
+    expect(uiOnly.body.details[0]?.code).toBe("NO_NODE_DEFINITIONS");
+    const v3 = await patch({ workflow: uiDocument, workflow_api: blurGraph });
     expect(v3.body.version).toBe(3);
 
     const list = await api<{ version: number; comment: string | null }[]>(`/api/workflow/${wf.id}/versions`, {

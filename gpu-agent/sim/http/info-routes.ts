@@ -1,4 +1,5 @@
 import { freemem, totalmem } from "node:os";
+import RECORDED from "../../../fixtures/comfyui-traces/object_info_full.json";
 import type { ComfyProcess } from "../comfy-process";
 import { queueTuple } from "../queue";
 import { SERVER_FEATURES } from "../ws-hub";
@@ -66,9 +67,24 @@ export function historyOf(comfy: ComfyProcess, promptId: string): Reply {
   return json(200, entry ? { [promptId]: entry } : {});
 }
 
-export function objectInfo(comfy: ComfyProcess, nodeClass?: string): Reply {
+/**
+ * The recorded server's definitions (all its core classes, as a real ComfyUI reports them), plus the
+ * simulator's own classes the recording lacks; classes whose definition lists files (LoadImage's
+ * choices) describe this simulator's input folder instead, as a real server describes its own.
+ */
+function allDefinitions(comfy: ComfyProcess): Record<string, unknown> {
   const { catalog, files } = comfy.durable;
-  const classes = nodeClass === undefined ? [...catalog.keys()] : catalog.has(nodeClass) ? [nodeClass] : [];
-  const info = Object.fromEntries(classes.map((name) => [name, catalog.get(name)?.info(files)]));
-  return json(200, info);
+  const definitions: Record<string, unknown> = {};
+  for (const [name, node] of catalog) {
+    const listsFiles = node.info.length > 0;
+    definitions[name] = listsFiles || !Object.hasOwn(RECORDED, name) ? node.info(files) : undefined;
+  }
+  for (const [name, info] of Object.entries(RECORDED)) definitions[name] ??= info;
+  return definitions;
+}
+
+export function objectInfo(comfy: ComfyProcess, nodeClass?: string): Reply {
+  const definitions = allDefinitions(comfy);
+  if (nodeClass === undefined) return json(200, definitions);
+  return json(200, Object.hasOwn(definitions, nodeClass) ? { [nodeClass]: definitions[nodeClass] } : {});
 }

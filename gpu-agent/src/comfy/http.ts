@@ -113,7 +113,12 @@ export class ComfyHttp {
 
   /** The node classes this ComfyUI has (the keys of GET /object_info, megabytes on a real install). */
   async nodeClasses(signal?: AbortSignal): Promise<string[]> {
-    return Object.keys(await this.getJson("/object_info", ObjectInfoReply, signal, this.slowTimeoutMs));
+    return Object.keys(await this.objectInfo(signal));
+  }
+
+  /** GET /object_info: every node class with its inputs and outputs. */
+  objectInfo(signal?: AbortSignal): Promise<Record<string, unknown>> {
+    return this.getJson("/object_info", ObjectInfoReply, signal, this.slowTimeoutMs);
   }
 
   /**

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { FAKE_GPU, type Harness, imageGraph, jobMessage, startHarness } from "./helpers/harness";
 
@@ -39,7 +41,9 @@ describe("hello and heartbeats", () => {
     expect(h.mock.all("heartbeat")[0]).toEqual({
       type: "heartbeat",
       leases: [],
-      instances: [{ id: "comfy-0", available: true }],
+      instances: [
+        { id: "comfy-0", available: true, object_info_hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      ],
       gpus: [FAKE_GPU],
       system: expect.objectContaining({
         cpu_percent: expect.any(Number),
@@ -63,6 +67,31 @@ describe("hello and heartbeats", () => {
     ]);
     await h.mock.until(() => h.mock.all("heartbeat").length >= 1, "a heartbeat");
     expect(h.mock.all("heartbeat")[0]?.gpus).toHaveLength(2);
+  });
+
+  it("names its node definitions by hash, and sends them only when asked for that hash", async () => {
+    h = await startHarness();
+    const hash = h.mock.all("hello")[0]?.instances[0]?.object_info_hash;
+    expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(h.mock.all("object_info")).toEqual([]);
+    h.mock.send({ type: "object_info_request", instance_id: "comfy-0", hash: "0".repeat(64) });
+    h.mock.send({ type: "object_info_request", instance_id: "comfy-0", hash: hash as string });
+    const [sent] = await h.mock.until(() => {
+      const found = h.mock.all("object_info");
+      return found.length > 0 && found;
+    }, "object_info");
+    expect(h.mock.all("object_info")).toHaveLength(1);
+    expect(sent).toMatchObject({ instance_id: "comfy-0", hash });
+    const json = JSON.stringify(sent?.definitions);
+    expect(createHash("sha256").update(json).digest("hex")).toBe(hash);
+    const recorded = JSON.parse(
+      readFileSync(
+        new URL("../../../fixtures/comfyui-traces/object_info_full.json", import.meta.url),
+        "utf8",
+      ),
+    );
+    expect(Object.keys(sent?.definitions ?? {})).toEqual(expect.arrayContaining(Object.keys(recorded)));
+    expect(sent?.definitions.KSampler).toEqual(recorded.KSampler);
   });
 
   it("reports an instance with no ComfyUI as unavailable, and takes no job on it", async () => {
