@@ -134,7 +134,7 @@ async function poolOfPin(
 ) {
   if (!machineId) return pool;
   const machine = await findMachine(db, userId, machineId);
-  if (!machine) throw new AppError("not_found", `Machine '${machineId}' not found`);
+  if (!machine) throw notFound("Machine");
   if (pool !== undefined && pool !== machine.pool) {
     throw invalid("pool", `Machine '${machineId}' is in pool '${machine.pool}', not '${pool}'`);
   }

@@ -15,7 +15,7 @@ afterEach(async () => {
 const RED = encodePng(solid(20, 10, 0xff0000));
 
 const photo = {
-  inputs: { photo: `data:image/png;base64,${RED.toString("base64")}` },
+  input_urls: { photo: `data:image/png;base64,${RED.toString("base64")}` },
   bindings: [
     {
       input_id: "photo",

@@ -13,12 +13,16 @@ export type BudgetLimits = {
   refusalsBeforeClose: number;
 };
 
-/** Far above what an agent sends (heartbeats, a few progress events and log lines a second per run). */
+/**
+ * Far above what an agent sends (heartbeats, a few progress events and log lines a second per run);
+ * the byte burst holds the largest single message an agent sends (its node definitions, several MB
+ * with many custom nodes) and the byte rate a stream of previews.
+ */
 export const AGENT_BUDGET: BudgetLimits = {
   messages: 200,
   messagesPerSecond: 50,
-  bytes: 256 * 1024,
-  bytesPerSecond: 64 * 1024,
+  bytes: 16 * 1024 * 1024,
+  bytesPerSecond: 1024 * 1024,
   refusalsBeforeClose: 200,
 };
 
