@@ -1,6 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import {
+  type LocalS3Credentials,
+  newLocalS3Credentials,
+  withLocalS3Credentials,
+} from "../../scripts/lib/local-s3.mjs";
 import { bearer, call } from "./http";
 import { runCommand } from "./procs";
 import { applyMigrations, root, startWrangler, type WranglerServer, wranglerJs } from "./wrangler";
@@ -13,7 +18,7 @@ export type Machine = { id: string; token: string };
  * copy of wrangler.toml and the migrations beside it), so the bench measures one fixed build: wrangler
  * dev reloads on source changes, and a reload in the middle of a figure would spoil it.
  */
-async function snapshotControlPlane(workDir: string): Promise<string> {
+async function snapshotControlPlane(workDir: string, s3: LocalS3Credentials): Promise<string> {
   const dir = path.join(workDir, "control-plane");
   mkdirSync(dir, { recursive: true });
   const rootConfig = path.join(root, "wrangler.toml");
@@ -30,13 +35,14 @@ async function snapshotControlPlane(workDir: string): Promise<string> {
     .replace(/^main\s*=.*$/m, 'main = "bundle/index.js"\nno_bundle = true')
     // The dashboard's assets stay where `npm run build:app` put them.
     .replace(/^directory\s*=\s*"([^"]+)"/m, (_, dir: string) => `directory = "${path.join(root, dir)}"`);
-  writeFileSync(config, snapshot);
+  writeFileSync(config, withLocalS3Credentials(snapshot, s3));
   return config;
 }
 
 /** Starts comfy-edge's control plane (`wrangler dev` on a fixed build) on a free port with throwaway state. */
 export async function startControlPlane(workDir: string) {
-  const config = await snapshotControlPlane(workDir);
+  const s3 = newLocalS3Credentials();
+  const config = await snapshotControlPlane(workDir, s3);
   const persistTo = path.join(workDir, "control-plane-state");
   await applyMigrations(config, persistTo);
   return startWrangler({
@@ -48,6 +54,8 @@ export async function startControlPlane(workDir: string) {
     vars: {
       JWT_SECRET: randomBytes(32).toString("hex"),
       URL_SIGNING_SECRET: randomBytes(32).toString("hex"),
+      R2_ACCESS_KEY_ID: s3.accessKeyId,
+      R2_SECRET_ACCESS_KEY: s3.secretAccessKey,
       // The limiter stays in the path (its cost is measured) but never refuses the bench's load.
       RATE_LIMIT_PER_MINUTE: "100000000",
       RATE_LIMIT_PER_HOUR: "100000000",

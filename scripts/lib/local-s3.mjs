@@ -19,10 +19,15 @@ export function newLocalS3Credentials() {
  */
 export function writeLocalWranglerConfig(name, credentials) {
   const source = readFileSync(path.join(root, "wrangler.toml"), "utf8");
+  const file = path.join(root, `.wrangler-local-${name}.toml`);
+  writeFileSync(file, withLocalS3Credentials(source, credentials), { mode: 0o600 });
+  return file;
+}
+
+/** A wrangler config's text with the bucket's local S3 credentials added. */
+export function withLocalS3Credentials(toml, credentials) {
   const line = `local_dev = { experimental_s3_credentials = { accessKeyId = ${JSON.stringify(credentials.accessKeyId)}, secretAccessKey = ${JSON.stringify(credentials.secretAccessKey)} } }`;
   const bucket = /(\[\[r2_buckets\]\][^[]*?bucket_name = "[^"]*"\n)/;
-  if (!bucket.test(source)) throw new Error("wrangler.toml has no [[r2_buckets]] entry with a bucket_name");
-  const file = path.join(root, `.wrangler-local-${name}.toml`);
-  writeFileSync(file, source.replace(bucket, `$1${line}\n`), { mode: 0o600 });
-  return file;
+  if (!bucket.test(toml)) throw new Error("wrangler.toml has no [[r2_buckets]] entry with a bucket_name");
+  return toml.replace(bucket, `$1${line}\n`);
 }

@@ -18,7 +18,9 @@ export async function enforceRateLimit(c: Context<AppEnv>, userId: string) {
   c.header("X-RateLimit-Remaining", String(verdict.remaining));
   c.header("X-RateLimit-Reset", String(verdict.resetAt));
   if (verdict.allowed) return;
-  c.header("Retry-After", String(Math.max(1, verdict.resetAt - Math.floor(Date.now() / 1000))));
+  // The reset is whole seconds rounded up, so the wait never exceeds the window itself.
+  const wait = Math.ceil((verdict.resetAt * 1000 - Date.now()) / 1000);
+  c.header("Retry-After", String(Math.min(verdict.windowSeconds, Math.max(1, wait))));
   const per = windowName[verdict.windowSeconds] ?? `${verdict.windowSeconds} s`;
   throw new AppError(
     "rate_limit_exceeded",
