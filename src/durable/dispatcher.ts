@@ -32,6 +32,8 @@ const SEEN_REPORTS_RETENTION_MS = 24 * 3600_000;
 const LAST_SEEN_WRITE_INTERVAL_MS = 5 * 60_000;
 /** An agent not heard from for this many heartbeat intervals counts as not alive. */
 const LIVENESS_INTERVALS = 3;
+/** After a cold start, agents get at least this long (or one lease TTL) to reconnect and reclaim their leases. */
+const RESTART_GRACE_MS = 15_000;
 
 /**
  * One per machine pool of a tenant: the durable run queue, the agents' hibernatable sockets and the
@@ -52,6 +54,15 @@ export class Dispatcher extends DurableObject<Bindings> {
     this.agents = new AgentRegistry(ctx);
     this.runs = new RunReports({ env, db: createDb(env.DB) });
     this.fleet = new FleetState(ctx.storage.sql);
+    this.graceLeasesAfterColdStart();
+  }
+
+  /**
+   * A new isolate lost every socket with the old one: its agents are reconnecting and may still run
+   * their jobs. No lease held by one of them expires before they had time to say so in hello.
+   */
+  private graceLeasesAfterColdStart() {
+    this.queue.graceLeases(Date.now() + Math.max(this.leaseTtlMs, RESTART_GRACE_MS));
   }
 
   private get leaseTtlMs() {
