@@ -117,6 +117,26 @@ export class Dispatcher extends DurableObject<Bindings> {
     });
   }
 
+  /**
+   * Fails each of these `not-started` runs that this queue does not hold: the request that created it
+   * was cut off before its enqueue arrived, so nothing would ever run it. Returns the ids it failed.
+   */
+  async failUnqueued(runIds: string[]): Promise<string[]> {
+    const failed = await Promise.all(
+      runIds.map((runId) =>
+        this.serial(runId, async () => {
+          if (this.queue.get(runId)) return null;
+          const ended = await this.runs.failed(runId, {
+            code: "not_queued",
+            message: "The run was recorded but never queued: the request that created it was cut off",
+          });
+          return ended ? runId : null;
+        }),
+      ),
+    );
+    return failed.filter((id) => id !== null);
+  }
+
   async stats() {
     return { ...this.queue.counts(), agents: this.agents.connectedCount() };
   }
