@@ -13,7 +13,7 @@ import {
   type ServerMessage,
   TERMINAL_REPORTS,
 } from "../protocol/v1";
-import { outputUploadGrants } from "../runs/outputs";
+import { discardUploadedOutputs, outputUploadGrants } from "../runs/outputs";
 import { ReportRefused, RunReports } from "../runs/reports";
 import { findFleetSettings } from "../stores/fleet-settings";
 import { recordMachineState } from "../stores/machines";
@@ -32,6 +32,8 @@ const SEEN_REPORTS_RETENTION_MS = 24 * 3600_000;
 const LAST_SEEN_WRITE_INTERVAL_MS = 5 * 60_000;
 /** An agent not heard from for this many heartbeat intervals counts as not alive. */
 const LIVENESS_INTERVALS = 3;
+/** After a cold start, agents get at least this long (or one lease TTL) to reconnect and reclaim their leases. */
+const RESTART_GRACE_MS = 15_000;
 
 /**
  * One per machine pool of a tenant: the durable run queue, the agents' hibernatable sockets and the
@@ -52,6 +54,15 @@ export class Dispatcher extends DurableObject<Bindings> {
     this.agents = new AgentRegistry(ctx);
     this.runs = new RunReports({ env, db: createDb(env.DB) });
     this.fleet = new FleetState(ctx.storage.sql);
+    this.graceLeasesAfterColdStart();
+  }
+
+  /**
+   * A new isolate lost every socket with the old one: its agents are reconnecting and may still run
+   * their jobs. No lease held by one of them expires before they had time to say so in hello.
+   */
+  private graceLeasesAfterColdStart() {
+    this.queue.graceLeases(Date.now() + Math.max(this.leaseTtlMs, RESTART_GRACE_MS));
   }
 
   private get leaseTtlMs() {
@@ -86,16 +97,44 @@ export class Dispatcher extends DurableObject<Bindings> {
     return this.queue.position(runId);
   }
 
-  /** Stops a run: a waiting one leaves the queue; a leased one is told to stop and keeps its slot until it does. */
+  /**
+   * Ends a run it holds as `cancelled` (or `timeout`) and stops it: a waiting one leaves the queue; a
+   * leased one is told to stop and keeps its slot until it does. It runs on the run's chain, after any
+   * report already received: a run whose `succeeded` came first stays a success ("unknown" here), and
+   * once cancelled, whatever its agent uploads is deleted when it stops (see `endStopping`).
+   */
   async cancel(runId: string, reason: "cancelled" | "timeout"): Promise<CancelOutcome> {
-    const job = this.queue.get(runId);
-    if (!job) return "unknown";
-    if (job.state === "queued") {
-      this.queue.remove(runId);
-      return "removed";
-    }
-    this.stopOnAgent(job, reason);
-    return "stopping";
+    return this.serial(runId, async () => {
+      const job = this.queue.get(runId);
+      if (!job || job.state === "stopping") return job ? "stopping" : "unknown";
+      await (reason === "timeout" ? this.runs.timedOut(runId) : this.runs.cancelled(runId));
+      if (job.state === "queued") {
+        this.queue.remove(runId);
+        return "removed";
+      }
+      this.stopOnAgent(job, reason);
+      return "stopping";
+    });
+  }
+
+  /**
+   * Fails each of these `not-started` runs that this queue does not hold: the request that created it
+   * was cut off before its enqueue arrived, so nothing would ever run it. Returns the ids it failed.
+   */
+  async failUnqueued(runIds: string[]): Promise<string[]> {
+    const failed = await Promise.all(
+      runIds.map((runId) =>
+        this.serial(runId, async () => {
+          if (this.queue.get(runId)) return null;
+          const ended = await this.runs.failed(runId, {
+            code: "not_queued",
+            message: "The run was recorded but never queued: the request that created it was cut off",
+          });
+          return ended ? runId : null;
+        }),
+      ),
+    );
+    return failed.filter((id) => id !== null);
   }
 
   async stats() {
@@ -394,6 +433,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     }
     if (report.kind === "released")
       await this.loseLease(job, `the agent released it: ${report.reason}`, false);
+    else if (job.state === "stopping" && TERMINAL_REPORTS.has(report.kind)) await this.endStopping(job);
     else if (TERMINAL_REPORTS.has(report.kind)) this.queue.remove(run_id);
     this.queue.remember(event_id);
     return "ok";
@@ -405,11 +445,12 @@ export class Dispatcher extends DurableObject<Bindings> {
     message: Extract<AgentMessage, { type: "upload_request" }>,
   ) {
     const job = this.queue.get(message.run_id);
-    if (!job || !this.queue.holds(message.run_id, message.lease_token)) {
+    // A cancelled or timed-out run uploads nothing more.
+    if (!job || job.state === "stopping" || !this.queue.holds(message.run_id, message.lease_token)) {
       return this.send(ws, {
         type: "error",
         code: "stale_lease",
-        message: "lease not held",
+        message: job?.state === "stopping" ? "run stopping: no upload" : "lease not held",
         request_id: message.request_id,
       });
     }
@@ -464,10 +505,7 @@ export class Dispatcher extends DurableObject<Bindings> {
   /** A lease that ended without a result: the run goes back in line, or fails after its last attempt. */
   private async loseLease(job: Job, why: string, serialise = true) {
     const work = async () => {
-      if (job.state === "stopping") {
-        this.queue.remove(job.run_id);
-        return;
-      }
+      if (job.state === "stopping") return this.endStopping(job);
       if (job.attempt >= this.maxAttempts) {
         this.queue.remove(job.run_id);
         await this.runs.failed(job.run_id, {
@@ -480,6 +518,16 @@ export class Dispatcher extends DurableObject<Bindings> {
       await this.runs.requeued(job.run_id, job.attempt + 1);
     };
     await (serialise ? this.serial(job.run_id, work) : work());
+  }
+
+  /**
+   * A cancelled or timed-out run has stopped: it is already final in D1 with no outputs, so whatever its
+   * agent uploaded before it heard of the cancel is deleted; no object stays in R2 without a file record.
+   */
+  private async endStopping(job: Job) {
+    if (job.lease_token)
+      await discardUploadedOutputs(this.env, this.queue.grantedKeys(job.run_id, job.lease_token));
+    this.queue.remove(job.run_id);
   }
 
   private stopOnAgent(job: Job, reason: "cancelled" | "timeout") {

@@ -22,7 +22,8 @@ export const errorStatus = {
 
 export type ErrorCode = keyof typeof errorStatus;
 
-export type ErrorDetail = { code: string; message: string; field?: string };
+/** `value`: the data behind a detail, as received (e.g. a failed run's error with ComfyUI's `node_errors`). */
+export type ErrorDetail = { code: string; message: string; field?: string; value?: unknown };
 
 /** A domain error: code and message for the client, never a stack. */
 export class AppError extends Error {

@@ -21,6 +21,7 @@ export const ErrorSchema = z
           code: z.string().openapi({ example: "REQUIRED_FIELD" }),
           message: z.string().openapi({ example: "Field 'deployment_id' is required" }),
           field: z.string().optional().openapi({ example: "deployment_id" }),
+          value: z.unknown().optional().openapi({ description: "The data behind the detail, verbatim" }),
         }),
       )
       .openapi({ example: [] }),

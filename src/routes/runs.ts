@@ -112,7 +112,11 @@ runRoutes.openapi(
       );
     }
     const reason = ended.error?.message ?? ended.status;
-    throw new AppError("run_failed", `Run ${run.id} ended ${ended.status}: ${reason}`, detail);
+    // The run's error verbatim: ComfyUI's `comfy_error.type` and `node_errors` among it.
+    const error = ended.error
+      ? [{ code: ended.error.code, message: reason, field: "error", value: ended.error }]
+      : [];
+    throw new AppError("run_failed", `Run ${run.id} ended ${ended.status}: ${reason}`, [...detail, ...error]);
   },
 );
 

@@ -40,6 +40,12 @@ export async function outputUploadGrants(
   );
 }
 
+/** Deletes what an agent uploaded for a run that ended without recording it (cancelled, timed out). */
+export async function discardUploadedOutputs(env: Bindings, keys: Iterable<string>) {
+  const list = [...keys];
+  if (list.length > 0) await env.BUCKET.delete(list);
+}
+
 /**
  * Records a run output that an agent already PUT to R2 at `key`. Idempotent per key, so a resent
  * completion report does not record it twice.

@@ -51,6 +51,10 @@ export class RunReports {
     return this.end(runId, "failed", { error });
   }
 
+  cancelled(runId: string) {
+    return this.end(runId, "cancelled");
+  }
+
   timedOut(runId: string) {
     return this.end(runId, "timeout", {
       error: { code: "timeout", message: "The run exceeded its timeout" },
@@ -81,7 +85,7 @@ export class RunReports {
       case "failed":
         return this.failed(runId, report.error);
       case "cancelled":
-        return this.end(runId, "cancelled");
+        return this.cancelled(runId);
       case "released":
         return;
     }

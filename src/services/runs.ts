@@ -164,15 +164,17 @@ export async function queuePosition(env: Bindings, run: RunRow): Promise<number 
 }
 
 /**
- * Cancels a run. It is final at once; an agent running it is told to stop, and whatever it reports
- * afterwards changes nothing. Cancelling a finished run is a no-op that returns it as it is.
+ * Cancels a run. It is final at once; an agent running it is told to stop, and whatever it uploads or
+ * reports afterwards is discarded. The Dispatcher decides, in order with the agent's reports, so a run
+ * whose success it already recorded stays a success. Cancelling a finished run returns it as it is.
  */
 export async function cancelRun(ctx: Context, runId: string): Promise<RunRow> {
   const run = await getRun(ctx.db, ctx.userId, runId);
   if (isTerminal(run.status)) return run;
-  const cancelled = await changeRunStatus(ctx, run.id, "cancelled");
-  await dispatcherClient(ctx.env, ctx.userId, run.pool).cancel(run.id, "cancelled");
-  return cancelled ?? getRun(ctx.db, ctx.userId, runId);
+  const outcome = await dispatcherClient(ctx.env, ctx.userId, run.pool).cancel(run.id, "cancelled");
+  // A run its queue does not hold (never enqueued, or already finished) is cancelled here if still live.
+  if (outcome === "unknown") await changeRunStatus(ctx, run.id, "cancelled");
+  return getRun(ctx.db, ctx.userId, runId);
 }
 
 /** A new run with the same graph, inputs and options, recording where it came from. */

@@ -15,6 +15,15 @@ export async function deleteUnqueuedRun(db: Db, id: string) {
   await db.delete(runs).where(and(eq(runs.id, id), eq(runs.status, "not-started")));
 }
 
+/** Runs still `not-started` that were created before `before`: waiting in a queue, or never queued. */
+export function listOldUnstartedRuns(db: Db, before: string, limit: number) {
+  return db
+    .select({ id: runs.id, userId: runs.userId, pool: runs.pool })
+    .from(runs)
+    .where(and(eq(runs.status, "not-started"), lte(runs.createdAt, before)))
+    .limit(limit);
+}
+
 export function findRun(db: Db, userId: string, id: string) {
   return db.query.runs.findFirst({ where: and(eq(runs.id, id), eq(runs.userId, userId)) });
 }

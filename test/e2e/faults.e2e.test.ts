@@ -194,6 +194,36 @@ describe(`infrastructure faults (${FAULT_TRIALS} trials each; FAULT_TRIALS sets 
     await expectNoLitter(host);
   });
 
+  it("control plane restarted on its state, idle and under load: leases reclaimed, nothing run twice", async () => {
+    const user = await worker.createUser("faults");
+    const host = await gpuHost(user, 1);
+    const [sim] = host.sims as [ComfySimulator];
+    const { deploymentId, fileId } = await invertSetup(user, sim);
+    const tally = new FaultTally("control-plane restart", worker, user);
+    const runIds: string[] = [];
+    for (let trial = 0; trial < FAULT_TRIALS; trial++) {
+      // Every other restart is under load: a run mid-node and two more waiting in the queue.
+      const hold = sim.holdNode("ImageInvert");
+      const batch: string[] = [];
+      for (let i = 0; i < (trial % 2 === 0 ? 1 : 3); i++)
+        batch.push(await queueRun(user, deploymentId, fileId));
+      await hold.reached();
+      await worker.restart();
+      for (const runId of batch) tally.add(runId);
+      runIds.push(...batch);
+      await host.agent.connected(trial + 2);
+      hold.release();
+      for (const runId of batch) await tally.settle(runId);
+    }
+    const summary = await tally.summarize(host.sims);
+    expect(summary).toMatchObject({ runs: runIds.length, lost: 0, executedTwice: 0, stuck: 0 });
+    for (const runId of runIds) {
+      expect((await api.call<api.RunView>(worker, user, "GET", `/api/run/${runId}`)).attempt).toBe(1);
+    }
+    expect(sim.counters.prompts).toBe(runIds.length);
+    await expectNoLitter(host);
+  });
+
   it("connection to the control plane cut mid-run through a proxy: the runs carry on, executed once", async () => {
     const user = await worker.createUser("faults");
     const target = new URL(worker.url);

@@ -151,4 +151,49 @@ describe("runs of a deployment", () => {
     expect((res.body as { message: string }).message).toContain("OOM");
     agent.close();
   });
+
+  it("keeps ComfyUI's error type and node_errors verbatim in the sync 422 and every view", async () => {
+    const user = await createUser();
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    const deployment = await createDeployment(user, { graph: externalGraph });
+    const body = { deployment_id: deployment.id, inputs: { input_image: "https://example.com/cat.png" } };
+    const error = {
+      code: "validation_error" as const,
+      message: "Prompt outputs failed validation",
+      node_errors: {
+        "2": {
+          errors: [{ type: "value_not_in_list", message: "Value not in list", details: "x", extra_info: {} }],
+          dependent_outputs: ["3"],
+          class_type: "ImageInvert",
+        },
+      },
+      comfy_error: {
+        type: "prompt_outputs_failed_validation",
+        message: "Prompt outputs failed validation",
+        details: "",
+        extra_info: {},
+      },
+    };
+    const fail = async () => agent.report(await agent.next("job"), { kind: "failed", error });
+    const [res] = await Promise.all([
+      api<{ details: { field?: string; value?: unknown }[] }>("/api/run/deployment/sync", {
+        method: "POST",
+        token: user.apiKey,
+        json: body,
+      }),
+      fail(),
+    ]);
+    expect(res.status).toBe(422);
+    expect(res.body.details.find((d) => d.field === "error")?.value).toEqual(error);
+    const runId = res.headers.get("X-Run-Id")!;
+    const run = await api<{ error: unknown }>(`/api/run/${runId}`, { token: user.apiKey });
+    expect(run.body.error).toEqual(error);
+    const execution = await api<{ error_details: unknown }>(`/api/workflows/${runId}`, {
+      token: user.apiKey,
+    });
+    expect(execution.body.error_details).toEqual(error);
+    const stranger = await createUser();
+    expect((await api(`/api/workflows/${runId}`, { token: stranger.apiKey })).status).toBe(404);
+    agent.close();
+  });
 });

@@ -1,9 +1,9 @@
 import { runInDurableObject } from "cloudflare:test";
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Dispatcher } from "../../src/durable/dispatcher";
 import type { Progress, RunOutput } from "../../src/protocol/v1";
-import { dispatcherOf } from "../helpers/dispatcher";
+import { dispatcherOf, expireAndRunAlarm } from "../helpers/dispatcher";
 import { api, BASE } from "../helpers/http";
 import { createMachine, executeRun, getRunStatus } from "../helpers/runs";
 import { progress, TestAgent } from "../helpers/test-agent";
@@ -154,6 +154,80 @@ describe("a report that fails to apply", () => {
     const run = await getRunStatus(user, runId);
     expect(run.status).toBe("failed");
     expect(run.error).toMatchObject({ code: "report_failed" });
+    agent.close();
+  });
+});
+
+describe("cancel racing with upload and completion", () => {
+  const cancel = (user: TestUser, runId: string) =>
+    api<{ status: string }>(`/api/run/${runId}/cancel`, { method: "POST", token: user.apiKey });
+  const outputFiles = async (user: TestUser) =>
+    (await api<{ total: number }>("/api/files?purpose=output", { token: user.apiKey })).body.total;
+
+  it("cancel first: the run ends cancelled and what its agent uploaded is deleted", async () => {
+    const { user, agent, runId, job } = await leasedRun();
+    await agent.report(job, { kind: "uploading" });
+    const grant = await grantUpload(agent, job, "a.png");
+    // The agent's PUT lands in R2 before it hears of the cancel.
+    await env.BUCKET.put(grant.key, "png");
+    expect((await cancel(user, runId)).body.status).toBe("cancelled");
+    await agent.next("cancel");
+    const ack = await agent.report(job, { kind: "succeeded", outputs: [imageOutput(grant.key)] });
+    expect(ack.status).toBe("ok");
+    expect(await env.BUCKET.head(grant.key)).toBeNull();
+    const run = await getRunStatus(user, runId);
+    expect(run.status).toBe("cancelled");
+    expect(run.outputs ?? []).toEqual([]);
+    expect(await outputFiles(user)).toBe(0);
+    agent.close();
+  });
+
+  it("completion first: the run stays a success with its recorded file, and the cancel says so", async () => {
+    const { user, agent, runId, job } = await leasedRun();
+    await agent.report(job, { kind: "uploading" });
+    const grant = await grantUpload(agent, job, "a.png");
+    await env.BUCKET.put(grant.key, "png");
+    await agent.report(job, { kind: "succeeded", outputs: [imageOutput(grant.key)] });
+    expect((await cancel(user, runId)).body.status).toBe("success");
+    expect(await env.BUCKET.head(grant.key)).not.toBeNull();
+    expect(await outputFiles(user)).toBe(1);
+    expect(agent.count("cancel")).toBe(0);
+    agent.close();
+  });
+
+  it("grants no upload to a cancelled run", async () => {
+    const { user, agent, runId, job } = await leasedRun();
+    await cancel(user, runId);
+    await agent.next("cancel");
+    const request_id = `upload-${crypto.randomUUID()}`;
+    agent.send({
+      type: "upload_request",
+      request_id,
+      run_id: runId,
+      lease_token: job.lease_token,
+      files: [{ name: "a.png", content_type: "image/png", size: 3 }],
+    });
+    const refused = await agent.until(
+      () => agent.all("error").find((m) => m.request_id === request_id),
+      request_id,
+    );
+    expect(refused.code).toBe("stale_lease");
+    expect(agent.all("upload_urls")).toEqual([]);
+    agent.close();
+  });
+
+  it("a run that times out while uploading loses its uploaded objects too", async () => {
+    const user = await createUser();
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    const runId = await executeRun(user, { timeout_minutes: 5 });
+    const job = await agent.job(runId);
+    const grant = await grantUpload(agent, job, "a.png");
+    await env.BUCKET.put(grant.key, "png");
+    await expireAndRunAlarm(user.id, { deadlines: true });
+    await agent.next("cancel");
+    await agent.report(job, { kind: "cancelled" });
+    expect(await env.BUCKET.head(grant.key)).toBeNull();
+    expect((await getRunStatus(user, runId)).status).toBe("timeout");
     agent.close();
   });
 });

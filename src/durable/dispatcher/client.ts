@@ -47,6 +47,7 @@ export function dispatcherClient(env: Bindings, userId: string, pool: string) {
     position: async (runId: string) => Position.parse(await stub.position(runId)),
     cancel: async (runId: string, reason: "cancelled" | "timeout") =>
       CancelOutcome.parse(await stub.cancel(runId, reason)),
+    failUnqueued: async (runIds: string[]) => z.array(z.string()).parse(await stub.failUnqueued(runIds)),
     stats: async () => Stats.parse(await stub.stats()),
     disconnectMachine: (machineId: string) => stub.disconnectMachine(machineId),
     /** What the pool's agents last said, with each instance's enabled flag and current run. */

@@ -43,6 +43,7 @@ export class JobQueue {
     sql.exec("CREATE TABLE IF NOT EXISTS seen_reports (event_id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
     sql.exec(`CREATE TABLE IF NOT EXISTS output_grants (
       run_id TEXT NOT NULL, lease_token TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (run_id, key))`);
+    sql.exec("CREATE TABLE IF NOT EXISTS restart_graces (lease_token TEXT PRIMARY KEY)");
   }
 
   private lastSeq: number | null = null;
@@ -111,6 +112,7 @@ export class JobQueue {
   }
 
   renew(runId: string, token: string, expiresAt: number): boolean {
+    this.sql.exec("DELETE FROM restart_graces WHERE lease_token = ?", token);
     const cursor = this.sql.exec(
       "UPDATE jobs SET lease_expires_at = ? WHERE run_id = ? AND lease_token = ? AND state != 'queued'",
       expiresAt,
@@ -180,6 +182,26 @@ export class JobQueue {
 
   busySlots(): Set<string> {
     return new Set(this.leasesBySlot().keys());
+  }
+
+  /**
+   * Moves every live lease's expiry to at least `until`, once per lease until its agent renews it: a
+   * lease cut off by the Dispatcher's own restart gets time to be reclaimed, a dead agent's lease is
+   * extended at most once.
+   */
+  graceLeases(until: number) {
+    this.sql.exec(
+      "DELETE FROM restart_graces WHERE lease_token NOT IN (SELECT lease_token FROM jobs WHERE lease_token IS NOT NULL)",
+    );
+    this.sql.exec(
+      `UPDATE jobs SET lease_expires_at = max(lease_expires_at, ?)
+       WHERE state != 'queued' AND lease_token NOT IN (SELECT lease_token FROM restart_graces)`,
+      until,
+    );
+    this.sql.exec(
+      `INSERT OR IGNORE INTO restart_graces (lease_token)
+       SELECT lease_token FROM jobs WHERE state != 'queued' AND lease_token IS NOT NULL`,
+    );
   }
 
   expiredLeases(now: number): Job[] {

@@ -113,6 +113,8 @@ export type DevServerOptions = {
   config?: string;
   /** Local D1/R2/Durable Object state (migrations applied there already). */
   persistTo: string;
+  /** Listen here instead of on a free port (a restart on the same address). */
+  port?: number;
   /** `--var NAME:value` bindings (vars or secrets). */
   vars?: Record<string, string>;
   /** What answers 2xx once it is up; default `/api/health`. */
@@ -145,7 +147,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const vars = Object.entries(allVars).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
   const log = options.logFile ? createWriteStream(options.logFile) : null;
   for (let attempt = 1; ; attempt++) {
-    const [port, inspectorPort] = [await freePort(), await freePort()];
+    const [port, inspectorPort] = [options.port ?? (await freePort()), await freePort()];
     const args = [wranglerJs, "dev", "--config", config, "--ip", "127.0.0.1", "--port", String(port)];
     args.push("--inspector-port", String(inspectorPort), "--persist-to", options.persistTo);
     args.push("--show-interactive-dev-session=false", ...(options.extraArgs ?? []), ...vars);

@@ -29,6 +29,8 @@ export type RunningWorker = {
   createUser(label?: string): Promise<E2EUser>;
   /** Everything wrangler printed so far, for failure messages. */
   logs(): string;
+  /** Stops `wrangler dev` and starts it again on the same port with the same state, as after a crash. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 };
 
@@ -93,7 +95,11 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
     await server.stop();
     await rm(persistTo, { recursive: true, force: true });
   };
-  return { url: server.url, createUser: userFactory(server.url), logs: server.logs, stop };
+  const restart = async () => {
+    await server.stop();
+    server = await startDevServer({ persistTo, vars, port: server.port, timeoutMs: options.timeoutMs });
+  };
+  return { url: server.url, createUser: userFactory(server.url), logs: () => server.logs(), restart, stop };
 }
 
 export function userFactory(url: string): RunningWorker["createUser"] {
