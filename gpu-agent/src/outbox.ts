@@ -17,8 +17,10 @@ const COMPACT_AFTER_DEAD_LINES = 200;
 
 /**
  * Reports not yet acknowledged by the control plane, kept in an append-only JSON-lines file so they
- * survive a lost link and an agent restart. An entry is durable (fsync'd) before it is sent; acks are
- * appended without fsync, since a lost ack only means a resend, which the server tolerates.
+ * survive a lost link and an agent restart. An entry is written before it is sent, and fsync'd too
+ * unless the caller says it may be lost with the host (progress: the next one supersedes it; a later
+ * fsync'd entry flushes it anyway). Acks are appended without fsync, since a lost ack only means a
+ * resend, which the server tolerates.
  */
 export class Outbox {
   private readonly entries = new Map<string, OutboxEntry>();
@@ -50,12 +52,12 @@ export class Outbox {
     return [...this.entries.values()];
   }
 
-  /** Resolves once the entry is on disk. */
-  append(entry: OutboxEntry): Promise<void> {
+  /** Resolves once the entry is written, and on disk when `durable`. */
+  append(entry: OutboxEntry, durable = true): Promise<void> {
     this.entries.set(entry.message.event_id, entry);
     return this.enqueue(async () => {
       await this.file.appendFile(`${JSON.stringify({ add: entry } satisfies Line)}\n`);
-      await this.file.datasync();
+      if (durable) await this.file.datasync();
     });
   }
 

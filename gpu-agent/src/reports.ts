@@ -23,7 +23,7 @@ export class Reports {
     private readonly log: Logger,
   ) {}
 
-  /** Resolves once the report is on disk and handed to the link. */
+  /** Resolves once the report is written (fsync'd unless it is progress) and handed to the link. */
   report(lease: Lease, report: RunReport): Promise<void> {
     const message: ReportMessage = {
       type: "report",
@@ -36,7 +36,8 @@ export class Reports {
     const send = () => {
       this.send(message);
     };
-    return this.outbox.append({ message, instanceId: lease.instance_id }).then(send, (error) => {
+    const durable = report.kind !== "progress";
+    return this.outbox.append({ message, instanceId: lease.instance_id }, durable).then(send, (error) => {
       this.log.error("could not persist a report; sending it anyway", { error });
       send();
     });

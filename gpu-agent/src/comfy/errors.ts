@@ -9,7 +9,7 @@ export class ComfyUnreachableError extends ComfyError {
 
   /** Nothing listens at ComfyUI's address (connection refused): its process is gone, not just slow. */
   get refused(): boolean {
-    return (this.cause as { cause?: { code?: string } } | undefined)?.cause?.code === "ECONNREFUSED";
+    return (this.cause as { code?: string } | undefined)?.code === "ECONNREFUSED";
   }
 }
 

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { type HttpReply, multipartBody, sendRequest, webBody } from "../http-request";
 import {
   ComfyError,
   ComfyHttpError,
@@ -35,7 +36,6 @@ export interface ComfyDownload {
   contentType: string;
   /** From Content-Length; null when the server did not say. */
   size: number | null;
-  response: Response;
 }
 
 export interface ComfyHttpOptions {
@@ -50,7 +50,7 @@ export interface ComfyHttpOptions {
 interface RequestOptions {
   method?: "GET" | "POST";
   json?: unknown;
-  body?: FormData;
+  multipart?: { body: Buffer; contentType: string };
   signal?: AbortSignal;
   timeoutMs?: number;
 }
@@ -132,19 +132,18 @@ export class ComfyHttp {
       type: file.type,
     });
     return this.call(`/view?${query}`, { signal }, async (response) => {
-      if (!response.ok || !response.body) {
-        await response.body?.cancel();
+      if (!response.ok) {
+        response.discard();
         throw new ComfyHttpError(
           response.status,
           `GET /view of ${file.filename} answered HTTP ${response.status}`,
         );
       }
-      const length = response.headers.get("content-length");
+      const length = response.headers["content-length"];
       return {
-        body: response.body,
-        contentType: response.headers.get("content-type") ?? "application/octet-stream",
-        size: length === null ? null : Number(length),
-        response,
+        body: webBody(response.body),
+        contentType: response.headers["content-type"] ?? "application/octet-stream",
+        size: length === undefined ? null : Number(length),
       };
     });
   }
@@ -160,16 +159,17 @@ export class ComfyHttp {
       signal?: AbortSignal;
     } = {},
   ): Promise<UploadedFile> {
-    // FormData needs a Blob; a stream is gathered first (ComfyUI caps uploads at 100 MiB anyway).
-    const blob = data instanceof Blob ? data : await new Response(data).blob();
-    const form = new FormData();
-    form.set("image", blob, filename);
-    if (options.subfolder) form.set("subfolder", options.subfolder);
-    if (options.overwrite) form.set("overwrite", "true");
-    if (options.type) form.set("type", options.type);
+    // ComfyUI caps uploads at 100 MiB, so the file is gathered into one multipart body.
+    const bytes = await gather(data);
+    const fields: Record<string, string> = {};
+    if (options.subfolder) fields.subfolder = options.subfolder;
+    if (options.overwrite) fields.overwrite = "true";
+    if (options.type) fields.type = options.type;
+    const contentType = data instanceof Blob && data.type ? data.type : "application/octet-stream";
+    const multipart = multipartBody(fields, { field: "image", filename, contentType, bytes });
     const request = {
       method: "POST" as const,
-      body: form,
+      multipart,
       signal: options.signal,
       timeoutMs: this.slowTimeoutMs,
     };
@@ -210,18 +210,17 @@ export class ComfyHttp {
   private async call<T>(
     path: string,
     options: RequestOptions,
-    read: (response: Response) => Promise<T>,
+    read: (response: HttpReply) => Promise<T>,
   ): Promise<T> {
     const method = options.method ?? "GET";
     const limit = options.timeoutMs ?? this.timeoutMs;
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), limit);
     try {
-      const response = await fetch(`${this.baseUrl}${path}`, {
+      const response = await sendRequest(`${this.baseUrl}${path}`, {
         method,
         signal: options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal,
-        body: options.body ?? (options.json === undefined ? undefined : JSON.stringify(options.json)),
-        headers: options.json === undefined ? undefined : { "content-type": "application/json" },
+        ...requestBody(options),
       });
       return await read(response);
     } catch (error) {
@@ -235,7 +234,22 @@ export class ComfyHttp {
   }
 }
 
-async function readOk(response: Response, what: string): Promise<unknown> {
+function requestBody(options: RequestOptions) {
+  if (options.multipart)
+    return { body: options.multipart.body, headers: { "content-type": options.multipart.contentType } };
+  if (options.json === undefined) return {};
+  return { body: JSON.stringify(options.json), headers: { "content-type": "application/json" } };
+}
+
+async function gather(data: Uint8Array | Blob | ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof Blob) return new Uint8Array(await data.arrayBuffer());
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of data) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+async function readOk(response: HttpReply, what: string): Promise<unknown> {
   if (!response.ok) {
     const text = await response.text();
     throw new ComfyHttpError(
@@ -246,7 +260,7 @@ async function readOk(response: Response, what: string): Promise<unknown> {
   return readJson(response, what);
 }
 
-async function readJson(response: Response, what: string): Promise<unknown> {
+async function readJson(response: HttpReply, what: string): Promise<unknown> {
   const text = await response.text();
   if (text === "") return undefined;
   try {
@@ -266,8 +280,8 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.
   return result.data;
 }
 
-/** Node's fetch hides the socket error in `cause`; that is the useful part. */
+/** A socket error's code (ECONNREFUSED, …) says more than its message. */
 function causeOf(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (error as Error).message ?? String(error);
+  const failure = error as { code?: string; message?: string };
+  return failure.code ?? failure.message ?? String(error);
 }

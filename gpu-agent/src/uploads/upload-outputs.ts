@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { z } from "zod";
 import type { RunOutput, UploadGrant } from "../../../src/protocol/v1";
 import { contentTypeFor } from "../filenames";
+import { sendRequest } from "../http-request";
 import type { Logger } from "../log";
 import { type DescribedOutput, type OutputFile, uploadNames } from "./output-files";
 
@@ -119,14 +120,13 @@ async function uploadOnce(output: DescribedOutput, grant: Grant, open: OpenOutpu
   // Allow a slow link 64 KiB/s on top of a fixed minute before calling an upload stuck.
   const limit = AbortSignal.any([signal, AbortSignal.timeout(60_000 + Math.ceil(output.size / 64))]);
   const source = await open(output, limit);
-  const response = await fetch(grant.url, {
+  const response = await sendRequest(grant.url, {
     method: "PUT",
     headers: { ...grant.headers, "content-length": String(output.size) },
     body: source.body,
-    duplex: "half",
     signal: limit,
-  } as RequestInit & { duplex: "half" });
-  await response.body?.cancel();
+  });
+  response.discard();
   if (!response.ok) throw new UploadError(`storage refused ${output.filename}: HTTP ${response.status}`);
 }
 

@@ -35,6 +35,19 @@ describe("Outbox", () => {
     await second.close();
   });
 
+  it("writes a non-durable entry to the file at once, without fsync", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "outbox-"));
+    const outbox = await Outbox.open(dir, silentLogger);
+    await outbox.append(entry(1), false);
+    // Readable by another process before any close or later fsync: only a host crash can lose it.
+    const lines = readFileSync(join(dir, "outbox.jsonl"), "utf8").trim().split("\n");
+    expect(lines.map((line) => JSON.parse(line).add?.message.event_id)).toEqual(["evt-1"]);
+    await outbox.close();
+    const reopened = await Outbox.open(dir, silentLogger);
+    expect(ids(reopened)).toEqual(["evt-1"]);
+    await reopened.close();
+  });
+
   it("survives a torn last line and an ack that never reached the disk", async () => {
     const dir = mkdtempSync(join(tmpdir(), "outbox-"));
     const outbox = await Outbox.open(dir, silentLogger);

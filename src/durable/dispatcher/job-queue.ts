@@ -1,4 +1,5 @@
 import { JobPayload } from "../../protocol/v1";
+import { WaitingLine } from "./waiting-line";
 
 export type NewJob = {
   runId: string;
@@ -30,7 +31,9 @@ export type Job = {
 /**
  * The Dispatcher's durable queue, in its SQLite storage. `queued` jobs wait for a slot (priority, then
  * age); `leased` jobs run on an agent under a lease; `stopping` jobs were cancelled or timed out and
- * wait for the agent to confirm, keeping their slot busy until ComfyUI is free.
+ * wait for the agent to confirm, keeping their slot busy until ComfyUI is free. What runs on every
+ * report reads only the few leased and stopping rows, or walks an index from its head, so its cost does
+ * not grow with the number of jobs waiting.
  */
 export class JobQueue {
   constructor(private readonly sql: SqlStorage) {
@@ -40,6 +43,7 @@ export class JobQueue {
       lease_expires_at INTEGER, deadline_at INTEGER, stop_reason TEXT, enqueued_at INTEGER NOT NULL,
       payload TEXT NOT NULL)`);
     sql.exec("CREATE INDEX IF NOT EXISTS jobs_waiting ON jobs(state, priority DESC, seq)");
+    sql.exec("CREATE INDEX IF NOT EXISTS jobs_deadline ON jobs(deadline_at) WHERE deadline_at IS NOT NULL");
     sql.exec("CREATE TABLE IF NOT EXISTS seen_reports (event_id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
     sql.exec(`CREATE TABLE IF NOT EXISTS output_grants (
       run_id TEXT NOT NULL, lease_token TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (run_id, key))`);
@@ -47,6 +51,21 @@ export class JobQueue {
   }
 
   private lastSeq: number | null = null;
+  private waiting: WaitingLine | null = null;
+
+  private line(): WaitingLine {
+    this.waiting ??= new WaitingLine(
+      this.sql.exec<{ priority: number; seq: number }>(
+        "SELECT priority, seq FROM jobs WHERE state = 'queued'",
+      ),
+    );
+    return this.waiting;
+  }
+
+  /** Takes a job that is leaving `queued` out of the line. */
+  private leaveLine(job: Job | undefined) {
+    if (job?.state === "queued") this.line().remove(job.priority, job.seq);
+  }
 
   private nextSeq(): number {
     this.lastSeq ??= this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM jobs").one().seq ?? 0;
@@ -56,19 +75,22 @@ export class JobQueue {
 
   /** Adds a job; enqueuing a run that is already known changes nothing. */
   add(job: NewJob): boolean {
+    const seq = this.nextSeq();
     const cursor = this.sql.exec(
       `INSERT INTO jobs (run_id, user_id, priority, seq, attempt, state, deadline_at, enqueued_at, payload)
        VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT(run_id) DO NOTHING`,
       job.runId,
       job.userId,
       job.priority,
-      this.nextSeq(),
+      seq,
       job.attempt,
       job.deadlineAt,
       Date.now(),
       JSON.stringify(job.payload),
     );
-    return cursor.rowsWritten > 0;
+    if (cursor.rowsWritten === 0) return false;
+    this.line().add(job.priority, seq);
+    return true;
   }
 
   get(runId: string): Job | undefined {
@@ -94,6 +116,7 @@ export class JobQueue {
   }
 
   lease(runId: string, lease: { machineId: string; instanceId: string; token: string; expiresAt: number }) {
+    this.leaveLine(this.get(runId));
     this.sql.exec(
       `UPDATE jobs SET state = 'leased', machine_id = ?, instance_id = ?, lease_token = ?, lease_expires_at = ?
        WHERE run_id = ?`,
@@ -146,6 +169,7 @@ export class JobQueue {
 
   /** Puts a job back in line for a new attempt, keeping its place by priority and original age. */
   requeue(runId: string, attempt: number) {
+    const job = this.get(runId);
     this.sql.exec("DELETE FROM output_grants WHERE run_id = ?", runId);
     this.sql.exec(
       `UPDATE jobs SET state = 'queued', attempt = ?, machine_id = NULL, instance_id = NULL, lease_token = NULL,
@@ -153,20 +177,23 @@ export class JobQueue {
       attempt,
       runId,
     );
+    if (job && job.state !== "queued") this.line().add(job.priority, job.seq);
   }
 
   markStopping(runId: string, reason: string) {
+    this.leaveLine(this.get(runId));
     this.sql.exec("UPDATE jobs SET state = 'stopping', stop_reason = ? WHERE run_id = ?", reason, runId);
   }
 
   remove(runId: string) {
+    this.leaveLine(this.get(runId));
     this.sql.exec("DELETE FROM jobs WHERE run_id = ?", runId);
     this.sql.exec("DELETE FROM output_grants WHERE run_id = ?", runId);
   }
 
   leasedTo(machineId: string): Job[] {
     return this.sql
-      .exec<Job>("SELECT * FROM jobs WHERE machine_id = ? AND state != 'queued'", machineId)
+      .exec<Job>("SELECT * FROM jobs WHERE state IN ('leased', 'stopping') AND machine_id = ?", machineId)
       .toArray();
   }
 
@@ -206,7 +233,7 @@ export class JobQueue {
 
   expiredLeases(now: number): Job[] {
     return this.sql
-      .exec<Job>("SELECT * FROM jobs WHERE state != 'queued' AND lease_expires_at <= ?", now)
+      .exec<Job>("SELECT * FROM jobs WHERE state IN ('leased', 'stopping') AND lease_expires_at <= ?", now)
       .toArray();
   }
 
@@ -224,8 +251,9 @@ export class JobQueue {
     const row = this.sql
       .exec<{ at: number | null }>(
         `SELECT MIN(at) AS at FROM (
-           SELECT lease_expires_at AS at FROM jobs WHERE state != 'queued'
-           UNION ALL SELECT deadline_at AS at FROM jobs WHERE deadline_at IS NOT NULL AND state != 'stopping')`,
+           SELECT lease_expires_at AS at FROM jobs WHERE state IN ('leased', 'stopping')
+           UNION ALL SELECT * FROM (SELECT deadline_at AS at FROM jobs
+             WHERE deadline_at IS NOT NULL AND state != 'stopping' ORDER BY deadline_at LIMIT 1))`,
       )
       .one();
     return row.at;
@@ -235,15 +263,7 @@ export class JobQueue {
   position(runId: string): number | null {
     const job = this.get(runId);
     if (job?.state !== "queued") return null;
-    const row = this.sql
-      .exec<{ n: number }>(
-        `SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued' AND (priority > ? OR (priority = ? AND seq < ?))`,
-        job.priority,
-        job.priority,
-        job.seq,
-      )
-      .one();
-    return row.n;
+    return this.line().ahead(job.priority, job.seq);
   }
 
   counts(): { queued: number; leased: number; stopping: number } {

@@ -1,0 +1,94 @@
+import { randomUUID } from "node:crypto";
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+
+/**
+ * HTTP calls over Node's own `http` module. The agent does not use `fetch`: loading it (undici) costs
+ * the process about 10 MB of memory, for calls that need nothing beyond a request and its reply.
+ */
+export interface HttpReply {
+  status: number;
+  ok: boolean;
+  headers: IncomingHttpHeaders;
+  /** The body, streaming; read it, or call `discard()`. */
+  body: IncomingMessage;
+  text(): Promise<string>;
+  discard(): void;
+}
+
+export interface HttpRequestInit {
+  method?: string;
+  headers?: Record<string, string>;
+  /** Bytes, or a stream sent as it is read (never gathered in memory). */
+  body?: string | Uint8Array | ReadableStream<Uint8Array>;
+  signal?: AbortSignal;
+}
+
+/** Sends one request; resolves with the reply's status and headers once they arrive. */
+export function sendRequest(url: string, init: HttpRequestInit = {}): Promise<HttpReply> {
+  const target = new URL(url);
+  const send = target.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise<HttpReply>((resolve, reject) => {
+    const request = send(target, {
+      method: init.method ?? "GET",
+      headers: init.headers,
+      signal: init.signal,
+    });
+    request.on("error", reject);
+    request.once("response", (response) => resolve(reply(response)));
+    const body = init.body;
+    if (body === undefined) request.end();
+    else if (typeof body === "string" || body instanceof Uint8Array) request.end(body);
+    // A failed body stream destroys the request, which rejects through its "error" above.
+    else
+      pipeline(Readable.fromWeb(body as import("node:stream/web").ReadableStream), request).catch(() => {});
+  });
+}
+
+function reply(response: IncomingMessage): HttpReply {
+  const status = response.statusCode ?? 0;
+  return {
+    status,
+    ok: status >= 200 && status < 300,
+    headers: response.headers,
+    body: response,
+    async text() {
+      const chunks: Buffer[] = [];
+      for await (const chunk of response) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString("utf8");
+    },
+    discard() {
+      response.resume();
+    },
+  };
+}
+
+/** The body as a web stream, for readers written against `ReadableStream`. */
+export function webBody(response: IncomingMessage): ReadableStream<Uint8Array> {
+  return Readable.toWeb(response) as unknown as ReadableStream<Uint8Array>;
+}
+
+/** A multipart/form-data body of text fields and one file. */
+export function multipartBody(
+  fields: Record<string, string>,
+  file: { field: string; filename: string; contentType: string; bytes: Uint8Array },
+): { body: Buffer; contentType: string } {
+  const boundary = `----comfy-edge-${randomUUID()}`;
+  const parts: Buffer[] = [];
+  for (const [name, value] of Object.entries(fields)) {
+    parts.push(
+      Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`),
+    );
+  }
+  const filename = file.filename.replace(/["\r\n]/g, "_");
+  parts.push(
+    Buffer.from(
+      `--${boundary}\r\ncontent-disposition: form-data; name="${file.field}"; filename="${filename}"\r\ncontent-type: ${file.contentType}\r\n\r\n`,
+    ),
+    Buffer.from(file.bytes),
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  );
+  return { body: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}` };
+}

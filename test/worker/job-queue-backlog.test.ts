@@ -1,0 +1,93 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Dispatcher } from "../../src/durable/dispatcher";
+import { JobQueue, type NewJob } from "../../src/durable/dispatcher/job-queue";
+
+const payload = { graph: {}, inputs: {}, bindings: [], input_urls: {} } as unknown as NewJob["payload"];
+
+const newJob = (runId: string, priority = 0): NewJob => ({
+  runId,
+  userId: "user-1",
+  priority,
+  attempt: 1,
+  deadlineAt: Date.now() + 3_600_000,
+  payload,
+});
+
+/** The Dispatcher's SQLite storage, with a count of the rows every statement read. */
+function countingSql(sql: SqlStorage) {
+  const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
+  const counting = new Proxy(sql, {
+    get(target, key) {
+      if (key !== "exec") return Reflect.get(target, key);
+      return (query: string, ...bindings: unknown[]) => {
+        const cursor = target.exec(query, ...bindings);
+        cursors.push(cursor);
+        return cursor;
+      };
+    },
+  });
+  const rowsRead = () => cursors.reduce((sum, cursor) => sum + cursor.rowsRead, 0);
+  return { sql: counting, rowsRead, reset: () => cursors.splice(0) };
+}
+
+/** What a report and an enqueue read from the queue, besides the enqueued job itself. */
+function readsPerReport(queue: JobQueue, counter: ReturnType<typeof countingSql>, newest: string) {
+  counter.reset();
+  const now = Date.now();
+  queue.nextWakeUp();
+  queue.busySlots();
+  queue.expiredLeases(now);
+  queue.pastDeadline(now);
+  queue.leasedTo("machine-1");
+  queue.position(newest);
+  return counter.rowsRead();
+}
+
+const freshDispatcher = () => env.DISPATCHER.getByName(`backlog-${crypto.randomUUID()}/default`);
+
+describe("the Dispatcher's queue with a backlog", () => {
+  it("reads as many rows per report with 2,000 jobs waiting as with none", async () => {
+    await runInDurableObject(freshDispatcher(), (_instance: Dispatcher, state) => {
+      const counter = countingSql(state.storage.sql);
+      const queue = new JobQueue(counter.sql);
+      queue.add(newJob("running"));
+      queue.lease("running", { machineId: "machine-1", instanceId: "comfy-0", token: "t", expiresAt: 1e15 });
+      queue.add(newJob("first-waiting"));
+      const idle = readsPerReport(queue, counter, "first-waiting");
+
+      for (let n = 0; n < 2_000; n++) queue.add(newJob(`waiting-${n}`));
+      queue.add(newJob("last-waiting"));
+      const backlog = readsPerReport(queue, counter, "last-waiting");
+
+      expect(queue.position("last-waiting")).toBe(2_001);
+      expect(backlog).toBeLessThanOrEqual(idle + 2);
+    });
+  });
+
+  it("keeps each waiting job's place by priority and age through leases, requeues and removals", async () => {
+    await runInDurableObject(freshDispatcher(), (_instance: Dispatcher, state) => {
+      const queue = new JobQueue(state.storage.sql);
+      for (const [runId, priority] of [
+        ["a", 0],
+        ["b", 0],
+        ["c", 5],
+        ["d", 0],
+      ] as const)
+        queue.add(newJob(runId, priority));
+      const places = (q: JobQueue) => ["a", "b", "c", "d"].map((runId) => q.position(runId));
+      expect(places(queue)).toEqual([1, 2, 0, 3]);
+
+      queue.lease("c", { machineId: "machine-1", instanceId: "comfy-0", token: "t", expiresAt: 1e15 });
+      queue.remove("b");
+      expect(places(queue)).toEqual([0, null, null, 1]);
+
+      queue.requeue("c", 2);
+      queue.markStopping("d", "cancelled");
+      expect(places(queue)).toEqual([1, null, 0, null]);
+      // A woken Dispatcher rebuilds the line from its table and agrees.
+      expect(places(new JobQueue(state.storage.sql))).toEqual([1, null, 0, null]);
+    });
+  });
+});
