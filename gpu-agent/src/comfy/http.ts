@@ -9,6 +9,7 @@ import {
 import {
   type HistoryEntry,
   HistoryReply,
+  NameList,
   ObjectInfoReply,
   PromptAccepted,
   PromptRejected,
@@ -119,6 +120,16 @@ export class ComfyHttp {
   /** GET /object_info: every node class with its inputs and outputs. */
   objectInfo(signal?: AbortSignal): Promise<Record<string, unknown>> {
     return this.getJson("/object_info", ObjectInfoReply, signal, this.slowTimeoutMs);
+  }
+
+  /** GET /models: the names of ComfyUI's model folders. */
+  modelFolders(signal?: AbortSignal): Promise<string[]> {
+    return this.getJson("/models", NameList, signal);
+  }
+
+  /** GET /models/{folder}: the model files ComfyUI finds in that folder. */
+  modelFiles(folder: string, signal?: AbortSignal): Promise<string[]> {
+    return this.getJson(`/models/${encodeURIComponent(folder)}`, NameList, signal);
   }
 
   /**
