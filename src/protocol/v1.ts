@@ -272,7 +272,7 @@ export const ModelsMessage = z.object({
   type: z.literal("models"),
   instance_id: z.string().min(1).max(64),
   hash: Sha256,
-  models: z.array(ModelFile).max(20_000),
+  models: z.array(ModelFile).max(2000),
 });
 export type ModelsMessage = z.infer<typeof ModelsMessage>;
 
