@@ -3,6 +3,7 @@ import type { z } from "zod";
 import {
   type AckMessage,
   type CancelMessage,
+  type FreeMemoryMessage,
   type HelloMessage,
   type InFlightJob,
   type JobMessage,
@@ -272,6 +273,22 @@ export class Agent implements Drainable {
     this.link.send({ type: "models", instance_id: instanceId, hash, models: models.models });
   }
 
+  /** ComfyUI's POST /free on the named instances: it unloads every model they hold, between prompts. */
+  private async freeMemory(message: FreeMemoryMessage) {
+    const targets = this.pool.instances.filter(
+      (instance) => !message.instance_ids || message.instance_ids.includes(instance.id),
+    );
+    const request = { unload_models: true, free_memory: message.free_memory };
+    for (const instance of targets) {
+      try {
+        await instance.client.free(request, AbortSignal.timeout(this.timings.probeTimeoutMs));
+        this.options.log.info(`${instance.id}: asked ComfyUI to unload its models`, request);
+      } catch (error) {
+        this.options.log.warn(`${instance.id}: POST /free failed`, { error: String(error) });
+      }
+    }
+  }
+
   private onMessage(message: Exclude<ServerMessage, Welcome>) {
     switch (message.type) {
       case "job":
@@ -291,6 +308,9 @@ export class Agent implements Drainable {
         break;
       case "models_request":
         this.sendModels(message.instance_id, message.hash);
+        break;
+      case "free_memory":
+        void this.freeMemory(message);
         break;
       case "error":
         if (!message.request_id || !this.uploads.refuse(message.request_id, message.message)) {

@@ -100,6 +100,7 @@ export function createComfyPort(
     objectInfo: (signal) => http.objectInfo(signal),
     modelFolders: (signal) => http.modelFolders(signal),
     modelFiles: (folder, signal) => http.modelFiles(folder, signal),
+    free: (request, signal) => http.free(request, signal),
 
     async uploadInput(file, signal) {
       try {

@@ -130,6 +130,21 @@ export class Dispatcher extends DurableObject<Bindings> {
   }
 
   /** A deleted machine: its socket is closed for good and its runs go back in line. */
+  /**
+   * Sends `free_memory` to the connected agents among these machines (only their listed instances,
+   * when given); returns the machines it reached. Fire and forget: ComfyUI's `/free` has no result.
+   */
+  freeMemory(targets: { machineId: string; instanceIds?: string[] }[], freeMemory: boolean): string[] {
+    const reached: string[] = [];
+    for (const { machineId, instanceIds } of targets) {
+      const ws = this.agents.socketOf(machineId);
+      if (!ws) continue;
+      this.send(ws, { type: "free_memory", instance_ids: instanceIds, free_memory: freeMemory });
+      reached.push(machineId);
+    }
+    return reached;
+  }
+
   async disconnectMachine(machineId: string): Promise<void> {
     this.fleet.forget(machineId);
     for (const ws of this.agents.socketsOf(machineId)) ws.close(CloseCode.revoked, "machine deleted");

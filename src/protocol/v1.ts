@@ -383,8 +383,21 @@ export const ModelsRequestMessage = z.object({
   hash: z.string(),
 });
 
+/**
+ * Asks the agent to call ComfyUI's `POST /free` with `unload_models: true` on these instances (all of
+ * them when absent). ComfyUI has no per-model unload: this unloads every model the instance holds.
+ */
+export const FreeMemoryMessage = z.object({
+  type: z.literal("free_memory"),
+  instance_ids: z.array(z.string()).optional(),
+  /** Also ask ComfyUI to free its cached memory (`free_memory: true`). */
+  free_memory: z.boolean(),
+});
+export type FreeMemoryMessage = z.infer<typeof FreeMemoryMessage>;
+
 export const ServerMessage = z.discriminatedUnion("type", [
   WelcomeMessage,
+  FreeMemoryMessage,
   ObjectInfoRequestMessage,
   ModelsRequestMessage,
   JobMessage,

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, errorResponses, jsonContent } from "../lib/openapi";
 import { requireUser } from "../middleware/auth";
-import { getModel, listModels } from "../services/models";
+import { cleanupModels, getModel, listModels, unloadModel } from "../services/models";
 
 const ModelType = z
   .string()
@@ -50,6 +50,19 @@ const ModelListSchema = z
   })
   .openapi("ModelList");
 
+const NameParam = z.object({
+  model_name: z
+    .string()
+    .min(1)
+    .max(1024)
+    .openapi({ param: { name: "model_name", in: "path" } }),
+});
+
+const FreeRequestedSchema = z.object({
+  message: z.string(),
+  machines: z.array(z.string()).openapi({ description: "The machines whose agents were asked" }),
+});
+
 const tags = ["Models"];
 const security = [{ bearerAuth: [] }];
 
@@ -91,13 +104,7 @@ modelRoutes.openapi(
     security,
     summary: "One model file, with each machine that has it",
     request: {
-      params: z.object({
-        model_name: z
-          .string()
-          .min(1)
-          .max(1024)
-          .openapi({ param: { name: "model_name", in: "path" } }),
-      }),
+      params: NameParam,
       query: z.object({ model_type: ModelType.optional(), type: ModelType.optional() }),
     },
     responses: { 200: jsonContent(ModelSchema, "The model"), ...errorResponses(400, 401, 403, 404) },
@@ -106,5 +113,50 @@ modelRoutes.openapi(
     const { model_type, type } = c.req.valid("query");
     const name = c.req.valid("param").model_name;
     return c.json(await getModel(c.var.db, c.var.principal.userId, name, type ?? model_type), 200);
+  },
+);
+
+modelRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/models/cleanup",
+    tags,
+    security,
+    summary: "Ask every connected machine's ComfyUI to unload all models and free memory (POST /free)",
+    request: {
+      query: z.object({
+        max_age_hours: z.coerce.number().int().min(1).max(24).optional().openapi({
+          description: "Accepted for seed 004; ComfyUI does not say when a model was last used",
+        }),
+      }),
+    },
+    responses: {
+      202: jsonContent(
+        FreeRequestedSchema.extend({ models_unloaded: z.array(z.string()) }),
+        "Sent to the connected machines",
+      ),
+      ...errorResponses(400, 401, 403),
+    },
+  }),
+  async (c) => c.json(await cleanupModels(c.env, c.var.db, c.var.principal.userId), 202),
+);
+
+modelRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/models/{model_name}/unload",
+    tags,
+    security,
+    summary: "Ask each ComfyUI that has this model to unload its models (ComfyUI unloads all of them)",
+    request: { params: NameParam, query: z.object({ model_type: ModelType.optional() }) },
+    responses: {
+      202: jsonContent(FreeRequestedSchema.extend({ model_name: z.string() }), "Sent to the machines"),
+      ...errorResponses(400, 401, 403, 404),
+    },
+  }),
+  async (c) => {
+    const { model_name } = c.req.valid("param");
+    const { model_type } = c.req.valid("query");
+    return c.json(await unloadModel(c.env, c.var.db, c.var.principal.userId, model_name, model_type), 202);
   },
 );

@@ -1,5 +1,8 @@
 import type { Db } from "../db/client";
+import { dispatcherClient } from "../durable/dispatcher/client";
+import type { Bindings } from "../env";
 import { notFound } from "../lib/errors";
+import { listMachines } from "../stores/machines";
 import { listUserModels, type MachineModelRow } from "../stores/models";
 
 /** Seed 004's model types for ComfyUI's folders; other folders keep their own name as the type. */
@@ -76,13 +79,69 @@ export async function listModels(db: Db, userId: string, filter: { type?: string
   return { models: byFile(rows).map(modelView), total_memory_usage_mb: null, available_memory_mb: null };
 }
 
-/** One model by name (and type, when two folders hold that name), with each machine that has it. */
-export async function getModel(db: Db, userId: string, name: string, type?: string) {
+/** The rows of one model by name (and type, when two folders hold that name); 404 when none has it. */
+async function modelRows(db: Db, userId: string, name: string, type?: string) {
   const rows = await listUserModels(db, userId, {
     name,
     folder: type === undefined ? undefined : folderOf(type),
   });
   const [file] = byFile(rows);
   if (!file) throw notFound("model");
-  return modelView(file);
+  return file;
+}
+
+export async function getModel(db: Db, userId: string, name: string, type?: string) {
+  return modelView(await modelRows(db, userId, name, type));
+}
+
+type FreeTarget = { pool: string; machineId: string; instanceIds?: string[] };
+
+/** Sends `free_memory` through each pool's Dispatcher; the machines whose agents were connected. */
+async function freeMemoryOn(env: Bindings, userId: string, targets: FreeTarget[], freeMemory: boolean) {
+  const pools = new Map<string, FreeTarget[]>();
+  for (const target of targets) pools.set(target.pool, [...(pools.get(target.pool) ?? []), target]);
+  const reached = await Promise.all(
+    [...pools].map(([pool, inPool]) => dispatcherClient(env, userId, pool).freeMemory(inPool, freeMemory)),
+  );
+  return reached.flat();
+}
+
+/**
+ * Seed 004's unload. ComfyUI cannot unload one model: its `POST /free` unloads every model of the
+ * instance, so this asks each instance that has the file to do that (between prompts, never mid-run).
+ */
+export async function unloadModel(env: Bindings, db: Db, userId: string, name: string, type?: string) {
+  const rows = await modelRows(db, userId, name, type);
+  const instances = new Map<string, FreeTarget & { instanceIds: string[] }>();
+  for (const row of rows) {
+    const target = instances.get(row.machineId) ?? {
+      pool: row.pool,
+      machineId: row.machineId,
+      instanceIds: [],
+    };
+    target.instanceIds.push(row.instanceId);
+    instances.set(row.machineId, target);
+  }
+  const machines = await freeMemoryOn(env, userId, [...instances.values()], false);
+  return {
+    message: "Unload requested: ComfyUI unloads every model of each instance that has this one",
+    model_name: rows[0]?.name ?? name,
+    machines,
+  };
+}
+
+/**
+ * Seed 004's cleanup. ComfyUI does not say when a model was last used, so `max_age_hours` cannot pick
+ * models: every connected machine is asked to unload all models and free cached memory.
+ */
+export async function cleanupModels(env: Bindings, db: Db, userId: string) {
+  const targets = (await listMachines(db, userId))
+    .filter((machine) => machine.status !== "offline")
+    .map((machine) => ({ pool: machine.pool, machineId: machine.id }));
+  const machines = await freeMemoryOn(env, userId, targets, true);
+  return {
+    message: "Cleanup requested: connected machines unload all models",
+    models_unloaded: [],
+    machines,
+  };
 }

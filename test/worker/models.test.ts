@@ -149,3 +149,47 @@ describe("models across the fleet", () => {
     agent.close();
   });
 });
+
+describe("unload and cleanup through ComfyUI's /free", () => {
+  it("asks only the machines that have the model to unload, and every connected machine to clean up", async () => {
+    const user = await createUser();
+    const withSd15 = await reportModels(user, [sd15]);
+    const withLora = await reportModels(user, [lora]);
+    await listWhen(user, (b) => b.models.length === 2);
+
+    const unload = await api<{ model_name: string; machines: string[] }>("/models/v1-5.safetensors/unload", {
+      method: "POST",
+      token: user.apiKey,
+    });
+    expect(unload.status).toBe(202);
+    expect(unload.body).toMatchObject({ model_name: "v1-5.safetensors", machines: [withSd15.machine.id] });
+    expect(await withSd15.agent.next("free_memory")).toEqual({
+      type: "free_memory",
+      instance_ids: ["comfy-0"],
+      free_memory: false,
+    });
+
+    const cleanup = await api<{ machines: string[]; models_unloaded: string[] }>(
+      "/models/cleanup?max_age_hours=2",
+      { method: "POST", token: user.apiKey },
+    );
+    expect(cleanup.status).toBe(202);
+    expect(cleanup.body.machines.sort()).toEqual([withSd15.machine.id, withLora.machine.id].sort());
+    expect(await withLora.agent.next("free_memory")).toEqual({ type: "free_memory", free_memory: true });
+    expect(withLora.agent.all("free_memory")).toHaveLength(1);
+    expect(await withSd15.agent.next("free_memory", 1)).toEqual({ type: "free_memory", free_memory: true });
+
+    const other = await createUser();
+    const foreign = await api("/api/models/v1-5.safetensors/unload", { method: "POST", token: other.apiKey });
+    expect(foreign.status).toBe(404);
+    const otherCleanup = await api<{ machines: string[] }>("/api/models/cleanup", {
+      method: "POST",
+      token: other.apiKey,
+    });
+    expect(otherCleanup.body.machines).toEqual([]);
+    const tooOld = await api("/api/models/cleanup?max_age_hours=99", { method: "POST", token: user.apiKey });
+    expect(tooOld.status).toBe(400);
+    withSd15.agent.close();
+    withLora.agent.close();
+  });
+});

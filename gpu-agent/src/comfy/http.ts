@@ -197,6 +197,13 @@ export class ComfyHttp {
     );
   }
 
+  /** POST /free: ComfyUI unloads every model (and frees cached memory) between prompts. */
+  async free(request: { unload_models: boolean; free_memory: boolean }, signal?: AbortSignal): Promise<void> {
+    await this.call("/free", { method: "POST", json: request, signal }, (response) =>
+      readOk(response, "POST /free"),
+    );
+  }
+
   /** POST /queue `{delete}`: removes these prompts if they are still pending (running ones are not touched). */
   async deleteFromQueue(promptIds: string[], signal?: AbortSignal): Promise<void> {
     const request = { method: "POST" as const, json: { delete: promptIds }, signal };

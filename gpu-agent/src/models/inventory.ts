@@ -6,10 +6,11 @@ import type { Logger } from "../log";
 import type { FileHasher } from "./file-hasher";
 import type { ModelHashCache } from "./hash-cache";
 
-/** What the inventory needs from ComfyUI: its model folders and the files it finds in each. */
+/** What the agent needs from ComfyUI for models: its folders, the files in each, and `POST /free`. */
 export interface ModelLister {
   modelFolders(signal: AbortSignal): Promise<string[]>;
   modelFiles(folder: string, signal: AbortSignal): Promise<string[]>;
+  free(request: { unload_models: boolean; free_memory: boolean }, signal: AbortSignal): Promise<void>;
 }
 
 export interface ModelInventoryOptions {

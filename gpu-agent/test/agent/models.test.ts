@@ -135,4 +135,18 @@ describe("model inventory on the link", () => {
     await h.mock.until(() => announced() === digest(grown), "the new file's inventory hash");
     expect(h.agent.modelHasher.hashed).toBe(5);
   });
+
+  it("calls ComfyUI's POST /free when the control plane asks it to unload models", async () => {
+    h = await startHarness({ comfyCount: 2 });
+    h.mock.send({ type: "free_memory", instance_ids: ["comfy-1"], free_memory: false });
+    await h.mock.until(() => h.sims[1]?.counters.frees.length === 1, "POST /free on comfy-1");
+    h.mock.send({ type: "free_memory", free_memory: true });
+    await h.mock.until(() => h.sims[0]?.counters.frees.length === 1, "POST /free on comfy-0");
+    await h.mock.until(() => h.sims[1]?.counters.frees.length === 2, "a second POST /free on comfy-1");
+    expect(h.sims[0]?.counters.frees).toEqual([{ unload_models: true, free_memory: true }]);
+    expect(h.sims[1]?.counters.frees).toEqual([
+      { unload_models: true, free_memory: false },
+      { unload_models: true, free_memory: true },
+    ]);
+  });
 });
