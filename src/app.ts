@@ -18,6 +18,7 @@ import { healthRoutes } from "./routes/health";
 import { keyRoutes } from "./routes/keys";
 import { machineRoutes } from "./routes/machines";
 import { metricsRoutes } from "./routes/metrics";
+import { modelRoutes } from "./routes/models";
 import { runPreviewRoutes } from "./routes/run-previews";
 import { runRoutes } from "./routes/runs";
 import { taskRoutes } from "./routes/tasks";
@@ -64,6 +65,7 @@ function createApp() {
     fleetRoutes,
     fleetConfigRoutes,
     metricsRoutes,
+    modelRoutes,
     taskRoutes,
   ];
   for (const routes of routers) app.route("/api", routes);

@@ -14,6 +14,8 @@ export interface SimulatorCounters {
   uploads: number;
   /** GET /view calls. */
   views: number;
+  /** The bodies of the POST /free calls ComfyUI accepted, in order. */
+  frees: { unload_models?: unknown; free_memory?: unknown }[];
   /** WebSocket connections accepted. */
   wsConnections: number;
   /**
@@ -32,6 +34,7 @@ export function zeroCounters(): SimulatorCounters {
     queueClears: 0,
     uploads: 0,
     views: 0,
+    frees: [],
     wsConnections: 0,
     executions: [],
   };

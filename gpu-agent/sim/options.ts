@@ -1,3 +1,5 @@
+import { DEFAULT_MODELS } from "./models";
+
 export interface SimulatorOptions {
   /** 0 picks a free port. Default 0. */
   port?: number;
@@ -16,6 +18,11 @@ export interface SimulatorOptions {
    * directory, as an agent's `--comfy-dir` names it). Default: in memory.
    */
   dir?: string;
+  /**
+   * Model files to put (weight-free) in `models/<folder>/` at start, unless already there; with `dir`
+   * they are real files in `dir/models/`. Default: two checkpoints, a LoRA and a VAE (`DEFAULT_MODELS`).
+   */
+  models?: Readonly<Record<string, readonly string[]>>;
 }
 
 export type ResolvedOptions = Required<SimulatorOptions>;
@@ -29,5 +36,6 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     maxUploadBytes: options.maxUploadBytes ?? 100 * 1024 * 1024,
     deviceName: options.deviceName ?? "cuda:0 Simulated GPU (comfy-edge ComfyUI simulator) : cudaMallocAsync",
     dir: options.dir ?? "",
+    models: options.models ?? DEFAULT_MODELS,
   };
 }

@@ -9,6 +9,7 @@ import { serverError, writeReply } from "./http/reply";
 import { route } from "./http/router";
 import { encodePng } from "./image/png";
 import { seededGradient } from "./image/raster";
+import { placeModels } from "./models";
 import { NODE_CATALOG } from "./nodes/catalog";
 import { resolveOptions, type SimulatorOptions } from "./options";
 
@@ -39,6 +40,8 @@ export interface ComfySimulator {
   restart(): Promise<void>;
   /** Puts a file in the input folder, as if uploaded. */
   addInputFile(name: string, bytes: Buffer, subfolder?: string): void;
+  /** Puts weight-free model files in `models/<folder>/`, as a download would (see `models` in the options). */
+  addModels(models: Readonly<Record<string, readonly string[]>>): void;
   close(): Promise<void>;
 }
 
@@ -54,6 +57,7 @@ export async function startComfySimulator(options: SimulatorOptions = {}): Promi
   };
   // ComfyUI ships an example picture in its input folder.
   durable.files.write(`${durable.files.folder("input")}/example.png`, encodePng(seededGradient(64, 64, 3)));
+  placeModels(durable.files, resolved.models);
   const sockets = new WebSocketServer({ noServer: true, autoPong: false, perMessageDeflate: false });
   let comfy = new ComfyProcess(durable);
   let server: Server | undefined;
@@ -150,6 +154,7 @@ export async function startComfySimulator(options: SimulatorOptions = {}): Promi
       if (!path) throw new Error(`${subfolder}/${name} is outside the input folder`);
       durable.files.write(path, bytes);
     },
+    addModels: (models) => placeModels(durable.files, models),
     close: async () => {
       for (const hold of durable.faults.holds.values()) hold.release();
       await stop();

@@ -1,7 +1,9 @@
+import { join } from "node:path";
 import type { z } from "zod";
 import {
   type AckMessage,
   type CancelMessage,
+  type FreeMemoryMessage,
   type HelloMessage,
   type InFlightJob,
   type JobMessage,
@@ -18,6 +20,9 @@ import { JobJournal, type JobRecord } from "./job-journal";
 import { JobRun } from "./job-runner";
 import { Link, type LinkEnd, type Welcome } from "./link";
 import type { Logger } from "./log";
+import { FileHasher, JobGate } from "./models/file-hasher";
+import { ModelHashCache } from "./models/hash-cache";
+import { ModelInventory } from "./models/inventory";
 import { Outbox } from "./outbox";
 import { PreviewRelay } from "./previews";
 import { Reports } from "./reports";
@@ -58,12 +63,16 @@ export class Agent implements Drainable {
   private gpus: GpuInfo[] = [];
   private readonly hostLoad: HostLoad;
   private gpuTimer: NodeJS.Timeout | undefined;
+  private readonly jobGate = new JobGate();
+  /** Hashes every instance's model files, one at a time for the whole host. */
+  readonly modelHasher = new FileHasher(this.jobGate);
   private closing: Promise<void> | undefined;
 
   private constructor(
     private readonly options: AgentOptions,
     private readonly outbox: Outbox,
     private readonly journal: JobJournal,
+    modelHashes: ModelHashCache,
   ) {
     this.exited = new Promise((resolve) => {
       this.resolveExit = resolve;
@@ -82,11 +91,25 @@ export class Agent implements Drainable {
       probeIntervalMs: this.timings.probeIntervalMs,
       probeTimeoutMs: this.timings.probeTimeoutMs,
       log: options.log,
-      onChange: () => this.link.sendHeartbeat(),
+      onChange: (instance) => {
+        this.link.sendHeartbeat();
+        void this.refreshModels(instance as ComfyInstance<ComfyPort>);
+      },
     });
     options.config.comfyDir?.forEach((dir, i) => {
       const instance = this.pool.instances[i];
       if (instance) instance.folders = new ComfyFolders(dir, options.log);
+    });
+    this.pool.instances.forEach((instance, i) => {
+      const dir = options.config.comfyDir?.[i];
+      instance.models = new ModelInventory({
+        lister: instance.client,
+        modelsDir: dir === undefined ? undefined : join(dir, "models"),
+        cache: modelHashes,
+        hasher: this.modelHasher,
+        log: options.log,
+        onChange: () => this.link.sendHeartbeat(),
+      });
     });
     for (const instance of this.pool.instances) {
       instance.client.onConnectionChange(() => void this.pool.probe(instance));
@@ -127,10 +150,12 @@ export class Agent implements Drainable {
     const outbox = await Outbox.open(options.config.stateDir, options.log);
     if (outbox.size > 0) options.log.info(`outbox: ${outbox.size} report(s) from before to resend`);
     const journal = await JobJournal.open(options.config.stateDir, options.log);
-    const agent = new Agent(options, outbox, journal);
+    const modelHashes = await ModelHashCache.open(options.config.stateDir, options.log);
+    const agent = new Agent(options, outbox, journal, modelHashes);
     if (!options.config.comfyDir) {
       options.log.warn(
-        "ComfyUI's directory is not set (--comfy-dir / COMFYUI_DIR): the input and output files of runs stay in its folders",
+        "ComfyUI's directory is not set (--comfy-dir / COMFYUI_DIR): the input and output files of runs stay in its folders, " +
+          "and model files are reported by name only (no size or SHA-256)",
       );
     }
     await agent.pool.probeAll();
@@ -178,11 +203,12 @@ export class Agent implements Drainable {
     const disks = this.pool.instances.flatMap(({ id, disk }) => (disk ? [{ instance_id: id, ...disk }] : []));
     return {
       leases: this.heldLeases().map(({ run_id, lease_token }) => ({ run_id, lease_token })),
-      instances: this.pool.instances.map(({ id, available, reason, objectInfo }) => ({
+      instances: this.pool.instances.map(({ id, available, reason, objectInfo, models }) => ({
         id,
         available,
         reason,
         object_info_hash: objectInfo?.hash,
+        models_hash: models?.current?.hash,
       })),
       gpus: this.reportedGpus(),
       system: this.hostLoad.read(),
@@ -240,6 +266,29 @@ export class Agent implements Drainable {
     });
   }
 
+  /** The control plane's inventory of this instance is stale: send it, if it is still that one. */
+  private sendModels(instanceId: string, hash: string) {
+    const models = this.pool.get(instanceId)?.models?.current;
+    if (models?.hash !== hash) return;
+    this.link.send({ type: "models", instance_id: instanceId, hash, models: models.models });
+  }
+
+  /** ComfyUI's POST /free on the named instances: it unloads every model they hold, between prompts. */
+  private async freeMemory(message: FreeMemoryMessage) {
+    const targets = this.pool.instances.filter(
+      (instance) => !message.instance_ids || message.instance_ids.includes(instance.id),
+    );
+    const request = { unload_models: true, free_memory: message.free_memory };
+    for (const instance of targets) {
+      try {
+        await instance.client.free(request, AbortSignal.timeout(this.timings.probeTimeoutMs));
+        this.options.log.info(`${instance.id}: asked ComfyUI to unload its models`, request);
+      } catch (error) {
+        this.options.log.warn(`${instance.id}: POST /free failed`, { error: String(error) });
+      }
+    }
+  }
+
   private onMessage(message: Exclude<ServerMessage, Welcome>) {
     switch (message.type) {
       case "job":
@@ -256,6 +305,12 @@ export class Agent implements Drainable {
         break;
       case "object_info_request":
         this.sendObjectInfo(message.instance_id, message.hash);
+        break;
+      case "models_request":
+        this.sendModels(message.instance_id, message.hash);
+        break;
+      case "free_memory":
+        void this.freeMemory(message);
         break;
       case "error":
         if (!message.request_id || !this.uploads.refuse(message.request_id, message.message)) {
@@ -321,7 +376,9 @@ export class Agent implements Drainable {
     });
     instance.busyWith = job.run_id;
     this.jobs.set(job.run_id, run);
+    this.jobGate.begin();
     void run.done.finally(() => {
+      this.jobGate.end();
       this.previews.forget(job.run_id);
       if (this.jobs.get(job.run_id) === run) this.jobs.delete(job.run_id);
       if (instance.busyWith === job.run_id) instance.busyWith = undefined;
@@ -373,6 +430,17 @@ export class Agent implements Drainable {
   private async refreshHostInfo() {
     [this.gpus] = await Promise.all([(this.options.readGpus ?? readGpus)(), this.hostLoad.refreshDisk()]);
     for (const instance of this.pool.instances) instance.disk = await instance.folders?.diskSpace();
+    await Promise.all(this.pool.instances.map((instance) => this.refreshModels(instance)));
+  }
+
+  /** Lists an answering instance's model files again; what changed goes out with the next heartbeat. */
+  private async refreshModels(instance: ComfyInstance<ComfyPort>) {
+    if (!instance.available) return;
+    try {
+      await instance.models?.refresh(AbortSignal.timeout(this.timings.probeTimeoutMs * 6));
+    } catch (error) {
+      this.options.log.debug(`${instance.id}: could not list its model files`, { error: String(error) });
+    }
   }
 
   /**

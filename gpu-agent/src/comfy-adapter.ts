@@ -9,6 +9,7 @@ import { ComfySocket } from "./comfy/socket";
 import { InputError } from "./inputs/bind-inputs";
 import type { InstanceProbe } from "./instances";
 import type { Logger } from "./log";
+import type { ModelLister } from "./models/inventory";
 import { type OpenOutput, UploadError } from "./uploads/upload-outputs";
 
 /** What ComfyUI said while running a prompt, in the protocol's terms. */
@@ -29,7 +30,7 @@ export class ComfyUnavailableError extends Error {
 }
 
 /** The ComfyUI operations a job needs, on one instance. */
-export interface ComfyPort extends InstanceProbe {
+export interface ComfyPort extends InstanceProbe, ModelLister {
   /** Uploads an input file to ComfyUI's input folder; returns the name a LoadImage input takes. */
   uploadInput(
     file: { bytes: Buffer; filename: string; contentType: string },
@@ -97,6 +98,9 @@ export function createComfyPort(
   return {
     systemStats: (signal) => http.systemStats(signal),
     objectInfo: (signal) => http.objectInfo(signal),
+    modelFolders: (signal) => http.modelFolders(signal),
+    modelFiles: (folder, signal) => http.modelFiles(folder, signal),
+    free: (request, signal) => http.free(request, signal),
 
     async uploadInput(file, signal) {
       try {

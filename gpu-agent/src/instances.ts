@@ -3,6 +3,7 @@ import type { z } from "zod";
 import type { InstanceInfo } from "../../src/protocol/v1";
 import type { ComfyFolders, DiskSpace } from "./comfy-folders";
 import type { Logger } from "./log";
+import type { ModelInventory } from "./models/inventory";
 
 /** What the pool needs from a ComfyUI client to tell whether the instance answers. */
 export interface InstanceProbe {
@@ -23,6 +24,8 @@ export class ComfyInstance<Client extends InstanceProbe = InstanceProbe> {
   folders: ComfyFolders | undefined;
   /** Its `GET /object_info`, kept to send when the control plane asks for it by hash. */
   objectInfo: { hash: string; definitions: Record<string, unknown> } | undefined;
+  /** Its model files, sent when the control plane asks for them by hash. */
+  models: ModelInventory | undefined;
 
   constructor(
     readonly id: string,
@@ -40,6 +43,7 @@ export class ComfyInstance<Client extends InstanceProbe = InstanceProbe> {
       node_classes: this.nodeClasses,
       disk: this.disk,
       object_info_hash: this.objectInfo?.hash,
+      models_hash: this.models?.current?.hash,
     };
   }
 }

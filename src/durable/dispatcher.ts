@@ -7,6 +7,7 @@ import {
   AgentMessage,
   CloseCode,
   type HelloMessage,
+  type ModelsMessage,
   type ObjectInfoMessage,
   PROTOCOL_VERSION,
   type ReportMessage,
@@ -23,6 +24,7 @@ import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry
 import { type AgentIdentity, type CancelOutcome, readAgentIdentity } from "./dispatcher/client";
 import { FleetState, instanceStatuses, type LiveMachine, type PoolSettings } from "./dispatcher/fleet-state";
 import { type Job, JobQueue, type NewJob, WHOLE_MACHINE } from "./dispatcher/job-queue";
+import { staleModelInventories, storeReportedModels } from "./dispatcher/models";
 import { linkReportedDefinitions, storeReportedDefinitions } from "./dispatcher/node-definitions";
 import { relayPreview } from "./dispatcher/previews";
 import { publishInstances } from "./fleet-room/client";
@@ -167,6 +169,21 @@ export class Dispatcher extends DurableObject<Bindings> {
   }
 
   /** A deleted machine: its socket is closed for good and its runs go back in line. */
+  /**
+   * Sends `free_memory` to the connected agents among these machines (only their listed instances,
+   * when given); returns the machines it reached. Fire and forget: ComfyUI's `/free` has no result.
+   */
+  freeMemory(targets: { machineId: string; instanceIds?: string[] }[], freeMemory: boolean): string[] {
+    const reached: string[] = [];
+    for (const { machineId, instanceIds } of targets) {
+      const ws = this.agents.socketOf(machineId);
+      if (!ws) continue;
+      this.send(ws, { type: "free_memory", instance_ids: instanceIds, free_memory: freeMemory });
+      reached.push(machineId);
+    }
+    return reached;
+  }
+
   async disconnectMachine(machineId: string): Promise<void> {
     this.fleet.forget(machineId);
     for (const ws of this.agents.socketsOf(machineId)) ws.close(CloseCode.revoked, "machine deleted");
@@ -236,6 +253,8 @@ export class Dispatcher extends DurableObject<Bindings> {
         return relayPreview(this.env, this.queue, agent, message);
       case "object_info":
         return this.onObjectInfo(ws, agent, message);
+      case "models":
+        return this.onModels(ws, agent, message);
     }
   }
 
@@ -302,6 +321,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     await this.announce(agent.machineId, agent.userId);
     await this.dispatch();
     await this.requestMissingDefinitions(ws, agent.machineId, hello.instances);
+    await this.requestStaleModels(ws, agent.machineId, hello.instances);
   }
 
   /** Node definitions (`GET /object_info`) travel by hash: the full set only when this plane lacks it. */
@@ -313,6 +333,21 @@ export class Dispatcher extends DurableObject<Bindings> {
     const missing = await linkReportedDefinitions(createDb(this.env.DB), machineId, instances);
     for (const { instance_id, hash } of missing)
       this.send(ws, { type: "object_info_request", instance_id, hash });
+  }
+
+  /** Model inventories travel by hash too: a list only when the stored one is not that hash. */
+  private async requestStaleModels(
+    ws: WebSocket,
+    machineId: string,
+    instances: { id: string; models_hash?: string | undefined }[],
+  ) {
+    const stale = await staleModelInventories(createDb(this.env.DB), machineId, instances);
+    for (const { instance_id, hash } of stale) this.send(ws, { type: "models_request", instance_id, hash });
+  }
+
+  private async onModels(ws: WebSocket, agent: AgentAttachment, message: ModelsMessage) {
+    const refused = await storeReportedModels(createDb(this.env.DB), agent.machineId, message);
+    if (refused) this.send(ws, { type: "error", code: "invalid_message", message: refused });
   }
 
   private async onObjectInfo(ws: WebSocket, agent: AgentAttachment, message: ObjectInfoMessage) {
@@ -344,7 +379,10 @@ export class Dispatcher extends DurableObject<Bindings> {
       this.agents.update(ws, { draining, instances });
       await this.announce(agent.machineId, agent.userId);
       // An instance that came back with other custom nodes reports a new hash.
-      if (beat.instances) await this.requestMissingDefinitions(ws, agent.machineId, beat.instances);
+      if (beat.instances) {
+        await this.requestMissingDefinitions(ws, agent.machineId, beat.instances);
+        await this.requestStaleModels(ws, agent.machineId, beat.instances);
+      }
       if (draining !== agent.draining) {
         await recordMachineState(createDb(this.env.DB), agent.machineId, {
           status: draining ? "draining" : "online",

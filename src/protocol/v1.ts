@@ -32,6 +32,32 @@ export const SystemLoad = z.object({
 });
 export type SystemLoad = z.infer<typeof SystemLoad>;
 
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+
+/**
+ * One file of a ComfyUI's model folders (`GET /models/{folder}`). Size, modification time (ms since the
+ * epoch) and SHA-256 come only from agents that know ComfyUI's directory; the SHA-256 only once the agent
+ * has hashed the file (in the background, cached by path, size and mtime).
+ */
+export const ModelFile = z.object({
+  folder: z.string().min(1).max(128),
+  name: z.string().min(1).max(1024),
+  size_bytes: z.number().int().nonnegative().optional(),
+  modified_at: z.number().int().nonnegative().optional(),
+  sha256: Sha256.optional(),
+});
+export type ModelFile = z.infer<typeof ModelFile>;
+
+/**
+ * What `models_hash` is the SHA-256 (hex) of: the files in the order sent, each as a fixed-order
+ * array, so both ends compute it the same way whatever order a JSON parser keeps keys in.
+ */
+export function modelsDigestInput(models: readonly ModelFile[]): string {
+  return JSON.stringify(
+    models.map((m) => [m.folder, m.name, m.size_bytes ?? null, m.modified_at ?? null, m.sha256 ?? null]),
+  );
+}
+
 export const InstanceInfo = z.object({
   id: z.string().min(1).max(64),
   comfy_url: z.string(),
@@ -46,6 +72,8 @@ export const InstanceInfo = z.object({
     .string()
     .regex(/^[0-9a-f]{64}$/)
     .optional(),
+  /** The hash of the instance's model inventory (see `modelsDigestInput` and the `models` message). */
+  models_hash: Sha256.optional(),
 });
 
 export const InFlightJob = z.object({
@@ -169,6 +197,7 @@ export const HeartbeatMessage = z.object({
         available: z.boolean(),
         reason: z.string().optional(),
         object_info_hash: InstanceInfo.shape.object_info_hash,
+        models_hash: InstanceInfo.shape.models_hash,
       }),
     )
     .optional(),
@@ -238,6 +267,15 @@ export const ObjectInfoMessage = z.object({
 });
 export type ObjectInfoMessage = z.infer<typeof ObjectInfoMessage>;
 
+/** An instance's model inventory, sent when the server's copy does not have that `models_hash`. */
+export const ModelsMessage = z.object({
+  type: z.literal("models"),
+  instance_id: z.string().min(1).max(64),
+  hash: Sha256,
+  models: z.array(ModelFile).max(2000),
+});
+export type ModelsMessage = z.infer<typeof ModelsMessage>;
+
 export const AgentMessage = z.discriminatedUnion("type", [
   HelloMessage,
   HeartbeatMessage,
@@ -245,6 +283,7 @@ export const AgentMessage = z.discriminatedUnion("type", [
   UploadRequestMessage,
   PreviewMessage,
   ObjectInfoMessage,
+  ModelsMessage,
 ]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 export type HelloMessage = z.infer<typeof HelloMessage>;
@@ -337,9 +376,30 @@ export const ObjectInfoRequestMessage = z.object({
   hash: z.string(),
 });
 
+/** The server's inventory of an instance is not the one behind its `models_hash`: send it. */
+export const ModelsRequestMessage = z.object({
+  type: z.literal("models_request"),
+  instance_id: z.string(),
+  hash: z.string(),
+});
+
+/**
+ * Asks the agent to call ComfyUI's `POST /free` with `unload_models: true` on these instances (all of
+ * them when absent). ComfyUI has no per-model unload: this unloads every model the instance holds.
+ */
+export const FreeMemoryMessage = z.object({
+  type: z.literal("free_memory"),
+  instance_ids: z.array(z.string()).optional(),
+  /** Also ask ComfyUI to free its cached memory (`free_memory: true`). */
+  free_memory: z.boolean(),
+});
+export type FreeMemoryMessage = z.infer<typeof FreeMemoryMessage>;
+
 export const ServerMessage = z.discriminatedUnion("type", [
   WelcomeMessage,
+  FreeMemoryMessage,
   ObjectInfoRequestMessage,
+  ModelsRequestMessage,
   JobMessage,
   AckMessage,
   CancelMessage,

@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { ComfyProcess } from "../comfy-process";
 import { uploadImage, view } from "./file-routes";
 import { features, history, historyOf, objectInfo, promptInfo, queueInfo, systemStats } from "./info-routes";
+import { freeMemory, modelFolder, modelFolders } from "./model-routes";
 import { postHistory, postInterrupt, postPrompt, postQueue } from "./prompt-routes";
 import { BodyTooLarge, type Reply, readBody, text } from "./reply";
 
@@ -19,6 +20,8 @@ export async function route(req: IncomingMessage, comfy: ComfyProcess): Promise<
     if (path === "/object_info") return objectInfo(comfy);
     if (path.startsWith("/object_info/")) return objectInfo(comfy, decodeURIComponent(path.slice(13)));
     if (path === "/view") return view(comfy, url);
+    if (path === "/models") return modelFolders();
+    if (path.startsWith("/models/")) return modelFolder(comfy, decodeURIComponent(path.slice(8)));
   }
   if (req.method === "POST") {
     let body: Buffer;
@@ -33,6 +36,7 @@ export async function route(req: IncomingMessage, comfy: ComfyProcess): Promise<
     if (path === "/queue") return postQueue(comfy, body);
     if (path === "/history") return postHistory(comfy, body);
     if (path === "/upload/image") return uploadImage(req, comfy, body);
+    if (path === "/free") return freeMemory(comfy, body);
   }
   return text(404, "404: Not Found");
 }

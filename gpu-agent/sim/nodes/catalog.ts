@@ -6,9 +6,11 @@ import {
   CRTestProgressPreview,
   EmptyLatentImage,
   KSampler,
+  LoraLoader,
   PrimitiveInt,
   PrimitiveString,
   VAEDecode,
+  VAELoader,
 } from "./sampler-nodes";
 import type { NodeDefinition } from "./types";
 
@@ -25,11 +27,13 @@ export const NODE_CATALOG: ReadonlyMap<string, NodeDefinition> = new Map(
     ImageScale,
     KSampler,
     LoadImage,
+    LoraLoader,
     PreviewAny,
     PreviewImage,
     PrimitiveInt,
     PrimitiveString,
     SaveImage,
     VAEDecode,
+    VAELoader,
   }),
 );

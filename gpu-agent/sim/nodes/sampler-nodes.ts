@@ -1,4 +1,5 @@
 import { haze, type Raster, resize, seededGradient } from "../image/raster";
+import { modelFiles } from "../models";
 import { describeNode, type Images, type Latent, type NodeDefinition } from "./types";
 
 /**
@@ -6,7 +7,6 @@ import { describeNode, type Images, type Latent, type NodeDefinition } from "./t
  * load no weights. KSampler reports one progress step (with a preview) per step, as a real sampler does.
  */
 
-const CHECKPOINTS = ["sd_xl_base_1.0.safetensors", "v1-5-pruned-emaonly.safetensors"];
 const SAMPLERS = [
   "euler",
   "euler_ancestral",
@@ -23,20 +23,91 @@ const SCHEDULERS = ["simple", "sgm_uniform", "karras", "exponential", "ddim_unif
 /** The longest side of a live preview, as ComfyUI caps previews. */
 const MAX_PREVIEW = 512;
 
+// The loaders list the files in their model folder, so a missing file fails validation as in ComfyUI.
 export const CheckpointLoaderSimple: NodeDefinition = {
-  info: () =>
+  info: (files) =>
     describeNode({
       name: "CheckpointLoaderSimple",
       display_name: "Load Checkpoint",
       description: "Loads a diffusion model checkpoint, diffusion models are used to denoise latents.",
       category: "loaders",
-      required: { ckpt_name: [CHECKPOINTS, { tooltip: "The name of the checkpoint (model) to load." }] },
+      required: {
+        ckpt_name: [
+          modelFiles(files, "checkpoints"),
+          { tooltip: "The name of the checkpoint (model) to load." },
+        ],
+      },
       output: ["MODEL", "CLIP", "VAE"],
+      extra: {
+        output_tooltips: [
+          "The model used for denoising latents.",
+          "The CLIP model used for encoding text prompts.",
+          "The VAE model used for encoding and decoding images to and from latent space.",
+        ],
+      },
     }),
   run: async (inputs, context) => {
     await context.work();
     const name = String(inputs.ckpt_name);
     return { outputs: [{ model: name }, { clip: name }, { vae: name }] };
+  },
+};
+
+export const LoraLoader: NodeDefinition = {
+  info: (files) =>
+    describeNode({
+      name: "LoraLoader",
+      display_name: "Load LoRA",
+      description:
+        "LoRAs are used to modify diffusion and CLIP models, altering the way in which latents are denoised such as applying styles. Multiple LoRA nodes can be linked together.",
+      category: "loaders",
+      required: {
+        model: ["MODEL", { tooltip: "The diffusion model the LoRA will be applied to." }],
+        clip: ["CLIP", { tooltip: "The CLIP model the LoRA will be applied to." }],
+        lora_name: [modelFiles(files, "loras"), { tooltip: "The name of the LoRA." }],
+        strength_model: [
+          "FLOAT",
+          {
+            default: 1.0,
+            min: -100.0,
+            max: 100.0,
+            step: 0.01,
+            tooltip: "How strongly to modify the diffusion model. This value can be negative.",
+          },
+        ],
+        strength_clip: [
+          "FLOAT",
+          {
+            default: 1.0,
+            min: -100.0,
+            max: 100.0,
+            step: 0.01,
+            tooltip: "How strongly to modify the CLIP model. This value can be negative.",
+          },
+        ],
+      },
+      output: ["MODEL", "CLIP"],
+      extra: { output_tooltips: ["The modified diffusion model.", "The modified CLIP model."] },
+    }),
+  run: async (inputs, context) => {
+    await context.work();
+    return { outputs: [inputs.model, inputs.clip] };
+  },
+};
+
+export const VAELoader: NodeDefinition = {
+  // ComfyUI offers "pixel_space" after the files in models/vae.
+  info: (files) =>
+    describeNode({
+      name: "VAELoader",
+      display_name: "Load VAE",
+      category: "loaders",
+      required: { vae_name: [[...modelFiles(files, "vae"), "pixel_space"]] },
+      output: ["VAE"],
+    }),
+  run: async (inputs, context) => {
+    await context.work();
+    return { outputs: [{ vae: String(inputs.vae_name) }] };
   },
 };
 

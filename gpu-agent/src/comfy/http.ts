@@ -10,6 +10,7 @@ import {
 import {
   type HistoryEntry,
   HistoryReply,
+  NameList,
   ObjectInfoReply,
   PromptAccepted,
   PromptRejected,
@@ -121,6 +122,16 @@ export class ComfyHttp {
     return this.getJson("/object_info", ObjectInfoReply, signal, this.slowTimeoutMs);
   }
 
+  /** GET /models: the names of ComfyUI's model folders. */
+  modelFolders(signal?: AbortSignal): Promise<string[]> {
+    return this.getJson("/models", NameList, signal);
+  }
+
+  /** GET /models/{folder}: the model files ComfyUI finds in that folder. */
+  modelFiles(folder: string, signal?: AbortSignal): Promise<string[]> {
+    return this.getJson(`/models/${encodeURIComponent(folder)}`, NameList, signal);
+  }
+
   /**
    * GET /view of a file. The timeout covers the headers only: the body streams on for as long as the
    * caller reads it. Throws ComfyHttpError (404 and the like) when the file is not served.
@@ -183,6 +194,13 @@ export class ComfyHttp {
     const json = promptId ? { prompt_id: promptId } : undefined;
     await this.call("/interrupt", { method: "POST", json, signal }, (response) =>
       readOk(response, "POST /interrupt"),
+    );
+  }
+
+  /** POST /free: ComfyUI unloads every model (and frees cached memory) between prompts. */
+  async free(request: { unload_models: boolean; free_memory: boolean }, signal?: AbortSignal): Promise<void> {
+    await this.call("/free", { method: "POST", json: request, signal }, (response) =>
+      readOk(response, "POST /free"),
     );
   }
 

@@ -77,3 +77,6 @@ export const SystemStats = z.looseObject({
 });
 
 export const ObjectInfoReply = z.record(z.string(), z.unknown());
+
+/** GET /models (folder names) and GET /models/{folder} (file names, `sub/name` for subfolders). */
+export const NameList = z.array(z.string());

@@ -42,7 +42,12 @@ describe("hello and heartbeats", () => {
       type: "heartbeat",
       leases: [],
       instances: [
-        { id: "comfy-0", available: true, object_info_hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
+        {
+          id: "comfy-0",
+          available: true,
+          object_info_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+          models_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+        },
       ],
       gpus: [FAKE_GPU],
       system: expect.objectContaining({

@@ -50,6 +50,9 @@ export function dispatcherClient(env: Bindings, userId: string, pool: string) {
     failUnqueued: async (runIds: string[]) => z.array(z.string()).parse(await stub.failUnqueued(runIds)),
     stats: async () => Stats.parse(await stub.stats()),
     disconnectMachine: (machineId: string) => stub.disconnectMachine(machineId),
+    /** Asks these machines' agents to call ComfyUI's `POST /free`; the machines reached. */
+    freeMemory: async (targets: { machineId: string; instanceIds?: string[] }[], freeMemory: boolean) =>
+      z.array(z.string()).parse(await stub.freeMemory(targets, freeMemory)),
     /** What the pool's agents last said, with each instance's enabled flag and current run. */
     fleetSnapshot: () => stub.fleetSnapshot(),
     setInstanceEnabled: (machineId: string, instanceId: string | null, enabled: boolean) =>

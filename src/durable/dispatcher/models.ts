@@ -1,0 +1,32 @@
+import type { Db } from "../../db/client";
+import { sha256Hex } from "../../lib/crypto";
+import { type ModelsMessage, modelsDigestInput } from "../../protocol/v1";
+import { replaceInstanceModels, storedModelsHash } from "../../stores/models";
+
+type ReportedInstance = { id: string; models_hash?: string | undefined };
+
+/** The instances whose reported inventory hash is not the one stored: the Dispatcher asks for those. */
+export async function staleModelInventories(db: Db, machineId: string, instances: ReportedInstance[]) {
+  const stale: { instance_id: string; hash: string }[] = [];
+  for (const { id, models_hash: hash } of instances) {
+    if (hash && (await storedModelsHash(db, machineId, id)) !== hash) stale.push({ instance_id: id, hash });
+  }
+  return stale;
+}
+
+/** Stores an inventory an agent sent; refused (returns a reason) when it does not match its hash. */
+export async function storeReportedModels(
+  db: Db,
+  machineId: string,
+  message: ModelsMessage,
+): Promise<string | undefined> {
+  if ((await sha256Hex(modelsDigestInput(message.models))) !== message.hash)
+    return "models: the list does not match its hash";
+  await replaceInstanceModels(db, {
+    machineId,
+    instanceId: message.instance_id,
+    hash: message.hash,
+    models: message.models,
+  });
+  return undefined;
+}
