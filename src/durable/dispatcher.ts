@@ -72,14 +72,17 @@ export class Dispatcher extends DurableObject<Bindings> {
 
   // ---- client side (RPC) ----
 
-  /** Queues a run and dispatches at once if a slot is idle; returns how many runs wait before it. */
-  async enqueue(job: NewJob): Promise<{ position: number | null }> {
+  /**
+   * Queues a run and dispatches at once if a slot is idle; returns how many runs wait before it and
+   * how many agents are connected (none: the run waits for a machine, which its caller reports).
+   */
+  async enqueue(job: NewJob): Promise<{ position: number | null; agents: number }> {
     const fallback = this.fleet.settings().defaultTimeoutMinutes;
     this.queue.add(
       job.deadlineAt === null && fallback ? { ...job, deadlineAt: Date.now() + fallback * 60_000 } : job,
     );
     await this.dispatch();
-    return { position: this.queue.position(job.runId) };
+    return { position: this.queue.position(job.runId), agents: this.agents.connectedCount() };
   }
 
   async position(runId: string): Promise<number | null> {
@@ -272,8 +275,10 @@ export class Dispatcher extends DurableObject<Bindings> {
     instances: { id: string; object_info_hash?: string | undefined }[],
   ) {
     const missing = await linkReportedDefinitions(createDb(this.env.DB), machineId, instances);
-    for (const { instance_id, hash } of missing)
+    for (const { instance_id, hash } of missing) {
+      this.budgets.expectLargeFrame(ws);
       this.send(ws, { type: "object_info_request", instance_id, hash });
+    }
   }
 
   private async onObjectInfo(ws: WebSocket, agent: AgentAttachment, message: ObjectInfoMessage) {

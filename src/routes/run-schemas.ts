@@ -121,6 +121,13 @@ export const OutputGroupSchema = z
   })
   .openapi("RunOutputGroup");
 
+export const RunWarningsSchema = z
+  .array(z.object({ code: z.string(), message: z.string() }).openapi("RunWarning"))
+  .openapi({
+    description:
+      "What the client should know about an accepted run: `no_machine_online` (it waits for a machine), `node_classes_unchecked` (no machine of the pool has reported node definitions)",
+  });
+
 export const RunSchema = z
   .object({
     id: z.string().openapi({ example: "87654321-4321-4321-4321-210987654321" }),
@@ -164,6 +171,7 @@ export const RunSchema = z
     metadata: z.record(z.string(), z.unknown()).nullable(),
     outputs: z.array(OutputGroupSchema),
     error: z.object({ code: z.string(), message: z.string() }).loose().nullable(),
+    warnings: RunWarningsSchema,
   })
   .openapi("Run");
 

@@ -102,6 +102,7 @@ export function comfyDeployRun(run: RunRow, extra: { queuePosition?: number | nu
     metadata: run.metadata,
     outputs,
     error: run.error,
+    warnings: run.warnings ?? [],
   };
 }
 
@@ -181,6 +182,7 @@ export function executionView(run: RunRow, logs: ReturnType<typeof logView>[] = 
     logs,
     metadata: run.metadata ?? {},
     retried_from: run.retriedFrom,
+    warnings: run.warnings ?? [],
   };
 }
 
