@@ -436,7 +436,7 @@ export class Dispatcher extends DurableObject<Bindings> {
    */
   private async dispatch() {
     for (const slot of this.agents.idleSlots(this.queue.busySlots(), this.fleet.disabledSlots())) {
-      const job = this.queue.nextWaitingFor(slot.machineId);
+      const job = this.queue.nextWaitingFor(slot.machineId, slot.gpus);
       if (!job) continue;
       const lease = {
         machineId: slot.machineId,

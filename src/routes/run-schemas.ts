@@ -67,10 +67,11 @@ export const QueueRunSchema = z
       .record(z.string(), z.unknown())
       .default({})
       .openapi({ example: { input_text: "a photo of a cat", seed: 42 } }),
-    gpu: z
-      .string()
-      .optional()
-      .openapi({ description: "Accepted for compatibility; machines are chosen by pool" }),
+    gpu: z.string().trim().min(1).max(64).optional().openapi({
+      example: "A100",
+      description:
+        "Run only on a machine reporting a GPU whose name contains this (case-insensitive: A100, H100, T4, RTX 4090); a 400 when no machine of the pool ever has",
+    }),
     ...RunOptionsSchema,
   })
   .openapi("QueueRunRequest");
@@ -158,7 +159,7 @@ export const RunSchema = z
     number: z.number().int(),
     queue_position: z.number().int().nullable(),
     gpu_event_id: z.null(),
-    gpu: z.null(),
+    gpu: z.string().nullable().openapi({ description: "The run's GPU requirement" }),
     machine_version: z.null(),
     machine_type: z.literal("custom").nullable(),
     modal_function_call_id: z.null(),

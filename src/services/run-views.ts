@@ -89,7 +89,7 @@ export function comfyDeployRun(run: RunRow, extra: { queuePosition?: number | nu
     number: extra.number ?? 0,
     queue_position: extra.queuePosition ?? null,
     gpu_event_id: null,
-    gpu: null,
+    gpu: run.gpu,
     machine_version: null,
     machine_type: run.machineId ? ("custom" as const) : null,
     modal_function_call_id: null,

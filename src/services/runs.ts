@@ -22,6 +22,7 @@ import {
   updateLiveRun,
 } from "../stores/runs";
 import { resolveDeploymentForRun } from "./deployments";
+import { checkGpuRequirement } from "./gpu-requirement";
 import { checkNodeClasses } from "./graph-check";
 import { reportedDefinitions } from "./node-definitions";
 import { resolveJobInputs } from "./run-inputs";
@@ -36,6 +37,8 @@ export type RunOptions = {
   webhookIntermediateStatus?: boolean;
   timeoutMinutes?: number | null;
   metadata?: Record<string, unknown> | null;
+  /** Run only on a machine reporting a GPU whose name contains this (case-insensitive). */
+  gpu?: string | null;
 };
 
 type Context = { env: Bindings; db: Db; userId: string; origin: string };
@@ -108,6 +111,8 @@ const noMachineOnline = (pool: string): RunWarning => ({
 });
 
 async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
+  const gpu = spec.options.gpu ?? null;
+  if (gpu) await checkGpuRequirement(ctx.db, ctx.userId, spec, gpu);
   const warnings = await checkNodeClasses(ctx, spec.graph, spec.pool);
   const jobInputs = await resolveJobInputs(ctx, spec.bindings, spec.inputs);
   const priority = PRIORITIES[spec.options.priority ?? "normal"];
@@ -129,6 +134,7 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
     origin: spec.origin,
     retriedFrom: spec.retriedFrom,
     warnings: warnings.length > 0 ? warnings : null,
+    gpu,
   });
   const timeout = spec.options.timeoutMinutes;
   // Enqueue first so the job reaches an idle agent without waiting on the room; a room that already
@@ -145,6 +151,7 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
         bindings: spec.bindings,
         ...jobInputs,
         machine_id: spec.machineId ?? null,
+        gpu,
       },
     })
     .catch(async (err: unknown) => {
@@ -218,6 +225,7 @@ export async function retryRun(ctx: Context, runId: string) {
       webhookIntermediateStatus: run.webhookIntermediateStatus,
       timeoutMinutes: run.timeoutMinutes,
       metadata: run.metadata,
+      gpu: run.gpu,
     },
     retriedFrom: run.id,
   });

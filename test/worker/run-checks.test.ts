@@ -165,3 +165,79 @@ describe("runs accepted with warnings", () => {
     agent.close();
   });
 });
+
+/** An agent whose machine reports one GPU, once the machine's row holds it. */
+async function agentWithGpu(user: TestUser, gpuName: string) {
+  const machine = await createMachine(user);
+  const { agent } = await TestAgent.open(machine.token);
+  if (!agent) throw new Error("no agent socket");
+  agent.send({
+    type: "hello",
+    protocol: 1,
+    agent: { version: "test" },
+    gpus: [{ index: 0, name: gpuName }],
+    instances: [{ id: "comfy-0", comfy_url: "http://127.0.0.1:8188", available: true }],
+  });
+  await agent.next("welcome");
+  await eventually(
+    async () =>
+      (await env.DB.prepare("SELECT info FROM machines WHERE id = ? AND info LIKE ?")
+        .bind(machine.id, `%${gpuName}%`)
+        .first()) ?? undefined,
+    "the machine's GPUs to be recorded",
+  );
+  return agent;
+}
+
+const queueOn = (user: TestUser, deploymentId: string, gpu: string) =>
+  api<{ run_id: string } & Refusal>("/api/run/deployment/queue", {
+    method: "POST",
+    token: user.apiKey,
+    json: { deployment_id: deploymentId, gpu },
+  });
+
+describe("a run's GPU requirement", () => {
+  it("routes only to a machine reporting that GPU (case-insensitive substring)", async () => {
+    const user = await createUser();
+    const a100 = await agentWithGpu(user, "NVIDIA A100-SXM4-80GB");
+    const t4 = await agentWithGpu(user, "Tesla T4");
+    const deployment = await createDeployment(user);
+
+    const first = await queueOn(user, deployment.id, "a100");
+    expect(first.status).toBe(200);
+    const firstJob = await a100.job(first.body.run_id);
+    // The A100 machine is busy and the T4 one idle: the second A100 run waits rather than go to the T4.
+    const second = await queueOn(user, deployment.id, "A100");
+    const third = await queueOn(user, deployment.id, "t4");
+    await t4.job(third.body.run_id);
+    expect(t4.all("job").map((j) => j.run_id)).toEqual([third.body.run_id]);
+
+    await a100.report(firstJob, { kind: "started" });
+    await a100.report(firstJob, { kind: "succeeded", outputs: [] });
+    expect((await a100.job(second.body.run_id)).run_id).toBe(second.body.run_id);
+
+    const view = await api<{ gpu: string | null }>(`/api/run/${second.body.run_id}`, { token: user.apiKey });
+    expect(view.body.gpu).toBe("A100");
+    a100.close();
+    t4.close();
+  });
+
+  it("is refused with a 400 when no machine of the pool, or of the tenant, ever reported it", async () => {
+    const user = await createUser();
+    const agent = await agentWithGpu(user, "NVIDIA GeForce RTX 4090");
+    const deployment = await createDeployment(user);
+    const refused = await queueOn(user, deployment.id, "H100");
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toMatch(/GPU "H100" is not available: no machine of pool "default"/);
+    expect(refused.body.details).toEqual([
+      expect.objectContaining({ code: "GPU_UNAVAILABLE", field: "gpu" }),
+    ]);
+    expect((await queueOn(user, deployment.id, "rtx 4090")).status).toBe(200);
+
+    const other = await createUser();
+    const otherDeployment = await createDeployment(other);
+    expect((await queueOn(other, otherDeployment.id, "RTX 4090")).status).toBe(400);
+    expect((await queueOn(other, deployment.id, "RTX 4090")).status).toBe(404);
+    agent.close();
+  });
+});
