@@ -84,7 +84,7 @@ describe("the fleet over /ws with real agents", () => {
 });
 
 describe("runs across two agents with two ComfyUIs each", () => {
-  it("lands a pinned deployment's runs on its machine; /ws, the overview and /metrics agree", async () => {
+  it("lands a pinned deployment's runs on its machine; /ws, the overview and /metrics agree; a disabled instance drains", async () => {
     const user = await worker.createUser("fleet-runs");
     const sims = await Promise.all([0, 1, 2, 3].map(() => startComfySimulator({ stepMs: 5 })));
     const machines = await Promise.all(
@@ -165,7 +165,62 @@ describe("runs across two agents with two ComfyUIs each", () => {
       queue_size: 0,
       instances_total: 4,
     });
-    expect(b.id).not.toBe(a.id);
+
+    // Drain: a disabled instance of B finishes its run and takes no new one until enabled again.
+    const pinnedToB = await call<{ id: string }>(worker, user, "POST", "/api/deployment", {
+      workflow_id: workflow.id,
+      environment: "production",
+      machine_id: b.id,
+      inputs: [{ input_id: "input_image", node_id: "1", input_name: "image", type: "image" }],
+    });
+    const queueOnB = () =>
+      call<{ run_id: string; queue_position: number | null }>(
+        worker,
+        user,
+        "POST",
+        "/api/run/deployment/queue",
+        {
+          deployment_id: pinnedToB.id,
+          inputs: { input_image: fileId },
+        },
+      );
+    const bSims = sims.slice(2) as [ComfySimulator, ComfySimulator];
+    const holds = bSims.map((s) => s.holdNode("ImageInvert"));
+    const first = await queueOnB();
+    const busy = await Promise.race(holds.map((hold, i) => hold.reached().then(() => i)));
+    const task = await call<{ data: { instanceId: string } }>(
+      worker,
+      user,
+      "GET",
+      `/api/tasks/${first.run_id}`,
+    );
+    const drained = task.data.instanceId;
+    await call(worker, user, "PUT", `/api/instances/${drained}`, { enabled: false });
+    holds[busy]?.release();
+    await ended("task_completed", first.run_id);
+    const second = await queueOnB();
+    await holds[1 - busy]?.reached();
+    // Dispatch happens within the enqueue: a run still waiting after it found no slot it may use.
+    const third = await queueOnB();
+    expect(third.queue_position).toBe(0);
+    await call(worker, user, "PUT", `/api/instances/${drained}`, { enabled: true });
+    await ended("task_completed", third.run_id);
+    const thirdTask = await call<{ data: { instanceId: string } }>(
+      worker,
+      user,
+      "GET",
+      `/api/tasks/${third.run_id}`,
+    );
+    expect(thirdTask.data.instanceId).toBe(drained);
+    holds[1 - busy]?.release();
+    await ended("task_completed", second.run_id);
+    const secondTask = await call<{ data: { instanceId: string } }>(
+      worker,
+      user,
+      "GET",
+      `/api/tasks/${second.run_id}`,
+    );
+    expect(secondTask.data.instanceId).not.toBe(drained);
     socket.ws.close();
     await Promise.all(agents.map((agent) => agent.stop("SIGKILL")));
     await Promise.all(sims.map((s) => s.close()));
