@@ -85,14 +85,17 @@ export class Dispatcher extends DurableObject<Bindings> {
 
   // ---- client side (RPC) ----
 
-  /** Queues a run and dispatches at once if a slot is idle; returns how many runs wait before it. */
-  async enqueue(job: NewJob): Promise<{ position: number | null }> {
+  /**
+   * Queues a run and dispatches at once if a slot is idle; returns how many runs wait before it and
+   * how many agents are connected (none: the run waits for a machine, which its caller reports).
+   */
+  async enqueue(job: NewJob): Promise<{ position: number | null; agents: number }> {
     const fallback = this.fleet.settings().defaultTimeoutMinutes;
     this.queue.add(
       job.deadlineAt === null && fallback ? { ...job, deadlineAt: Date.now() + fallback * 60_000 } : job,
     );
     await this.dispatch();
-    return { position: this.queue.position(job.runId) };
+    return { position: this.queue.position(job.runId), agents: this.agents.connectedCount() };
   }
 
   async position(runId: string): Promise<number | null> {
@@ -331,8 +334,10 @@ export class Dispatcher extends DurableObject<Bindings> {
     instances: { id: string; object_info_hash?: string | undefined }[],
   ) {
     const missing = await linkReportedDefinitions(createDb(this.env.DB), machineId, instances);
-    for (const { instance_id, hash } of missing)
+    for (const { instance_id, hash } of missing) {
+      this.budgets.expectLargeFrame(ws);
       this.send(ws, { type: "object_info_request", instance_id, hash });
+    }
   }
 
   /** Model inventories travel by hash too: a list only when the stored one is not that hash. */
@@ -510,7 +515,7 @@ export class Dispatcher extends DurableObject<Bindings> {
    */
   private async dispatch() {
     for (const slot of this.agents.idleSlots(this.queue.busySlots(), this.fleet.disabledSlots())) {
-      const job = this.queue.nextWaitingFor(slot.machineId);
+      const job = this.queue.nextWaitingFor(slot.machineId, slot.gpus);
       if (!job) continue;
       const lease = {
         machineId: slot.machineId,

@@ -31,6 +31,8 @@ export class AppError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly details: ErrorDetail[] = [],
+    /** Fields another dialect expects beside the envelope (ComfyUI's `node_errors`). */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = "AppError";
@@ -52,6 +54,7 @@ export type ErrorBody = {
 
 export function errorBody(err: AppError, requestId: string): ErrorBody {
   return {
+    ...err.extra,
     error: err.code,
     message: err.message,
     details: err.details,

@@ -24,7 +24,8 @@ export type RunSnapshot = z.infer<typeof RunSnapshot>;
 export type RunEventBody =
   | { type: "status"; data: RunSnapshot }
   | { type: "progress"; data: Progress }
-  | { type: "log"; data: { level: string; message: string; node_id?: string } };
+  | { type: "log"; data: { level: string; message: string; node_id?: string } }
+  | { type: "warning"; data: { code: string; message: string } };
 
 export type RunEvent = RunEventBody & { seq: number; at: string };
 

@@ -331,6 +331,8 @@ export const JobPayload = JobMessage.pick({
 }).extend({
   /** The machine the run must run on (a deployment pinned to one); absent: any machine of the pool. */
   machine_id: z.string().nullable().optional(),
+  /** A GPU the machine must report (case-insensitive substring of its name); absent: any. */
+  gpu: z.string().nullable().optional(),
 });
 export type JobPayload = z.infer<typeof JobPayload>;
 

@@ -27,6 +27,12 @@ const TokenPairSchema = z
   })
   .openapi("TokenPair");
 
+/** Seed 004's token pair with seed 003's `{code, data: {token, user}}` beside it (both log in here). */
+const LoginReplySchema = TokenPairSchema.extend({
+  code: z.literal(200),
+  data: z.object({ token: z.string(), user: z.object({ username: z.string() }) }),
+}).openapi("LoginReply");
+
 const RegisterSchema = z
   .object({
     email: z.email().max(254).openapi({ example: "ada@example.com" }),
@@ -80,13 +86,17 @@ authRoutes.openapi(
     summary: "Log in with an email or a username",
     request: { body: jsonBody(LoginSchema) },
     responses: {
-      200: jsonContent(TokenPairSchema, "A fresh token pair"),
+      200: jsonContent(LoginReplySchema, "A fresh token pair"),
       ...errorResponses(400, 401, 403, 413),
     },
   }),
   async (c) => {
     const body = c.req.valid("json");
-    return c.json(await login(c.var.db, c.env, (body.email ?? body.username)!, body.password), 200);
+    const { username, ...pair } = await login(c.var.db, c.env, (body.email ?? body.username)!, body.password);
+    return c.json(
+      { ...pair, code: 200 as const, data: { token: pair.access_token, user: { username } } },
+      200,
+    );
   },
 );
 

@@ -20,7 +20,7 @@ import {
   runLogs,
   searchRuns,
 } from "../services/runs";
-import { RunId, RunOptionsSchema, RunSchema, runOptions } from "./run-schemas";
+import { RunId, RunOptionsSchema, RunSchema, RunWarningsSchema, runOptions } from "./run-schemas";
 
 const tags = ["Executions (seed 004)"];
 const security = [{ bearerAuth: [] }];
@@ -65,6 +65,7 @@ const ExecutionSchema = z
     logs: z.array(LogSchema),
     metadata: z.record(z.string(), z.unknown()),
     retried_from: z.string().nullable(),
+    warnings: RunWarningsSchema,
   })
   .openapi("Execution");
 

@@ -93,6 +93,12 @@ export const FormUploadResponseSchema = FileSchema.extend({
   upload_url: z.null(),
 }).openapi("FormUploadResponse");
 
+/** `POST /api/files/upload` is seed 004's and seed 003's: both shapes in one body. */
+export const FilesUploadResponseSchema = FormUploadResponseSchema.extend({
+  code: z.literal(200),
+  data: z.object({ fileId: z.string(), filename: z.string(), url: z.string() }),
+}).openapi("FilesUploadResponse");
+
 /** Documented, not validated by the router: the handler streams the body itself. */
 export const formUploadBody = {
   "multipart/form-data": {

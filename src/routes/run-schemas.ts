@@ -67,10 +67,11 @@ export const QueueRunSchema = z
       .record(z.string(), z.unknown())
       .default({})
       .openapi({ example: { input_text: "a photo of a cat", seed: 42 } }),
-    gpu: z
-      .string()
-      .optional()
-      .openapi({ description: "Accepted for compatibility; machines are chosen by pool" }),
+    gpu: z.string().trim().min(1).max(64).optional().openapi({
+      example: "A100",
+      description:
+        "Run only on a machine reporting a GPU whose name contains this (case-insensitive: A100, H100, T4, RTX 4090); a 400 when no machine of the pool ever has",
+    }),
     ...RunOptionsSchema,
   })
   .openapi("QueueRunRequest");
@@ -121,6 +122,13 @@ export const OutputGroupSchema = z
   })
   .openapi("RunOutputGroup");
 
+export const RunWarningsSchema = z
+  .array(z.object({ code: z.string(), message: z.string() }).openapi("RunWarning"))
+  .openapi({
+    description:
+      "What the client should know about an accepted run: `no_machine_online` (it waits for a machine), `node_classes_unchecked` (no machine of the pool has reported node definitions)",
+  });
+
 export const RunSchema = z
   .object({
     id: z.string().openapi({ example: "87654321-4321-4321-4321-210987654321" }),
@@ -151,7 +159,7 @@ export const RunSchema = z
     number: z.number().int(),
     queue_position: z.number().int().nullable(),
     gpu_event_id: z.null(),
-    gpu: z.null(),
+    gpu: z.string().nullable().openapi({ description: "The run's GPU requirement" }),
     machine_version: z.null(),
     machine_type: z.literal("custom").nullable(),
     modal_function_call_id: z.null(),
@@ -164,6 +172,7 @@ export const RunSchema = z
     metadata: z.record(z.string(), z.unknown()).nullable(),
     outputs: z.array(OutputGroupSchema),
     error: z.object({ code: z.string(), message: z.string() }).loose().nullable(),
+    warnings: RunWarningsSchema,
   })
   .openapi("Run");
 

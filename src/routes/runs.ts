@@ -40,7 +40,10 @@ runRoutes.use("/run/*", limitBody(1 * MiB));
 
 type QueueBody = z.infer<typeof QueueRunSchema>;
 const queueBody = (c: Context<AppEnv>, body: QueueBody) =>
-  queueDeploymentRun(ctxOf(c), body.deployment_id, body.inputs, runOptions(c.env, body));
+  queueDeploymentRun(ctxOf(c), body.deployment_id, body.inputs, {
+    ...runOptions(c.env, body),
+    gpu: body.gpu,
+  });
 
 /** The queue route and its seed 000/001 alias share one definition. */
 for (const [path, summary] of [

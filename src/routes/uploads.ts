@@ -21,6 +21,7 @@ import {
 import {
   CompleteLargeUploadSchema,
   FileSchema,
+  FilesUploadResponseSchema,
   FileUploadRequestSchema,
   FormUploadResponseSchema,
   formUploadBody,
@@ -172,16 +173,15 @@ uploadRoutes.openapi(
     middleware: user,
     request: { body: { required: true, content: formUploadBody } },
     responses: {
-      200: jsonContent(FormUploadResponseSchema, "The stored file"),
+      200: jsonContent(FilesUploadResponseSchema, "The stored file"),
       ...errorResponses(400, 401, 403, 413, 415),
     },
   }),
   async (c) => {
     const ctx = userContext(c);
-    return c.json(
-      await formUploadView(ctx, await storeFormUpload(ctx, c.req.raw, { purpose: "upload" })),
-      200,
-    );
+    const view = await formUploadView(ctx, await storeFormUpload(ctx, c.req.raw, { purpose: "upload" }));
+    const data = { fileId: view.id, filename: view.filename, url: view.file_url };
+    return c.json({ ...view, code: 200 as const, data }, 200);
   },
 );
 

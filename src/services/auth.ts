@@ -82,7 +82,12 @@ async function tokenPair(
   return { access_token: access, refresh_token: refresh, token_type: "bearer", expires_in: expiresIn };
 }
 
-export async function login(db: Db, env: Bindings, loginName: string, password: string): Promise<TokenPair> {
+export async function login(
+  db: Db,
+  env: Bindings,
+  loginName: string,
+  password: string,
+): Promise<TokenPair & { username: string }> {
   const user = await findUserByLogin(db, loginName);
   // Verify against a dummy hash when the user is unknown so timing does not reveal which logins exist.
   const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
@@ -91,7 +96,7 @@ export async function login(db: Db, env: Bindings, loginName: string, password: 
   const sessionId = newId();
   const refresh = await newRefreshToken(env, sessionId);
   await createSession(db, { id: sessionId, userId: user.id }, refresh.row);
-  return tokenPair(env, user, sessionId, refresh.plaintext);
+  return { ...(await tokenPair(env, user, sessionId, refresh.plaintext)), username: user.username };
 }
 
 /** Rotates a refresh token; presenting one that was already used revokes its whole session. */

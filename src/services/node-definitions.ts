@@ -29,3 +29,25 @@ export async function reportedDefinitions(db: Db, bucket: R2Bucket, userId: stri
   if (known.length === 0) return undefined;
   return Object.assign({}, COMFYDEPLOY_DEFINITIONS, ...known) as NodeDefinitions;
 }
+
+/** Class names per combination of hashes: checking a graph is then one D1 read and set lookups. */
+const classCache = new Map<string, ReadonlySet<string>>();
+
+/**
+ * Every node class the machines of a pool have reported (with ComfyDeploy's external nodes), or
+ * undefined while none has reported definitions.
+ */
+export async function reportedNodeClasses(db: Db, bucket: R2Bucket, userId: string, pool: string) {
+  const hashes = await reportedDefinitionHashes(db, userId, pool);
+  if (hashes.length === 0) return undefined;
+  const key = [...hashes].sort().join(",");
+  const cached = classCache.get(key);
+  if (cached) return cached;
+  const sets = await Promise.all(hashes.map((hash) => definitionsByHash(bucket, hash)));
+  const known = sets.filter((set): set is NodeDefinitions => set !== undefined);
+  if (known.length === 0) return undefined;
+  const classes = new Set([COMFYDEPLOY_DEFINITIONS, ...known].flatMap((set) => Object.keys(set)));
+  if (classCache.size >= CACHE_LIMIT) classCache.delete(classCache.keys().next().value as string);
+  classCache.set(key, classes);
+  return classes;
+}

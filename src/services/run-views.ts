@@ -89,7 +89,7 @@ export function comfyDeployRun(run: RunRow, extra: { queuePosition?: number | nu
     number: extra.number ?? 0,
     queue_position: extra.queuePosition ?? null,
     gpu_event_id: null,
-    gpu: null,
+    gpu: run.gpu,
     machine_version: null,
     machine_type: run.machineId ? ("custom" as const) : null,
     modal_function_call_id: null,
@@ -102,6 +102,7 @@ export function comfyDeployRun(run: RunRow, extra: { queuePosition?: number | nu
     metadata: run.metadata,
     outputs,
     error: run.error,
+    warnings: run.warnings ?? [],
   };
 }
 
@@ -181,6 +182,7 @@ export function executionView(run: RunRow, logs: ReturnType<typeof logView>[] = 
     logs,
     metadata: run.metadata ?? {},
     retried_from: run.retriedFrom,
+    warnings: run.warnings ?? [],
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Db } from "../db/client";
-import { isTerminal } from "../db/schema";
+import { isTerminal, type RunWarning } from "../db/schema";
 import { dispatcherClient } from "../durable/dispatcher/client";
 import { type Resume, runRoomClient } from "../durable/run-room/client";
 import type { SseFormat } from "../durable/run-room/sse-hub";
@@ -19,8 +19,11 @@ import {
   type NewLog,
   type RunFilters,
   type RunRow,
+  updateLiveRun,
 } from "../stores/runs";
 import { resolveDeploymentForRun } from "./deployments";
+import { checkGpuRequirement } from "./gpu-requirement";
+import { checkNodeClasses } from "./graph-check";
 import { reportedDefinitions } from "./node-definitions";
 import { resolveJobInputs } from "./run-inputs";
 import { graphFromDocument } from "./workflows";
@@ -34,6 +37,8 @@ export type RunOptions = {
   webhookIntermediateStatus?: boolean;
   timeoutMinutes?: number | null;
   metadata?: Record<string, unknown> | null;
+  /** Run only on a machine reporting a GPU whose name contains this (case-insensitive). */
+  gpu?: string | null;
 };
 
 type Context = { env: Bindings; db: Db; userId: string; origin: string };
@@ -100,7 +105,15 @@ type NewRunSpec = {
   retriedFrom?: string;
 };
 
+const noMachineOnline = (pool: string): RunWarning => ({
+  code: "no_machine_online",
+  message: `No machine of pool "${pool}" is online; the run waits in the queue until one connects`,
+});
+
 async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
+  const gpu = spec.options.gpu ?? null;
+  if (gpu) await checkGpuRequirement(ctx.db, ctx.userId, spec, gpu);
+  const warnings = await checkNodeClasses(ctx, spec.graph, spec.pool);
   const jobInputs = await resolveJobInputs(ctx, spec.bindings, spec.inputs);
   const priority = PRIORITIES[spec.options.priority ?? "normal"];
   const row = await insertRun(ctx.db, {
@@ -120,11 +133,13 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
     timeoutMinutes: spec.options.timeoutMinutes ?? null,
     origin: spec.origin,
     retriedFrom: spec.retriedFrom,
+    warnings: warnings.length > 0 ? warnings : null,
+    gpu,
   });
   const timeout = spec.options.timeoutMinutes;
   // Enqueue first so the job reaches an idle agent without waiting on the room; a room that already
   // has events ignores the late init.
-  const position = await dispatcherClient(ctx.env, ctx.userId, spec.pool)
+  const { position, agents } = await dispatcherClient(ctx.env, ctx.userId, spec.pool)
     .enqueue({
       runId: row.id,
       userId: ctx.userId,
@@ -136,14 +151,24 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
         bindings: spec.bindings,
         ...jobInputs,
         machine_id: spec.machineId ?? null,
+        gpu,
       },
     })
     .catch(async (err: unknown) => {
       await deleteUnqueuedRun(ctx.db, row.id);
       throw err;
     });
-  await runRoomClient(ctx.env, row.id).init(row);
-  return { run: row, position };
+  const run = agents === 0 ? await addWarning(ctx.db, row, noMachineOnline(spec.pool)) : row;
+  const room = runRoomClient(ctx.env, run.id);
+  await room.init(run);
+  if (run.warnings) await room.publish(run.warnings.map((data) => ({ type: "warning" as const, data })));
+  return { run, position };
+}
+
+async function addWarning(db: Db, run: RunRow, warning: RunWarning): Promise<RunRow> {
+  const warnings = [...(run.warnings ?? []), warning];
+  await updateLiveRun(db, run.id, { warnings });
+  return { ...run, warnings };
 }
 
 export async function getRun(db: Db, userId: string, runId: string): Promise<RunRow> {
@@ -202,6 +227,7 @@ export async function retryRun(ctx: Context, runId: string) {
       webhookIntermediateStatus: run.webhookIntermediateStatus,
       timeoutMinutes: run.timeoutMinutes,
       metadata: run.metadata,
+      gpu: run.gpu,
     },
     retriedFrom: run.id,
   });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
 import { buildAgent, startAgent } from "./support/agent";
+import { call, uploadPng } from "./support/api";
 import { type RunningWorker, startWorker } from "./support/worker";
 
 let worker: RunningWorker;
@@ -79,5 +80,149 @@ describe("the fleet over /ws with real agents", () => {
     });
     await second.stop("SIGKILL");
     socket.ws.close();
+  });
+});
+
+describe("runs across two agents with two ComfyUIs each", () => {
+  it("lands a pinned deployment's runs on its machine; /ws, the overview and /metrics agree; a disabled instance drains", async () => {
+    const user = await worker.createUser("fleet-runs");
+    const sims = await Promise.all([0, 1, 2, 3].map(() => startComfySimulator({ stepMs: 5 })));
+    const machines = await Promise.all(
+      ["e2e-a", "e2e-b"].map((name) =>
+        call<{ id: string; token: string }>(worker, user, "POST", "/api/machine/custom", { name }),
+      ),
+    );
+    const [a, b] = machines as [(typeof machines)[0], (typeof machines)[0]];
+    const agents = await Promise.all(
+      machines.map((m, i) =>
+        startAgent({
+          server: worker.url,
+          token: m.token,
+          comfy: `${sims[2 * i]?.url},${sims[2 * i + 1]?.url}`,
+        }),
+      ),
+    );
+    await Promise.all(agents.map((agent) => agent.connected()));
+    const socket = fleetSocket(user.apiKey);
+    await socket.until((m) => m.type === "global_status", 0);
+
+    const fileId = await uploadPng(worker, user, sim);
+    const workflow = await call<{ id: string }>(worker, user, "POST", "/api/workflow", {
+      name: "invert-pinned",
+      workflow_api: {
+        "1": { class_type: "LoadImage", inputs: { image: "example.png" } },
+        "2": { class_type: "ImageInvert", inputs: { image: ["1", 0] } },
+        "3": { class_type: "SaveImage", inputs: { images: ["2", 0], filename_prefix: "pinned" } },
+      },
+    });
+    const deployment = await call<{ id: string }>(worker, user, "POST", "/api/deployment", {
+      workflow_id: workflow.id,
+      environment: "production",
+      machine_id: a.id,
+      inputs: [{ input_id: "input_image", node_id: "1", input_name: "image", type: "image" }],
+    });
+    const queue = async () =>
+      (
+        await call<{ run_id: string }>(worker, user, "POST", "/api/run/deployment/queue", {
+          deployment_id: deployment.id,
+          inputs: { input_image: fileId },
+        })
+      ).run_id;
+    const ended = (type: string, taskId: string) =>
+      socket.until((m) => m.type === type && m.data.taskId === taskId, 0);
+
+    const succeeded = await Promise.all([queue(), queue(), queue()]);
+    await Promise.all(succeeded.map((id) => ended("task_completed", id)));
+    for (const sim of sims.slice(0, 2)) sim.failNode("ImageInvert", { times: 1 });
+    const failed = await queue();
+    await ended("task_failed", failed);
+    for (const sim of sims.slice(0, 2)) sim.clearFailures();
+
+    for (const id of [...succeeded, failed]) {
+      const run = await call<{ machine_id: string; status: string }>(worker, user, "GET", `/api/run/${id}`);
+      expect(run.machine_id).toBe(a.id);
+    }
+    expect(socket.received.some((m) => m.type === "task_progress")).toBe(true);
+    const overview = await call<{ data: Record<string, number> }>(
+      worker,
+      user,
+      "GET",
+      "/api/monitor/overview",
+    );
+    expect(overview.data).toMatchObject({
+      totalInstances: 4,
+      aliveInstances: 4,
+      completedTasks: 3,
+      runningTasks: 0,
+      pendingTasks: 0,
+    });
+    const metrics = await call<Record<string, number>>(worker, user, "GET", "/metrics/");
+    expect(metrics).toMatchObject({
+      total_executions: 4,
+      completed_executions: 3,
+      failed_executions: 1,
+      active_executions: 0,
+      queue_size: 0,
+      instances_total: 4,
+    });
+
+    // Drain: a disabled instance of B finishes its run and takes no new one until enabled again.
+    const pinnedToB = await call<{ id: string }>(worker, user, "POST", "/api/deployment", {
+      workflow_id: workflow.id,
+      environment: "production",
+      machine_id: b.id,
+      inputs: [{ input_id: "input_image", node_id: "1", input_name: "image", type: "image" }],
+    });
+    const queueOnB = () =>
+      call<{ run_id: string; queue_position: number | null }>(
+        worker,
+        user,
+        "POST",
+        "/api/run/deployment/queue",
+        {
+          deployment_id: pinnedToB.id,
+          inputs: { input_image: fileId },
+        },
+      );
+    const bSims = sims.slice(2) as [ComfySimulator, ComfySimulator];
+    const holds = bSims.map((s) => s.holdNode("ImageInvert"));
+    const first = await queueOnB();
+    const busy = await Promise.race(holds.map((hold, i) => hold.reached().then(() => i)));
+    const task = await call<{ data: { instanceId: string } }>(
+      worker,
+      user,
+      "GET",
+      `/api/tasks/${first.run_id}`,
+    );
+    const drained = task.data.instanceId;
+    await call(worker, user, "PUT", `/api/instances/${drained}`, { enabled: false });
+    holds[busy]?.release();
+    await ended("task_completed", first.run_id);
+    const second = await queueOnB();
+    await holds[1 - busy]?.reached();
+    // Dispatch happens within the enqueue: a run still waiting after it found no slot it may use.
+    const third = await queueOnB();
+    expect(third.queue_position).toBe(0);
+    await call(worker, user, "PUT", `/api/instances/${drained}`, { enabled: true });
+    await ended("task_completed", third.run_id);
+    const thirdTask = await call<{ data: { instanceId: string } }>(
+      worker,
+      user,
+      "GET",
+      `/api/tasks/${third.run_id}`,
+    );
+    expect(thirdTask.data.instanceId).toBe(drained);
+    holds[1 - busy]?.release();
+    await ended("task_completed", second.run_id);
+    const secondTask = await call<{ data: { instanceId: string } }>(
+      worker,
+      user,
+      "GET",
+      `/api/tasks/${second.run_id}`,
+    );
+    expect(secondTask.data.instanceId).not.toBe(drained);
+    socket.ws.close();
+    await Promise.all(agents.map((agent) => agent.stop("SIGKILL")));
+    await Promise.all(sims.map((s) => s.close()));
   });
 });

@@ -77,6 +77,11 @@ describe("login", () => {
     expect(byEmail.status).toBe(200);
     expect(byName.status).toBe(200);
     expect(byName.body).toMatchObject({ token_type: "bearer", expires_in: 1800 });
+    // Seed 003 logs in at the same path: its `{code, data: {token, user}}` is in the same body.
+    expect(byEmail.body).toMatchObject({
+      code: 200,
+      data: { token: byEmail.body.access_token, user: { username: user.username } },
+    });
   });
 
   it("refuses a wrong password and an unknown user alike", async () => {

@@ -34,6 +34,9 @@ describe("POST /api/files/upload (multipart, seed 004)", () => {
       status: "ready",
       description: "a test image",
       sha256: await sha256(PNG_BYTES),
+      // Seed 003's shape at the same path.
+      code: 200,
+      data: { fileId: res.body.file_id, filename: "input_image.png", url: res.body.file_url },
     });
     const download = await api<string>(`/api/files/${res.body.file_id}`, { token: user.apiKey });
     expect(download.status).toBe(200);

@@ -51,6 +51,9 @@ export const isTerminal = (status: RunStatus): status is TerminalStatus =>
 /** An output as stored on the run: the agent's report plus the file it became and a signed URL. */
 export type StoredOutput = RunOutput & { file_id?: string; url?: string; created_at?: string };
 
+/** Something a client should know about an accepted run (its check skipped, no machine online). */
+export type RunWarning = { code: string; message: string };
+
 /** Why a run failed: the agent's report (ComfyUI's details kept), or the control plane's own reason. */
 export type RunError = { code: string; message: string } & Record<string, unknown>;
 
@@ -83,6 +86,9 @@ export const runs = sqliteTable(
       .default(false),
     timeoutMinutes: integer("timeout_minutes"),
     machineId: text("machine_id"),
+    /** Required GPU, matched against the names machines report (case-insensitive substring). */
+    gpu: text("gpu"),
+    warnings: jsonText<RunWarning[]>("warnings"),
     /** The ComfyUI instance of that machine that holds (or held) the run's lease. */
     instanceId: text("instance_id"),
     promptId: text("prompt_id"),

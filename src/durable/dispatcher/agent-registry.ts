@@ -21,7 +21,8 @@ export type AgentAttachment = {
   persistedAt?: number;
 };
 
-export type Slot = { ws: WebSocket; machineId: string; instanceId: string };
+/** `gpus`: the names of the GPUs the slot's machine reports, for runs that require one. */
+export type Slot = { ws: WebSocket; machineId: string; instanceId: string; gpus: string[] };
 
 /** The agents connected to one Dispatcher, read from its hibernatable sockets. */
 export class AgentRegistry {
@@ -74,7 +75,12 @@ export class AgentRegistry {
       for (const instance of agent.instances) {
         const key = slotKey(agent.machineId, instance.id);
         if (instance.available && !busy.has(key) && !disabled.has(key)) {
-          slots.push({ ws, machineId: agent.machineId, instanceId: instance.id });
+          slots.push({
+            ws,
+            machineId: agent.machineId,
+            instanceId: instance.id,
+            gpus: (agent.gpus ?? []).map((gpu) => gpu.name),
+          });
         }
       }
     }

@@ -43,7 +43,8 @@ const Stats = z.object({
 export function dispatcherClient(env: Bindings, userId: string, pool: string) {
   const stub = env.DISPATCHER.getByName(dispatcherName(userId, pool));
   return {
-    enqueue: async (job: NewJob) => z.object({ position: Position }).parse(await stub.enqueue(job)).position,
+    enqueue: async (job: NewJob) =>
+      z.object({ position: Position, agents: z.number().int() }).parse(await stub.enqueue(job)),
     position: async (runId: string) => Position.parse(await stub.position(runId)),
     cancel: async (runId: string, reason: "cancelled" | "timeout") =>
       CancelOutcome.parse(await stub.cancel(runId, reason)),

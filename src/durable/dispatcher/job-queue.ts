@@ -102,15 +102,22 @@ export class JobQueue {
     return JobPayload.parse(JSON.parse(row.payload));
   }
 
-  /** The next waiting job that may run on `machineId`: unpinned, or pinned to it. */
-  nextWaitingFor(machineId: string): Job | undefined {
+  /**
+   * The next waiting job that may run on a slot of `machineId` with these GPU names: unpinned or pinned
+   * to it, and needing no GPU or one whose name contains the requirement (case-insensitive).
+   */
+  nextWaitingFor(machineId: string, gpuNames: readonly string[] = []): Job | undefined {
+    // Newline-joined, so a requirement (one line) only matches within one name.
+    const names = gpuNames.join("\n").toLowerCase();
     return this.sql
       .exec<Job>(
         `SELECT * FROM jobs WHERE state = 'queued'
            AND coalesce(json_extract(payload, '$.machine_id'), ?) = ?
+           AND (json_extract(payload, '$.gpu') IS NULL OR instr(?, lower(json_extract(payload, '$.gpu'))) > 0)
          ORDER BY priority DESC, seq ASC LIMIT 1`,
         machineId,
         machineId,
+        names,
       )
       .toArray()[0];
   }
