@@ -335,7 +335,6 @@ export class Dispatcher extends DurableObject<Bindings> {
   ) {
     const missing = await linkReportedDefinitions(createDb(this.env.DB), machineId, instances);
     for (const { instance_id, hash } of missing) {
-      this.budgets.expectLargeFrame(ws);
       this.send(ws, { type: "object_info_request", instance_id, hash });
     }
   }

@@ -33,8 +33,6 @@ export class AgentBudget {
   private bytes: number;
   private refusals = 0;
   private at: number;
-  /** Frames the plane asked for (node definitions, often MBs): charged a message, not the byte bucket. */
-  private requested = 0;
 
   constructor(
     private readonly limits: BudgetLimits = AGENT_BUDGET,
@@ -46,18 +44,8 @@ export class AgentBudget {
   }
 
   /** Charges one message of `size` bytes. */
-  /** The agent may answer one request of ours with a frame larger than the byte budget holds. */
-  expectLargeFrame() {
-    this.requested += 1;
-  }
-
   take(size: number): BudgetVerdict {
     this.refill();
-    if (size > this.bytes && this.requested > 0 && this.messages >= 1) {
-      this.requested -= 1;
-      this.messages -= 1;
-      return "ok";
-    }
     if (this.messages >= this.limits.messages / 2 && this.bytes >= this.limits.bytes / 2) this.refusals = 0;
     if (this.messages >= 1 && this.bytes >= size) {
       this.messages -= 1;
@@ -85,10 +73,6 @@ export class AgentBudgets {
 
   take(ws: WebSocket, frame: string | ArrayBuffer): BudgetVerdict {
     return this.of(ws).take(typeof frame === "string" ? frame.length : frame.byteLength);
-  }
-
-  expectLargeFrame(ws: WebSocket) {
-    this.of(ws).expectLargeFrame();
   }
 
   private of(ws: WebSocket) {
