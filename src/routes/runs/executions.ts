@@ -1,15 +1,15 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { RUN_STATUSES } from "../db/schema";
-import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { userContext as ctxOf, requireUser } from "../middleware/auth";
-import { limitBody, MiB } from "../middleware/body-limit";
+import { RUN_STATUSES } from "../../db/schema";
+import { createRouter, errorResponses, jsonBody, jsonContent } from "../../lib/openapi";
+import { userContext as ctxOf, requireUser } from "../../middleware/auth";
+import { limitBody, MiB } from "../../middleware/body-limit";
 import {
   EXECUTION_STATUSES,
   executionStatusView,
   executionView,
   logView,
   runStatusesFor,
-} from "../services/run-views";
+} from "../../services/run-views";
 import {
   cancelRun,
   getRun,
@@ -19,8 +19,8 @@ import {
   retryRun,
   runLogs,
   searchRuns,
-} from "../services/runs";
-import { RunId, RunOptionsSchema, RunSchema, RunWarningsSchema, runOptions } from "./run-schemas";
+} from "../../services/runs";
+import { RunId, RunOptionsSchema, RunSchema, RunWarningsSchema, runOptions } from "./schemas";
 
 const tags = ["Executions (seed 004)"];
 const security = [{ bearerAuth: [] }];

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createRouter, errorResponses, jsonContent } from "../lib/openapi";
-import { requireUser } from "../middleware/auth";
-import { cleanupModels, getModel, listModels, unloadModel } from "../services/models";
+import { createRouter, errorResponses, jsonContent } from "../../lib/openapi";
+import { requireUser } from "../../middleware/auth";
+import { cleanupModels, getModel, listModels, unloadModel } from "../../services/models";
 
 const ModelType = z
   .string()

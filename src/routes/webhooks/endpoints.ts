@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { AppEnv } from "../env";
-import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { requireUser } from "../middleware/auth";
-import { KiB, limitBody } from "../middleware/body-limit";
-import { getRun } from "../services/runs";
+import type { AppEnv } from "../../env";
+import { createRouter, errorResponses, jsonBody, jsonContent } from "../../lib/openapi";
+import { requireUser } from "../../middleware/auth";
+import { KiB, limitBody } from "../../middleware/body-limit";
+import { getRun } from "../../services/runs";
 import {
   changeEndpoint,
   createEndpoint,
@@ -14,9 +14,9 @@ import {
   listTenantEndpoints,
   redeliver,
   removeEndpoint,
-} from "../webhooks/endpoints";
-import { rotateTenantSecret } from "../webhooks/secrets";
-import { RunId } from "./run-schemas";
+} from "../../webhooks/endpoints";
+import { rotateTenantSecret } from "../../webhooks/secrets";
+import { RunId } from "../runs/schemas";
 import {
   CreatedEndpointSchema,
   DeliverySchema,
@@ -25,7 +25,7 @@ import {
   EndpointSchema,
   PageQuery,
   SecretSchema,
-} from "./webhook-schemas";
+} from "./schemas";
 
 const tags = ["Webhooks"];
 const security = [{ bearerAuth: [] }];

@@ -1,13 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../env";
-import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { signedDownloadUrl } from "../lib/signed-urls";
-import { parseOrThrow } from "../lib/validation";
-import { requireUser, userContext } from "../middleware/auth";
-import { KiB, limitBody } from "../middleware/body-limit";
-import { fileContentResponse } from "../services/file-content";
+import type { AppEnv } from "../../env";
+import { createRouter, errorResponses, jsonBody, jsonContent } from "../../lib/openapi";
+import { signedDownloadUrl } from "../../lib/signed-urls";
+import { parseOrThrow } from "../../lib/validation";
+import { requireUser, userContext } from "../../middleware/auth";
+import { KiB, limitBody } from "../../middleware/body-limit";
+import { fileContentResponse } from "../../services/file-content";
 import {
   confirmUpload,
   deleteFile,
@@ -17,7 +17,7 @@ import {
   listFiles,
   renameFile,
   signedDownloadFile,
-} from "../services/files";
+} from "../../services/files";
 import {
   binaryResponses,
   ContentQuerySchema,
@@ -29,7 +29,7 @@ import {
   FileSchema,
   IdParam,
   RenameSchema,
-} from "./file-schemas";
+} from "./schemas";
 
 const tags = ["Files"];
 const security = [{ bearerAuth: [] }];

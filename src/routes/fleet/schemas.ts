@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { EXECUTION_STATUSES } from "../services/run-views";
+import { EXECUTION_STATUSES } from "../../services/run-views";
 
 /** Seed 003's success envelope: `{code: 200, data}`. */
 export const envelope = <T extends z.ZodType>(data: T, name: string) =>

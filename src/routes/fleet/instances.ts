@@ -1,15 +1,15 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { AppError } from "../lib/errors";
-import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { requireUser, requireUserOrQueryToken } from "../middleware/auth";
+import { AppError } from "../../lib/errors";
+import { createRouter, errorResponses, jsonBody, jsonContent } from "../../lib/openapi";
+import { requireUser, requireUserOrQueryToken } from "../../middleware/auth";
 import {
   fleetOverview,
   getInstance,
   listInstances,
   openFleetSocket,
   setInstanceEnabled,
-} from "../services/fleet";
-import { envelope, InstanceSchema, OverviewSchema } from "./fleet-schemas";
+} from "../../services/fleet";
+import { envelope, InstanceSchema, OverviewSchema } from "./schemas";
 
 const tags = ["Fleet (seed 003)"];
 const security = [{ bearerAuth: [] }];

@@ -1,14 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { requireUser } from "../middleware/auth";
-import { KiB, limitBody } from "../middleware/body-limit";
+import { createRouter, errorResponses, jsonBody, jsonContent } from "../../lib/openapi";
+import { requireUser } from "../../middleware/auth";
+import { KiB, limitBody } from "../../middleware/body-limit";
 import {
   createMachine,
   getMachine,
   listUserMachines,
   publicMachine,
   removeMachine,
-} from "../services/machines";
+} from "../../services/machines";
 
 const MachineSchema = z
   .object({

@@ -1,11 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { userContext as ctxOf, requireUser } from "../middleware/auth";
-import { limitBody, MiB } from "../middleware/body-limit";
-import { EXECUTION_STATUSES, RUN_STATUSES_OF, taskView } from "../services/run-views";
-import { cancelRun, queueGraphRun, readRun, searchRuns } from "../services/runs";
-import { envelope, TaskSchema } from "./fleet-schemas";
-import { RunId } from "./run-schemas";
+import { createRouter, errorResponses, jsonBody, jsonContent } from "../../lib/openapi";
+import { userContext as ctxOf, requireUser } from "../../middleware/auth";
+import { limitBody, MiB } from "../../middleware/body-limit";
+import { EXECUTION_STATUSES, RUN_STATUSES_OF, taskView } from "../../services/run-views";
+import { cancelRun, queueGraphRun, readRun, searchRuns } from "../../services/runs";
+import { envelope, TaskSchema } from "../fleet/schemas";
+import { RunId } from "./schemas";
 
 const tags = ["Tasks (seed 003)"];
 const security = [{ bearerAuth: [] }];

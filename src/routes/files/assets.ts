@@ -1,12 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createRouter, errorResponses, jsonContent } from "../lib/openapi";
-import { parseOrThrow } from "../lib/validation";
-import { requireUser, userContext } from "../middleware/auth";
-import { assetView, deleteAsset, getAsset, listAssets, normaliseFolder } from "../services/assets";
-import { storeFormUpload } from "../services/file-streams";
-import { contentTypeOrThrow, createPresignedUpload } from "../services/files";
-import { formUploadBody, IdParam } from "./file-schemas";
+import { createRouter, errorResponses, jsonContent } from "../../lib/openapi";
+import { parseOrThrow } from "../../lib/validation";
+import { requireUser, userContext } from "../../middleware/auth";
+import { assetView, deleteAsset, getAsset, listAssets, normaliseFolder } from "../../services/assets";
+import { storeFormUpload } from "../../services/file-streams";
+import { contentTypeOrThrow, createPresignedUpload } from "../../services/files";
 import { isMultipart, jsonOrEmpty, jsonUnlessMultipart } from "./files";
+import { formUploadBody, IdParam } from "./schemas";
 
 const AssetSchema = z
   .object({

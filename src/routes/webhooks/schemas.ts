@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { DELIVERY_STATUSES } from "../db/schema";
-import { EVENT_TYPES } from "../webhooks/events";
+import { DELIVERY_STATUSES } from "../../db/schema";
+import { EVENT_TYPES } from "../../webhooks/events";
 
 export const EventFilter = z
   .array(z.enum(["*", ...EVENT_TYPES]))

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createRouter, errorResponses } from "../lib/openapi";
-import { requireUserOrQueryToken } from "../middleware/auth";
-import { readPreview } from "../services/run-previews";
-import { RunId } from "./run-schemas";
+import { createRouter, errorResponses } from "../../lib/openapi";
+import { requireUserOrQueryToken } from "../../middleware/auth";
+import { readPreview } from "../../services/run-previews";
+import { RunId } from "./schemas";
 
 const RunParam = z.object({ run_id: RunId.openapi({ param: { name: "run_id", in: "path" } }) });
 

@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { FleetSettingsFields } from "../lib/fleet-settings";
-import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { requireUser } from "../middleware/auth";
-import { readFleetConfig, updateFleetConfig } from "../services/fleet-config";
-import { envelope } from "./fleet-schemas";
+import { FleetSettingsFields } from "../../lib/fleet-settings";
+import { createRouter, errorResponses, jsonBody, jsonContent } from "../../lib/openapi";
+import { requireUser } from "../../middleware/auth";
+import { readFleetConfig, updateFleetConfig } from "../../services/fleet-config";
+import { envelope } from "./schemas";
 
 const tags = ["Fleet (seed 003)"];
 const security = [{ bearerAuth: [] }];

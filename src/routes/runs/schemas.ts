@@ -1,8 +1,8 @@
 import { z } from "@hono/zod-openapi";
-import { RUN_STATUSES } from "../db/schema";
-import type { Bindings } from "../env";
-import type { RunOptions } from "../services/runs";
-import { checkWebhookUrl } from "../webhooks/urls";
+import { RUN_STATUSES } from "../../db/schema";
+import type { Bindings } from "../../env";
+import type { RunOptions } from "../../services/runs";
+import { checkWebhookUrl } from "../../webhooks/urls";
 
 export const RunId = z.string().min(1).max(64);
 

@@ -1,13 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createRouter, errorResponses } from "../lib/openapi";
+import { createRouter, errorResponses } from "../../lib/openapi";
 import {
   type MetricFamily,
   PROMETHEUS_CONTENT_TYPE,
   renderPrometheus,
   wantsPrometheus,
-} from "../lib/prometheus";
-import { requireUser } from "../middleware/auth";
-import { type FleetMetrics, fleetMetrics } from "../services/metrics";
+} from "../../lib/prometheus";
+import { requireUser } from "../../middleware/auth";
+import { type FleetMetrics, fleetMetrics } from "../../services/metrics";
 
 const percent = z.number().nullable().openapi({ example: 25.6, description: "null: no machine reported it" });
 

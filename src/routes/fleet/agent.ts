@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
-import { createRouter, errorResponses } from "../lib/openapi";
-import { bearerToken } from "../middleware/auth";
-import { connectAgent } from "../services/machines";
+import { createRouter, errorResponses } from "../../lib/openapi";
+import { bearerToken } from "../../middleware/auth";
+import { connectAgent } from "../../services/machines";
 
 export const agentRoutes = createRouter();
 

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { FILE_PURPOSES, FILE_STATUSES } from "../db/schema";
+import { FILE_PURPOSES, FILE_STATUSES } from "../../db/schema";
 
 const id = "3b0f7c8e-1d2a-4e5f-9a6b-7c8d9e0f1a2b";
 const signedUrl = `https://api.example.com/api/files/${id}/content?expires=1767225600&sig=Zm9v…`;

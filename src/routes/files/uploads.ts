@@ -1,23 +1,24 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { extensionFor } from "../lib/file-types";
-import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { parseOrThrow } from "../lib/validation";
-import { requireUser, userContext } from "../middleware/auth";
-import { KiB, limitBody } from "../middleware/body-limit";
-import { storeFormUpload } from "../services/file-streams";
+import { extensionFor } from "../../lib/file-types";
+import { createRouter, errorResponses, jsonBody, jsonContent } from "../../lib/openapi";
+import { parseOrThrow } from "../../lib/validation";
+import { requireUser, userContext } from "../../middleware/auth";
+import { KiB, limitBody } from "../../middleware/body-limit";
+import { storeFormUpload } from "../../services/file-streams";
 import {
   contentTypeOrThrow,
   createPresignedUpload,
   type FileContext,
   type FileRow,
   fileView,
-} from "../services/files";
+} from "../../services/files";
 import {
   abortLargeUpload,
   completeLargeUpload,
   createLargeUpload,
   signLargeUploadParts,
-} from "../services/large-uploads";
+} from "../../services/large-uploads";
+import { isMultipart, jsonOrEmpty, jsonUnlessMultipart } from "./files";
 import {
   CompleteLargeUploadSchema,
   FileSchema,
@@ -32,8 +33,7 @@ import {
   SignPartsSchema,
   UploadUrlQuerySchema,
   UploadUrlRequestSchema,
-} from "./file-schemas";
-import { isMultipart, jsonOrEmpty, jsonUnlessMultipart } from "./files";
+} from "./schemas";
 
 /** How bytes get in: presigned PUTs, R2 multipart with presigned parts, and streamed form uploads. */
 const tags = ["Files"];

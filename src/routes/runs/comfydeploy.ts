@@ -1,12 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { isTerminal, RUN_STATUSES, type RunStatus } from "../db/schema";
-import type { AppEnv } from "../env";
-import { AppError } from "../lib/errors";
-import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { userContext as ctxOf, requireUser, requireUserOrQueryToken } from "../middleware/auth";
-import { limitBody, MiB } from "../middleware/body-limit";
-import { comfyDeployRun, outputGroups, statusView } from "../services/run-views";
+import { isTerminal, RUN_STATUSES, type RunStatus } from "../../db/schema";
+import type { AppEnv } from "../../env";
+import { AppError } from "../../lib/errors";
+import { createRouter, errorResponses, jsonBody, jsonContent } from "../../lib/openapi";
+import { userContext as ctxOf, requireUser, requireUserOrQueryToken } from "../../middleware/auth";
+import { limitBody, MiB } from "../../middleware/body-limit";
+import { comfyDeployRun, outputGroups, statusView } from "../../services/run-views";
 import {
   cancelRun,
   openRunEvents,
@@ -16,7 +16,7 @@ import {
   readRun,
   searchRuns,
   waitForRun,
-} from "../services/runs";
+} from "../../services/runs";
 import {
   OutputGroupSchema,
   QueuedSchema,
@@ -26,7 +26,7 @@ import {
   RunSchema,
   runOptions,
   StatusSchema,
-} from "./run-schemas";
+} from "./schemas";
 
 const tags = ["Runs"];
 const security = [{ bearerAuth: [] }];
