@@ -56,6 +56,7 @@ describe("a flooding agent", () => {
     const aliceRun = await executeRun(alice);
     const job = await flooder.job(aliceRun);
     const message = "x".repeat(8 * 1024);
+    const floodStart = Date.now();
     for (let i = 0; i < 2000; i++) {
       flooder.send({
         type: "report",
@@ -77,12 +78,17 @@ describe("a flooding agent", () => {
 
     await flooder.until(() => flooder.closedWith ?? undefined, "the flooder's socket to close", 20_000);
     expect(flooder.closedWith).toBe(CloseCode.over_budget);
+    const floodSeconds = (Date.now() - floodStart) / 1000;
     const refused = flooder.all("error").filter((e) => e.code === "rate_limited").length;
     const acked = flooder.count("ack");
     expect(refused).toBeGreaterThan(0);
-    expect(acked).toBeLessThan(AGENT_BUDGET.messages);
-    // only what was acknowledged was applied
-    expect(await logRows(aliceRun)).toBe(acked);
+    // A token bucket: never more applied than its burst plus what it refilled while the flood lasted;
+    // everything acknowledged was applied (an ack in flight when the socket closed may be lost).
+    const bound = AGENT_BUDGET.messages + AGENT_BUDGET.messagesPerSecond * floodSeconds;
+    const applied = await logRows(aliceRun);
+    expect(applied).toBeLessThanOrEqual(bound);
+    expect(applied).toBeGreaterThanOrEqual(acked);
+    expect(applied).toBeLessThan(2000);
     bobAgent.close();
   }, 30_000);
 });
