@@ -287,7 +287,70 @@ describe("dashboard in Chromium", () => {
     await page.getByText("Your session has expired").waitFor();
     await page.getByRole("button", { name: "Sign in" }).waitFor();
   });
+
+  it("disables an instance from the machines page, so no run goes to it, enables it again; another tenant can do neither", async () => {
+    type Instance = { id: string; instance_id: string; enabled: boolean };
+    const [instance] = (await call<{ data: Instance[] }>(owner, "GET", "/api/instances")).data;
+    const instancePath = `/api/instances/${encodeURIComponent(instance!.id)}`;
+    const enabledInApi = async () =>
+      (await call<{ data: Instance }>(owner, "GET", instancePath)).data.enabled;
+    const page = await newPage();
+    await signInWithPassword(page, owner);
+    await page.getByRole("link", { name: "Machines" }).click();
+    const row = page.getByTestId("instance").filter({ hasText: instance!.instance_id });
+    const toggle = row.getByRole("switch", { name: `${instance!.instance_id} takes jobs` });
+    await expect.poll(() => toggle.getAttribute("aria-checked")).toBe("true");
+
+    // Keyboard only: focus the switch and press Space.
+    await toggle.focus();
+    await page.keyboard.press("Space");
+    await row.and(page.locator('[data-enabled="false"]')).waitFor();
+    await expect.poll(() => row.getByTestId("instance-state").textContent()).toBe("disabled");
+    expect(await toggle.getAttribute("aria-checked")).toBe("false");
+    expect(await enabledInApi()).toBe(false);
+    await screenshot(page, "machines-disabled");
+
+    // Nothing may start on the only instance while it is disabled; enabling it lets the run through.
+    const waiting = await call<{ run_id: string }>(owner, "POST", "/api/run/deployment/queue", {
+      deployment_id: deploymentId,
+      inputs: { input_image: runInputOf(await call(owner, "GET", `/api/run/${runId}`)), steps: 2 },
+    });
+    type Waiting = { status: string; started_at: string | null };
+    const before = await call<Waiting>(owner, "GET", `/api/run/${waiting.run_id}`);
+    expect(before).toMatchObject({ status: "not-started", started_at: null });
+
+    const stranger = await worker.createUser("stranger");
+    const asStranger = (method: string, body?: unknown) =>
+      fetch(`${worker.url}${instancePath}`, {
+        method,
+        headers: { Authorization: `Bearer ${stranger.apiKey}`, "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    expect((await asStranger("PUT", { enabled: true })).status).toBe(404);
+    expect((await asStranger("GET")).status).toBe(404);
+    expect(await call<{ data: Instance[] }>(stranger, "GET", "/api/instances")).toEqual({
+      code: 200,
+      data: [],
+    });
+    expect(await enabledInApi()).toBe(false);
+
+    const enabledAt = Date.now();
+    await toggle.click();
+    await row.and(page.locator('[data-enabled="true"]')).waitFor();
+    expect(await enabledInApi()).toBe(true);
+    const ran = await waitForRun(waiting.run_id, ["success", "failed"]);
+    expect(ran.status).toBe("success");
+    expect(Date.parse(ran.started_at!)).toBeGreaterThanOrEqual(enabledAt);
+  });
 });
+
+async function waitForRun(id: string, statuses: string[]) {
+  type View = { status: string; started_at: string | null };
+  await expect
+    .poll(async () => (await call<View>(owner, "GET", `/api/run/${id}`)).status, { timeout: 60_000 })
+    .toSatisfy((status: string) => statuses.includes(status));
+  return call<View>(owner, "GET", `/api/run/${id}`);
+}
 
 function runInputOf(run: unknown): string {
   return (run as { workflow_inputs: { input_image: string } }).workflow_inputs.input_image;

@@ -120,6 +120,19 @@ export type Machine = {
   last_seen_at: string | null;
 };
 
+/** Seed 003's view of one ComfyUI on a machine (`GET /api/instances`), with its live state. */
+export type FleetInstance = {
+  id: string;
+  machine_id: string;
+  instance_id: string;
+  comfy_url: string | null;
+  enabled: boolean;
+  alive: boolean;
+  busy: boolean;
+  available: boolean;
+  reason: string | null;
+};
+
 export type ApiKey = {
   id: string;
   name: string;

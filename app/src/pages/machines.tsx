@@ -1,11 +1,11 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
+import { InstanceList } from "../components/instance-list";
 import { Card, CopyButton, EmptyState, ErrorNotice, Loading, PageHeader } from "../components/ui";
 import { api } from "../lib/api";
+import { useFleetChanges } from "../lib/fleet-live";
 import { relativeTime } from "../lib/format";
 import { useApi, useNow } from "../lib/hooks";
-import type { Machine, Run } from "../lib/types";
-
-type Instance = { id: string; comfy_url?: string; available?: boolean; reason?: string };
+import type { FleetInstance, Machine, Run } from "../lib/types";
 
 function vram(g: Machine["gpus"][number]): string {
   if (!g.memory_total_mb) return "";
@@ -14,8 +14,16 @@ function vram(g: Machine["gpus"][number]): string {
   return ` · ${used}${total} GB`;
 }
 
-function MachineCard({ machine, busy, now }: { machine: Machine; busy: number; now: number }) {
-  const instances = machine.instances as Instance[];
+type CardProps = {
+  machine: Machine;
+  /** Its instances as the fleet routes report them; empty while its agent is away. */
+  live: FleetInstance[];
+  busy: number;
+  now: number;
+  onSaved: (i: FleetInstance) => void;
+};
+
+function MachineCard({ machine, live, busy, now, onSaved }: CardProps) {
   const state = machine.status !== "online" ? machine.status : busy > 0 ? "busy" : "idle";
   return (
     <article class="card machine" data-testid="machine-card">
@@ -57,15 +65,18 @@ function MachineCard({ machine, busy, now }: { machine: Machine; busy: number; n
         </ul>
       )}
       <h4 class="subhead">ComfyUI instances</h4>
-      <ul class="plain-list">
-        {instances.map((i) => (
-          <li key={i.id}>
-            <span class={`dot ${i.available ? "dot-ok" : "dot-bad"}`} aria-hidden="true" />{" "}
-            <span class="mono">{i.id}</span>{" "}
-            <span class="muted small">{i.available ? i.comfy_url : (i.reason ?? "unavailable")}</span>
-          </li>
-        ))}
-      </ul>
+      {live.length > 0 ? (
+        <InstanceList instances={live} onSaved={onSaved} />
+      ) : (
+        <ul class="plain-list">
+          {machine.instances.map((i) => (
+            <li key={i.id}>
+              <span class="dot dot-bad" aria-hidden="true" /> <span class="mono">{i.id}</span>{" "}
+              <span class="muted small">not connected</span>
+            </li>
+          ))}
+        </ul>
+      )}
     </article>
   );
 }
@@ -107,12 +118,26 @@ function AddMachine({ onAdded }: { onAdded: () => void }) {
 
 export function Machines() {
   const machines = useApi<Machine[]>("/machines", 5000);
+  const instances = useApi<{ data: FleetInstance[] }>("/instances", 5000);
+  // What a switch just saved shows at once; the next read of the list replaces it.
+  const [saved, setSaved] = useState<Record<string, FleetInstance>>({});
+  useEffect(() => setSaved({}), [instances.data]);
+  useFleetChanges(instances.reload);
+  const onSaved = (i: FleetInstance) => {
+    setSaved((s) => ({ ...s, [i.id]: i }));
+    instances.reload();
+  };
+  const liveOf = (id: string) =>
+    (instances.data?.data ?? []).filter((i) => i.machine_id === id).map((i) => saved[i.id] ?? i);
   const active = useApi<{ runs: Run[] }>("/runs?status=queued,running,uploading&limit=100", 5000);
   const now = useNow(5000);
   const busy = (id: string) => (active.data?.runs ?? []).filter((r) => r.machine_id === id).length;
   return (
     <>
-      <PageHeader title="Machines" subtitle="GPU hosts whose agents dial in. Refreshed every few seconds." />
+      <PageHeader
+        title="Machines"
+        subtitle="GPU hosts whose agents dial in, live. A disabled instance takes no new job and finishes the one it has."
+      />
       <Card title="Connect a GPU host">
         <AddMachine onAdded={machines.reload} />
       </Card>
@@ -123,7 +148,14 @@ export function Machines() {
       )}
       <div class="grid-cards">
         {machines.data?.map((m) => (
-          <MachineCard key={m.id} machine={m} busy={busy(m.id)} now={now} />
+          <MachineCard
+            key={m.id}
+            machine={m}
+            live={liveOf(m.id)}
+            busy={busy(m.id)}
+            now={now}
+            onSaved={onSaved}
+          />
         ))}
       </div>
     </>
