@@ -17,7 +17,7 @@ import { fetchInput } from "./inputs/fetch-input";
 import type { ComfyInstance } from "./instances";
 import type { ComfyFile, JobJournal, JobRecord } from "./job-journal";
 import type { Logger } from "./log";
-import { splitOutputs } from "./uploads/output-files";
+import { type OutputFile, splitOutputs } from "./uploads/output-files";
 import { describeOutputs, UploadError, uploadOutputs } from "./uploads/upload-outputs";
 
 export interface JobSettings {
@@ -199,10 +199,24 @@ export class JobRun {
     }
   }
 
-  /** Uploads the prompt's output files to the URLs the control plane signs, then reports success. */
+  /**
+   * Uploads the prompt's output files to the URLs the control plane signs, then reports success. What
+   * the prompt wrote to ComfyUI's output and temp folders is litter afterwards, however delivery ended:
+   * safe in R2, or never to be (cancelled or failed mid-upload).
+   */
   private async deliver(outputs: ComfyOutput[]) {
-    const { instance, settings } = this.deps;
     const { files, texts } = splitOutputs(outputs);
+    try {
+      await this.upload(files, texts);
+    } finally {
+      await this.deps.instance.folders?.remove(
+        files.filter((file) => file.type === "output" || file.type === "temp") as ComfyFile[],
+      );
+    }
+  }
+
+  private async upload(files: OutputFile[], texts: RunOutput[]) {
+    const { instance, settings } = this.deps;
     if (files.length === 0) return this.finish({ kind: "succeeded", outputs: texts });
     await this.deps.report({ kind: "uploading" });
     const open = instance.client.openOutput;
@@ -224,10 +238,6 @@ export class JobRun {
     const bytes = uploaded.reduce((sum, output) => sum + output.size, 0);
     this.log("INFO", `uploaded ${uploaded.length} output file(s), ${bytes} bytes`);
     this.finish({ kind: "succeeded", outputs: [...uploaded, ...texts] });
-    // Safe in R2 now: what the prompt wrote to ComfyUI's output and temp folders is litter.
-    await instance.folders?.remove(
-      files.filter((file) => file.type === "output" || file.type === "temp") as ComfyFile[],
-    );
   }
 
   /**

@@ -77,4 +77,23 @@ describe("files the agent leaves in ComfyUI's folders", () => {
     expect(filesUnder(comfyDir, "output")).toEqual(["output/theirs_00001_.png"]);
     expect(filesUnder(comfyDir, "temp")).toEqual([]);
   });
+
+  it("removes the outputs of a run cancelled while they upload, which will never reach R2", async () => {
+    h = await startHarness({ comfyDirs: true, mock: { grantUploads: false } });
+    const comfyDir = h.config.comfyDir?.[0] as string;
+    const job = jobMessage(imageGraph());
+    h.mock.send(job);
+    await h.mock.until(
+      () => h.mock.all("upload_request").find((r) => r.run_id === job.run_id),
+      "the upload request",
+    );
+    expect(filesUnder(comfyDir, "output")).not.toEqual([]);
+
+    h.mock.send({ type: "cancel", run_id: job.run_id, lease_token: job.lease_token, reason: "cancelled" });
+    await h.mock.untilReport(job.run_id, "cancelled");
+    await h.mock.until(() => h.agent.runningJobs.length === 0, "the run to end");
+    expect(h.mock.uploads).toEqual([]);
+    expect(filesUnder(comfyDir, "output")).toEqual([]);
+    expect(filesUnder(comfyDir, "temp")).toEqual([]);
+  });
 });
