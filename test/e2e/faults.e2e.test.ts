@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
 import { buildAgent, type RunningAgent, startAgent } from "./support/agent";
 import * as api from "./support/api";
+import { objectKeys } from "./support/bucket";
 import { FAULT_TRIALS, type FaultSummary, FaultTally } from "./support/fault-tally";
 import { startTcpProxy } from "./support/tcp-proxy";
 import { type E2EUser, type RunningWorker, startWorker } from "./support/worker";
@@ -115,6 +116,36 @@ function expectNoHarm(summary: FaultSummary) {
 
 const running = (sim: ComfySimulator) => sim.queue().running.length > 0;
 
+/** Presigned output PUTs, as they reach the local S3 endpoint of `wrangler dev`. */
+const OUTPUT_PUT = /^PUT \/cdn-cgi\/local\/r2\/s3\/[^/]+\/outputs\//;
+
+const outputPrefix = (user: E2EUser, runId: string) => `outputs/${user.id}/${runId}/`;
+
+async function filesOfRun(user: E2EUser, runId: string) {
+  type FileList = { files: { id: string }[] };
+  return (await api.call<FileList>(worker, user, "GET", `/api/files?run_id=${runId}`)).files;
+}
+
+/** The run's objects in R2 beyond its file records: what nothing would ever clean up. */
+async function orphanedObjects(user: E2EUser, runId: string) {
+  const objects = await objectKeys(worker, outputPrefix(user, runId));
+  return Math.max(0, objects.length - (await filesOfRun(user, runId)).length);
+}
+
+/** Waits until no instance holds the run any more: its Dispatcher has finished with it. */
+async function untilLetGo(user: E2EUser, runId: string) {
+  type Instances = { data: { current_task_id: string | null }[] };
+  const holding = async () =>
+    (await api.call<Instances>(worker, user, "GET", "/api/instances")).data.some(
+      (i) => i.current_task_id === runId,
+    );
+  await expect.poll(holding, { timeout: 30_000 }).toBe(false);
+}
+
+async function cancel(user: E2EUser, runId: string) {
+  return api.call<{ status: string }>(worker, user, "POST", `/api/run/${runId}/cancel`);
+}
+
 describe(`infrastructure faults (${FAULT_TRIALS} trials each; FAULT_TRIALS sets it)`, () => {
   it("agent SIGKILLed mid-run and restarted while ComfyUI keeps running: picked up, executed once", async () => {
     const user = await worker.createUser("faults");
@@ -221,6 +252,55 @@ describe(`infrastructure faults (${FAULT_TRIALS} trials each; FAULT_TRIALS sets 
       expect((await api.call<api.RunView>(worker, user, "GET", `/api/run/${runId}`)).attempt).toBe(1);
     }
     expect(sim.counters.prompts).toBe(runIds.length);
+    await expectNoLitter(host);
+  });
+
+  it("cancel racing with the output upload, both ways: cancel wins until success is recorded; no orphaned object", async () => {
+    const user = await worker.createUser("faults");
+    const target = new URL(worker.url);
+    // The agent reaches the control plane, and so R2's presigned PUTs, through the proxy.
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+    cleanup.push(() => proxy.close());
+    const host = await gpuHost(user, 1, proxy.url);
+    const [sim] = host.sims as [ComfySimulator];
+    const { deploymentId, fileId } = await invertSetup(user, sim);
+    const tally = new FaultTally("cancel racing with upload", worker, user);
+    for (let trial = 0; trial < FAULT_TRIALS; trial++) {
+      // The output is in R2 but the agent has not heard so, so it has not reported success: cancel now.
+      const hold = proxy.holdReplies(OUTPUT_PUT);
+      const cancelledRun = await queueRun(user, deploymentId, fileId);
+      await hold.reached();
+      expect(await objectKeys(worker, outputPrefix(user, cancelledRun))).toHaveLength(1);
+      expect(await cancel(user, cancelledRun)).toMatchObject({ status: "cancelled" });
+      tally.add(cancelledRun, "cancelled");
+      await tally.settle(cancelledRun);
+      await untilLetGo(user, cancelledRun);
+      hold.release();
+      expect(await objectKeys(worker, outputPrefix(user, cancelledRun))).toEqual([]);
+      expect(await filesOfRun(user, cancelledRun)).toEqual([]);
+
+      // Success recorded first: the cancel right after it changes nothing, and the files stay.
+      const finishedRun = await queueRun(user, deploymentId, fileId);
+      await api.waitForStatus(worker, user, finishedRun, ["success", "failed", "cancelled"], 60_000);
+      expect(await cancel(user, finishedRun)).toMatchObject({ status: "success" });
+      tally.add(finishedRun, "success");
+      await tally.settle(finishedRun);
+      const [file] = await filesOfRun(user, finishedRun);
+      expect(await objectKeys(worker, outputPrefix(user, finishedRun))).toHaveLength(1);
+      const content = await fetch(`${worker.url}/api/files/${file?.id}`, {
+        headers: { Authorization: `Bearer ${user.apiKey}` },
+      });
+      expect(content.status).toBe(200);
+      expect((await content.arrayBuffer()).byteLength).toBeGreaterThan(0);
+    }
+    const summary = await tally.summarize(host.sims, (runId) => orphanedObjects(user, runId));
+    expect(summary).toMatchObject({
+      runs: 2 * FAULT_TRIALS,
+      lost: 0,
+      executedTwice: 0,
+      stuck: 0,
+      orphanedObjects: 0,
+    });
     await expectNoLitter(host);
   });
 

@@ -125,9 +125,14 @@ export type DevServerOptions = {
   extraArgs?: string[];
 };
 
+/** Credentials of the local S3 endpoint (`/cdn-cgi/local/r2/s3/<bucket>`) that `wrangler dev` serves. */
+export type LocalS3Credentials = { accessKeyId: string; secretAccessKey: string };
+
 export type DevServer = {
   url: string;
   port: number;
+  /** Null when the caller brought its own config. */
+  s3: LocalS3Credentials | null;
   inspectorPort: number;
   /** Its process group, stopped as one. */
   pid: number;
@@ -180,7 +185,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       log?.end();
       if (local) await rm(local.config, { force: true });
     };
-    return { url, port, inspectorPort, pid: child.pid as number, logs: () => output, stop };
+    const s3 = local?.s3 ?? null;
+    return { url, port, s3, inspectorPort, pid: child.pid as number, logs: () => output, stop };
   }
 }
 
@@ -191,5 +197,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 function localS3Config() {
   const s3 = newLocalS3Credentials();
   const config = writeLocalWranglerConfig(`test-${randomUUID().slice(0, 8)}`, s3);
-  return { config, vars: { R2_ACCESS_KEY_ID: s3.accessKeyId, R2_SECRET_ACCESS_KEY: s3.secretAccessKey } };
+  return {
+    config,
+    s3,
+    vars: { R2_ACCESS_KEY_ID: s3.accessKeyId, R2_SECRET_ACCESS_KEY: s3.secretAccessKey },
+  };
 }

@@ -12,7 +12,7 @@ type Ending = { view: RunView; endedAt: number };
 export interface FaultSummary {
   fault: string;
   runs: number;
-  /** Ended in anything but `success`. */
+  /** Ended in anything but the outcome the fault allows: `success`, unless the test cancelled it. */
   lost: number;
   /** Prompts of the run that ComfyUI executed to the end more than once, over all simulators. */
   executedTwice: number;
@@ -20,6 +20,8 @@ export interface FaultSummary {
   stuck: number;
   /** From the fault to the run's end, per run, in ms. */
   recoveryMs: { p50: number; max: number };
+  /** Objects R2 holds under the runs' output prefixes without a file record (when counted). */
+  orphanedObjects?: number;
 }
 
 /**
@@ -28,7 +30,12 @@ export interface FaultSummary {
  * uploaded for it (`ce_<run id>_…`), so an execution repeated under another prompt id still counts.
  */
 export class FaultTally {
-  private readonly runs: { runId: string; faultAt: number; end?: Promise<Ending | undefined> }[] = [];
+  private readonly runs: {
+    runId: string;
+    expected: string;
+    faultAt: number;
+    end?: Promise<Ending | undefined>;
+  }[] = [];
 
   constructor(
     private readonly fault: string,
@@ -37,9 +44,9 @@ export class FaultTally {
     private readonly deadlineMs = 60_000,
   ) {}
 
-  /** A run that a fault hit just now. */
-  add(runId: string, faultAt = Date.now()): void {
-    this.runs.push({ runId, faultAt });
+  /** A run that a fault hit just now, and the status it must end in. */
+  add(runId: string, expected = "success", faultAt = Date.now()): void {
+    this.runs.push({ runId, expected, faultAt });
   }
 
   /** Waits for the run to end (or to count as stuck), timing its recovery from the fault. */
@@ -50,18 +57,24 @@ export class FaultTally {
     return run.end;
   }
 
-  async summarize(sims: ComfySimulator[]): Promise<FaultSummary> {
+  /** `orphansOf` counts a run's objects in R2 that have no file record. */
+  async summarize(
+    sims: ComfySimulator[],
+    orphansOf?: (runId: string) => Promise<number>,
+  ): Promise<FaultSummary> {
     const recoveries: number[] = [];
     let lost = 0;
     let stuck = 0;
     let executedTwice = 0;
-    for (const { runId, faultAt } of this.runs) {
+    let orphanedObjects = 0;
+    for (const { runId, expected, faultAt } of this.runs) {
       const run = await this.settle(runId);
       if (!run) stuck += 1;
       else {
         recoveries.push(run.endedAt - faultAt);
-        if (run.view.status !== "success") lost += 1;
+        if (run.view.status !== expected) lost += 1;
       }
+      if (orphansOf) orphanedObjects += await orphansOf(runId);
       const finished = sims
         .flatMap((sim) => sim.counters.executions)
         .filter((e) => e.finished && JSON.stringify(e.prompt).includes(`ce_${runId}_`)).length;
@@ -75,6 +88,7 @@ export class FaultTally {
       executedTwice,
       stuck,
       recoveryMs: { p50: recoveries[Math.floor(recoveries.length / 2)] ?? 0, max: recoveries.at(-1) ?? 0 },
+      ...(orphansOf ? { orphanedObjects } : {}),
     };
     console.log(`fault report: ${JSON.stringify(summary)}`);
     return summary;

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { inject } from "vitest";
-import { applyMigrations, type DevServer, startDevServer } from "./dev-server";
+import { applyMigrations, type DevServer, type LocalS3Credentials, startDevServer } from "./dev-server";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -27,6 +27,8 @@ export type RunningWorker = {
   url: string;
   /** Registers a fresh user, logs in and creates an API key. */
   createUser(label?: string): Promise<E2EUser>;
+  /** The local S3 endpoint's credentials, to look into the bucket as R2 holds it. */
+  readonly s3: LocalS3Credentials;
   /** Everything wrangler printed so far, for failure messages. */
   logs(): string;
   /** Stops `wrangler dev` and starts it again on the same port with the same state, as after a crash. */
@@ -99,7 +101,17 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
     await server.stop();
     server = await startDevServer({ persistTo, vars, port: server.port, timeoutMs: options.timeoutMs });
   };
-  return { url: server.url, createUser: userFactory(server.url), logs: () => server.logs(), restart, stop };
+  return {
+    url: server.url,
+    // A restart writes a config with fresh credentials: always the running server's.
+    get s3() {
+      return server.s3 as LocalS3Credentials;
+    },
+    createUser: userFactory(server.url),
+    logs: () => server.logs(),
+    restart,
+    stop,
+  };
 }
 
 export function userFactory(url: string): RunningWorker["createUser"] {
