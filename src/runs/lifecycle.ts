@@ -71,8 +71,11 @@ export async function changeRunStatus(
  */
 async function afterRunChange(ctx: LifecycleContext, change: RunChange): Promise<void> {
   await runRoomClient(ctx.env, change.after.id).publishStatus(change.after);
-  await enqueueRunWebhooks(ctx.env, ctx.db, change.after);
-  await publishTaskStatus(ctx.env, change.after.userId, change.after);
+  // Independent of each other, and neither throws: one wait, not two, on every status change.
+  await Promise.all([
+    enqueueRunWebhooks(ctx.env, ctx.db, change.after),
+    publishTaskStatus(ctx.env, change.after.userId, change.after),
+  ]);
 }
 
 /** Timestamps and progress that follow from the move itself. */
