@@ -89,15 +89,17 @@ async function writeChange(
 }
 
 /**
- * What follows every committed status change. The RunRoom event comes first; the run's webhooks and
- * fleet events, independent of each other and never throwing, then go together.
+ * What follows every committed status change: the RunRoom event, the run's webhooks and the fleet
+ * event, all at once (each reads only `change`; D1 already holds the row). Webhooks and fleet events
+ * never throw; a RunRoom failure is the caller's, after the other two have gone.
  */
 async function afterRunChange(ctx: LifecycleContext, change: RunChange): Promise<void> {
-  await runRoomClient(ctx.env, change.after.id).publishStatus(change.after);
-  await Promise.all([
+  const [room] = await Promise.allSettled([
+    runRoomClient(ctx.env, change.after.id).publishStatus(change.after),
     enqueueRunWebhooks(ctx.env, ctx.db, change.after),
     publishTaskStatus(ctx.env, change.after.userId, change.after),
   ]);
+  if (room.status === "rejected") throw room.reason;
 }
 
 /** Timestamps and progress that follow from the move itself. */
