@@ -5,8 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { backlogCost } from "./lib/backlog";
 import { payload } from "./lib/bytes";
 import { BENCH_MARKER, dispatchLatency } from "./lib/dispatch";
+import { fanOut } from "./lib/fan-out";
 import { emulatedFleet, type Fleet, type FleetOptions } from "./lib/fleet";
 import { pushLatency, startFloor } from "./lib/floor";
 import { agentFootprint, progressGraph } from "./lib/footprint";
@@ -22,7 +24,9 @@ import {
 } from "./lib/product";
 import { formatProfile, type ProfileSummary, profileDuring } from "./lib/profile";
 import { type Figure, figure, machineInfo, table } from "./lib/report";
+import { backlogFigures, fanOutFigures, sustainedFigures } from "./lib/scale-rows";
 import { percentile } from "./lib/stats";
+import { sustainedLoad } from "./lib/sustained";
 import { throughput } from "./lib/throughput";
 import { bytesRoundTrip } from "./lib/transfer";
 import { root, type WranglerServer } from "./lib/wrangler";
@@ -47,6 +51,9 @@ const FULL = {
   footprint: { jobs: 4, steps: 250, stepMs: 8 },
   bytes: 200 * 1024 * 1024,
   bytesReps: 3,
+  backlog: { backlog: 10_000, runs: 100, warmup: 5, clients: 32 },
+  fanOut: { subscribers: 1_000, steps: 20 },
+  sustained: { runs: 2_000, clients: 32, agents: 4, drainTimeoutMs: 600_000, settleMs: 2_000 },
 };
 const SMOKE = {
   dispatch: { runs: 12, blocks: 2, warmup: 2 },
@@ -55,6 +62,9 @@ const SMOKE = {
   footprint: { jobs: 4, steps: 25, stepMs: 8 },
   bytes: 4 * 1024 * 1024,
   bytesReps: 1,
+  backlog: { backlog: 40, runs: 5, warmup: 1, clients: 4 },
+  fanOut: { subscribers: 10, steps: 3 },
+  sustained: { runs: 40, clients: 4, agents: 4, drainTimeoutMs: 60_000, settleMs: 200 },
 };
 const config = args.smoke ? SMOKE : FULL;
 
@@ -98,6 +108,9 @@ const FIGURE_NAMES: Record<number, string> = {
   4: "overhead per run",
   5: "agent footprint",
   6: "bytes to R2 and back",
+  7: "cost vs backlog",
+  8: "fan-out",
+  9: "sustained load",
 };
 
 /** The line of an error that says what went wrong (build tools put it after a command line). */
@@ -438,6 +451,18 @@ async function main() {
     await part([3], "3: throughput", () => row3(ctx));
     await part([5], "5: agent footprint", () => row5(ctx));
     await part([6], "6: bytes", () => row6(ctx));
+    // Row 7 leaves its backlog waiting in its own pool, so it comes after every row it could weigh on.
+    await part([8], "8: fan-out", async () =>
+      fanOutFigures(await fanOut(controlPlane, floor, account, config.fanOut), config.fanOut.subscribers),
+    );
+    await part([9], "9: sustained load", async () => {
+      const t = config.sustained;
+      const fleet = () => startFleet(ctx, "sustained", t.agents, { steps: 0, stepMs: 0 });
+      return sustainedFigures(await sustainedLoad(controlPlane, account, "sustained", fleet, t), t.clients);
+    });
+    await part([7], "7: cost vs backlog", async () =>
+      backlogFigures(await backlogCost(controlPlane, account, config.backlog)),
+    );
   } finally {
     await stopAll();
     if (!args.keep) rmSync(workDir, { recursive: true, force: true });

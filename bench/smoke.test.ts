@@ -28,6 +28,12 @@ const ROWS: [number, RegExp][] = [
   [5, /^agent CPU per 1,000 progress events$/],
   [6, /^bytes up \(/],
   [6, /^bytes down \(/],
+  [7, /^dispatch p50 with a backlog$/],
+  [7, /^accept CPU per run with a backlog$/],
+  [8, /^fan-out p50 to the last of \d+ subscribers$/],
+  [9, /^sustained completions\/s$/],
+  [9, /^sustained errors \/ lost \/ run twice$/],
+  [9, /^runtime memory after the drain$/],
 ];
 
 let child: ChildProcess | undefined;

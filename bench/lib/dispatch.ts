@@ -1,5 +1,6 @@
 import { dialServer, type JobMessage, TestAgent } from "../../test/helpers/test-agent";
 import { pushLatency } from "./floor";
+import { groupCpuMs } from "./procs";
 import type { Account } from "./product";
 import { createDeployment, createMachine, queueRun } from "./product";
 import type { WranglerServer } from "./wrangler";
@@ -54,18 +55,7 @@ export async function dispatchLatency(
   const floorPost: number[] = [];
   let marker = 0;
 
-  const oneRun = async () => {
-    const arrived = new Promise<{ job: JobMessage; at: number }>((resolve) => {
-      agent.onJob = (job, at) => resolve({ job, at });
-    });
-    const sent = performance.now();
-    const runId = await queueRun(controlPlane, account, deploymentId, marker++);
-    const returned = performance.now();
-    const { job, at } = await withTimeout(arrived, 10_000, `job for run ${runId}`);
-    if (job.run_id !== runId) throw new Error(`expected the job of ${runId}, got ${job.run_id}`);
-    await agent.complete(job, ACK_TIMEOUT_MS);
-    return { latency: at - sent, post: returned - sent };
-  };
+  const oneRun = () => timedDispatch(controlPlane, account, agent, deploymentId, marker++);
 
   try {
     for (let i = 0; i < opts.warmup; i++) await oneRun();
@@ -85,4 +75,30 @@ export async function dispatchLatency(
     agent.close();
   }
   return { product, productPost, floor: floorSamples, floorPost };
+}
+
+/**
+ * One run of the deployment through the product: `POST /api/run/deployment/queue` sent → its `job`
+ * frame at `agent` (which must hold the pool's only idle slot), then completed at zero time. Returns
+ * the dispatch latency, the POST's round trip, and the control plane's CPU while the POST was open.
+ */
+export async function timedDispatch(
+  controlPlane: WranglerServer,
+  account: Account,
+  agent: TestAgent,
+  deploymentId: string,
+  marker: number,
+) {
+  const arrived = new Promise<{ job: JobMessage; at: number }>((resolve) => {
+    agent.onJob = (job, at) => resolve({ job, at });
+  });
+  const cpuBefore = groupCpuMs(controlPlane.pid);
+  const sent = performance.now();
+  const runId = await queueRun(controlPlane, account, deploymentId, marker);
+  const returned = performance.now();
+  const postCpuMs = groupCpuMs(controlPlane.pid) - cpuBefore;
+  const { job, at } = await withTimeout(arrived, 10_000, `job for run ${runId}`);
+  if (job.run_id !== runId) throw new Error(`expected the job of ${runId}, got ${job.run_id}`);
+  await agent.complete(job, ACK_TIMEOUT_MS);
+  return { latency: at - sent, post: returned - sent, postCpuMs };
 }

@@ -166,3 +166,21 @@ export function groupCpuMs(pgid: number): number {
   }
   return total;
 }
+
+/** Resident memory (MB) of the live processes of a process group whose command name is `comm`. */
+export function groupRssMb(pgid: number, comm: string): number {
+  let total = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) !== pgid || name !== comm) continue;
+      total += processUsage(Number(entry)).rssMb;
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return total;
+}

@@ -99,6 +99,8 @@ export async function createDeployment(
   pool: string,
   graph: Record<string, unknown>,
   marker: { node: string; input: string; type: "integer" | "string" },
+  /** Pins the deployment's runs to this machine. */
+  machineId?: string,
 ): Promise<string> {
   const headers = bearer(account.apiKey);
   const workflow = await call<{ id: string }>("POST", `${server.url}/api/workflow`, {
@@ -112,6 +114,7 @@ export async function createDeployment(
       environment: "production",
       pool,
       inputs: [{ input_id: "marker", node_id: marker.node, input_name: marker.input, type: marker.type }],
+      ...(machineId ? { machine_id: machineId } : {}),
     },
     headers,
   });

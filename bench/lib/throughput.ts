@@ -8,7 +8,7 @@ import type { WranglerServer } from "./wrangler";
 
 type Totals = Record<"success" | "failed" | "other", number>;
 
-async function countRuns(
+export async function countRuns(
   controlPlane: WranglerServer,
   account: Account,
   deploymentId: string,
@@ -53,53 +53,23 @@ export async function throughput(
     let productCpu = groupCpuMs(controlPlane.pid);
     const benchCpu = process.cpuUsage();
 
-    let accepted = 0;
-    let errors = 0;
-    const errorSamples: string[] = [];
-    let nextMarker = 1;
     const started = performance.now();
     const deadline = started + opts.durationMs;
-    await Promise.all(
-      Array.from({ length: opts.clients }, async () => {
-        while (performance.now() < deadline) {
-          const marker = nextMarker++;
-          try {
-            const res = await request("POST", `${controlPlane.url}/api/run/deployment/queue`, {
-              body: { deployment_id: deploymentId, inputs: { marker } },
-              headers: bearer(account.apiKey),
-            });
-            if (res.status === 200) accepted++;
-            else {
-              errors++;
-              if (errorSamples.length < 5) errorSamples.push(`${res.status} ${res.body.slice(0, 200)}`);
-            }
-          } catch (err) {
-            errors++;
-            if (errorSamples.length < 5) errorSamples.push(String(err));
-          }
-        }
-      }),
-    );
+    const { accepted, errors, errorSamples } = await queueFromClients(controlPlane, account, deploymentId, {
+      clients: opts.clients,
+      more: () => performance.now() < deadline,
+    });
     const seconds = (performance.now() - started) / 1000;
     const acceptedAt = performance.now();
 
-    // Every accepted run must end, once, successfully.
-    let totals = await countRuns(controlPlane, account, deploymentId);
-    const drainDeadline = Date.now() + opts.drainTimeoutMs;
-    while (totals.success + totals.failed < accepted && Date.now() < drainDeadline) {
-      await sleep(250);
-      totals = await countRuns(controlPlane, account, deploymentId);
-    }
-    const drainedAt = performance.now();
-    if (totals.failed > 0) {
-      const page = await call<{ runs: { status: string; error: unknown }[] }>(
-        "GET",
-        `${controlPlane.url}/api/runs?deployment_id=${deploymentId}&status=failed,cancelled,timeout&limit=3`,
-        { headers: bearer(account.apiKey) },
-      );
-      for (const run of page.runs)
-        errorSamples.push(`run ${run.status}: ${JSON.stringify(run.error).slice(0, 200)}`);
-    }
+    const { totals, drainedAt } = await drain(
+      controlPlane,
+      account,
+      deploymentId,
+      accepted,
+      opts.drainTimeoutMs,
+    );
+    errorSamples.push(...totals.failures);
     productCpu = groupCpuMs(controlPlane.pid) - productCpu;
     const benchCpuMs = (({ user, system }) => (user + system) / 1000)(process.cpuUsage(benchCpu));
     // The second half of the floor runs once the product is idle again, like the first.
@@ -136,4 +106,73 @@ export async function throughput(
   } finally {
     await fleet.stop();
   }
+}
+
+/**
+ * `clients` concurrent clients each queue runs of the deployment one after another while `more()` says
+ * so (asked before each request); every run gets its own marker. Counts 2xx answers and the rest.
+ */
+export async function queueFromClients(
+  controlPlane: WranglerServer,
+  account: Account,
+  deploymentId: string,
+  opts: { clients: number; more: () => boolean },
+) {
+  let accepted = 0;
+  let errors = 0;
+  const errorSamples: string[] = [];
+  let nextMarker = 1;
+  const failed = (sample: string) => {
+    errors++;
+    if (errorSamples.length < 5) errorSamples.push(sample);
+  };
+  await Promise.all(
+    Array.from({ length: opts.clients }, async () => {
+      while (opts.more()) {
+        const marker = nextMarker++;
+        try {
+          const res = await request("POST", `${controlPlane.url}/api/run/deployment/queue`, {
+            body: { deployment_id: deploymentId, inputs: { marker } },
+            headers: bearer(account.apiKey),
+          });
+          if (res.status === 200) accepted++;
+          else failed(`${res.status} ${res.body.slice(0, 200)}`);
+        } catch (err) {
+          failed(String(err));
+        }
+      }
+    }),
+  );
+  return { accepted, errors, errorSamples };
+}
+
+/**
+ * Waits until every accepted run of the deployment has ended (or `timeoutMs` passes); returns the
+ * totals by outcome, when they were read, and a few failed runs' errors.
+ */
+export async function drain(
+  controlPlane: WranglerServer,
+  account: Account,
+  deploymentId: string,
+  accepted: number,
+  timeoutMs: number,
+) {
+  let totals = await countRuns(controlPlane, account, deploymentId);
+  const deadline = Date.now() + timeoutMs;
+  while (totals.success + totals.failed < accepted && Date.now() < deadline) {
+    await sleep(250);
+    totals = await countRuns(controlPlane, account, deploymentId);
+  }
+  const drainedAt = performance.now();
+  const failures: string[] = [];
+  if (totals.failed > 0) {
+    const page = await call<{ runs: { status: string; error: unknown }[] }>(
+      "GET",
+      `${controlPlane.url}/api/runs?deployment_id=${deploymentId}&status=failed,cancelled,timeout&limit=3`,
+      { headers: bearer(account.apiKey) },
+    );
+    for (const run of page.runs)
+      failures.push(`run ${run.status}: ${JSON.stringify(run.error).slice(0, 200)}`);
+  }
+  return { totals: { ...totals, failures }, drainedAt };
 }

@@ -27,7 +27,10 @@ export class RunRoom extends DurableObject<Bindings> {
     this.previews = new LatestPreview(ctx.storage.kv);
   }
 
-  /** Sets the first snapshot; ignored once the run has events, so a late call cannot rewind it. */
+  /**
+   * Sets the snapshot of a room that has none yet (no status event came): a subscriber's read of the
+   * run. Ignored once a status event set it, so a late call cannot rewind it.
+   */
   async init(snapshot: RunSnapshot): Promise<void> {
     this.log.initSnapshot(snapshot);
   }

@@ -1,3 +1,4 @@
+import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { isTerminal, type NewRun, type RunRow, type RunStatus } from "../db/schema";
 import { publishTaskStatus } from "../durable/fleet-room/client";
@@ -38,6 +39,13 @@ export const canMove = (from: RunStatus, to: RunStatus) => ALLOWED_FROM[to].incl
 const MAX_TRIES = 3;
 
 /**
+ * What a caller already knows or writes with a change: the run's row read in the same round trip as
+ * its own reads (`before`, for the first try), and writes that belong to the change (`alongside`), made
+ * in one D1 batch with it.
+ */
+export type ChangeOptions = { before?: RunRow; alongside?: BatchItem<"sqlite">[] };
+
+/**
  * THE transition point: every change of a run's status flows through here, and nothing else writes
  * `runs.status`. D1 first (compare-and-set on the status read), then `afterRunChange`. Returns the new
  * row, or undefined when the move is not allowed from where the run is (a late or repeated change),
@@ -48,15 +56,19 @@ export async function changeRunStatus(
   runId: string,
   to: RunStatus,
   fields: RunChangeFields = {},
+  options: ChangeOptions = {},
 ): Promise<RunRow | undefined> {
+  let known = options.before;
   for (let tries = 0; tries < MAX_TRIES; tries++) {
-    const before = await findRunById(ctx.db, runId);
+    const before = known ?? (await findRunById(ctx.db, runId));
+    known = undefined;
     if (!before || !canMove(before.status, to)) return undefined;
-    const after = await updateRunStatus(ctx.db, runId, before.status, {
+    const update = updateRunStatus(ctx.db, runId, before.status, {
       ...fields,
       ...stamps(before, to, fields),
       status: to,
     });
+    const [after] = await writeChange(ctx.db, update, options.alongside ?? []);
     if (after) {
       await afterRunChange(ctx, { before, after });
       return after;
@@ -65,14 +77,29 @@ export async function changeRunStatus(
   throw new Error(`run ${runId}: status kept changing under a move to ${to}`);
 }
 
+/** The change's update, in one batch with the writes that belong to it when there are any. */
+async function writeChange(
+  db: Db,
+  update: ReturnType<typeof updateRunStatus>,
+  alongside: BatchItem<"sqlite">[],
+) {
+  if (alongside.length === 0) return update;
+  const results = await db.batch([update, ...alongside]);
+  return results[0];
+}
+
 /**
- * What follows every committed status change, in order. The RunRoom event comes first; the run's
- * webhooks and fleet events are one more line here, each taking the same `change`.
+ * What follows every committed status change: the RunRoom event, the run's webhooks and the fleet
+ * event, all at once (each reads only `change`; D1 already holds the row). Webhooks and fleet events
+ * never throw; a RunRoom failure is the caller's, after the other two have gone.
  */
 async function afterRunChange(ctx: LifecycleContext, change: RunChange): Promise<void> {
-  await runRoomClient(ctx.env, change.after.id).publishStatus(change.after);
-  await enqueueRunWebhooks(ctx.env, ctx.db, change.after);
-  await publishTaskStatus(ctx.env, change.after.userId, change.after);
+  const [room] = await Promise.allSettled([
+    runRoomClient(ctx.env, change.after.id).publishStatus(change.after),
+    enqueueRunWebhooks(ctx.env, ctx.db, change.after),
+    publishTaskStatus(ctx.env, change.after.userId, change.after),
+  ]);
+  if (room.status === "rejected") throw room.reason;
 }
 
 /** Timestamps and progress that follow from the move itself. */

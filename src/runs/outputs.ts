@@ -1,11 +1,10 @@
-import type { Db } from "../db/client";
 import type { RunRow, StoredOutput } from "../db/schema";
 import type { Bindings } from "../env";
 import { normaliseContentType, sanitiseFilename } from "../lib/file-types";
 import { newId, nowIso } from "../lib/ids";
 import { presignPut, signedDownloadUrl } from "../lib/signed-urls";
 import type { RunOutput } from "../protocol/v1";
-import { type FileRow, findOwnedFileByKey, insertFile } from "../stores/files";
+import type { FileRow, NewFile } from "../stores/files";
 
 const UPLOAD_GRANT_TTL_SECONDS = 3600;
 const RECORDED_URL_TTL_SECONDS = 7 * 86400;
@@ -47,55 +46,48 @@ export async function discardUploadedOutputs(env: Bindings, keys: Iterable<strin
 }
 
 /**
- * Records a run output that an agent already PUT to R2 at `key`. Idempotent per key, so a resent
- * completion report does not record it twice.
+ * The run's outputs as they are stored, each uploaded one as a file of the run's owner with a signed URL
+ * for browsers. A key already recorded (a resent completion report) keeps its file; `newFiles` are the
+ * rows to insert, with the run's final write, for the others.
  */
-export async function recordOutputFile(
-  db: Db,
-  input: { userId: string; runId: string; key: string; filename: string; contentType: string; size: number },
-): Promise<FileRow> {
-  const existing = await findOwnedFileByKey(db, input.userId, input.key);
-  if (existing) return existing;
-  return insertFile(db, {
-    id: newId(),
-    userId: input.userId,
-    r2Key: input.key,
-    filename: sanitiseFilename(input.filename, "output"),
-    contentType: normaliseContentType(input.contentType) ?? "application/octet-stream",
-    size: input.size,
-    status: "ready",
-    purpose: "output",
-    runId: input.runId,
-    confirmedAt: nowIso(),
-  });
-}
-
-/** Records each uploaded output as a file of the run's owner, with a signed URL for browsers. */
-export async function recordRunOutputs(
+export async function outputFiles(
   env: Bindings,
-  db: Db,
   run: { runId: string; userId: string; origin: string },
   outputs: RunOutput[],
-): Promise<StoredOutput[]> {
-  return Promise.all(
+  recorded: FileRow[],
+): Promise<{ stored: StoredOutput[]; newFiles: NewFile[] }> {
+  const byKey = new Map(recorded.map((file) => [file.r2Key, file]));
+  const newFiles: NewFile[] = [];
+  const stored = await Promise.all(
     outputs.map(async (output) => {
       if (!output.key) return output;
-      const file = await recordOutputFile(db, {
-        userId: run.userId,
-        runId: run.runId,
-        key: output.key,
-        filename: output.filename,
-        contentType: output.content_type,
-        size: output.size,
-      });
+      let id = byKey.get(output.key)?.id;
+      if (!id) {
+        id = newId();
+        newFiles.push(newOutputFile(id, run, output));
+      }
       return {
         ...output,
-        file_id: file.id,
-        url: await signedDownloadUrl(env, run.origin, file.id, RECORDED_URL_TTL_SECONDS),
+        file_id: id,
+        url: await signedDownloadUrl(env, run.origin, id, RECORDED_URL_TTL_SECONDS),
       };
     }),
   );
+  return { stored, newFiles };
 }
+
+const newOutputFile = (id: string, run: { runId: string; userId: string }, output: RunOutput): NewFile => ({
+  id,
+  userId: run.userId,
+  r2Key: output.key as string,
+  filename: sanitiseFilename(output.filename, "output"),
+  contentType: normaliseContentType(output.content_type) ?? "application/octet-stream",
+  size: output.size,
+  status: "ready",
+  purpose: "output",
+  runId: run.runId,
+  confirmedAt: nowIso(),
+});
 
 /** The run with every output URL signed afresh, so a URL read now is good for a day from now. */
 export async function withFreshOutputUrls(env: Bindings, origin: string, run: RunRow): Promise<RunRow> {

@@ -2,9 +2,10 @@ import type { RunError } from "../db/schema";
 import { publishFleetEvent } from "../durable/fleet-room/client";
 import { runRoomClient } from "../durable/run-room/client";
 import type { Progress, RunOutput, RunReport } from "../protocol/v1";
-import { appendLogs, updateLiveRun } from "../stores/runs";
-import { changeRunStatus, type LifecycleContext } from "./lifecycle";
-import { recordRunOutputs } from "./outputs";
+import { findOwnedFilesByKeys, insertFileOnce } from "../stores/files";
+import { appendLogs, findRunById, updateLiveRun } from "../stores/runs";
+import { type ChangeOptions, changeRunStatus, type LifecycleContext } from "./lifecycle";
+import { outputFiles } from "./outputs";
 
 const PROGRESS_WRITE_INTERVAL_MS = 1000;
 
@@ -91,10 +92,15 @@ export class RunReports {
     }
   }
 
-  private end(runId: string, to: "success" | "failed" | "cancelled" | "timeout", fields = {}) {
+  private end(
+    runId: string,
+    to: "success" | "failed" | "cancelled" | "timeout",
+    fields = {},
+    options: ChangeOptions = {},
+  ) {
     const latest = this.progress.get(runId)?.latest;
     this.progress.delete(runId);
-    return changeRunStatus(this.ctx, runId, to, latest ? { ...fields, progress: latest } : fields);
+    return changeRunStatus(this.ctx, runId, to, latest ? { ...fields, progress: latest } : fields, options);
   }
 
   private async onProgress({ runId, userId }: ReportedRun, progress: Progress) {
@@ -128,7 +134,16 @@ export class RunReports {
         `The agent reported outputs at R2 keys it was not granted for this run: ${forged.map((o) => o.key).join(", ")}`,
       );
     }
-    const recorded = await recordRunOutputs(this.ctx.env, this.ctx.db, run, outputs);
-    return this.end(run.runId, "success", { outputs: recorded });
+    // One round trip reads the run and the files already recorded; the new files go with its final write.
+    const { db, env } = this.ctx;
+    const keys = outputs.flatMap((o) => (o.key ? [o.key] : []));
+    const [before, recorded] = await db.batch([
+      findRunById(db, run.runId),
+      findOwnedFilesByKeys(db, run.userId, keys),
+    ]);
+    if (!before) return undefined;
+    const { stored, newFiles } = await outputFiles(env, run, outputs, recorded);
+    const alongside = newFiles.map((file) => insertFileOnce(db, file));
+    return this.end(run.runId, "success", { outputs: stored }, { before, alongside });
   }
 }

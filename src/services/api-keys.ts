@@ -3,6 +3,7 @@ import { randomToken, sha256Hex } from "../lib/crypto";
 import { notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { type ApiKeyRow, insertApiKey, listApiKeys, revokeApiKey } from "../stores/api-keys";
+import { forgetApiKey } from "./auth";
 import { API_KEY_PREFIX } from "./tokens";
 
 export function publicApiKey(row: ApiKeyRow) {
@@ -34,4 +35,5 @@ export async function listKeys(db: Db, userId: string) {
 
 export async function deleteApiKey(db: Db, userId: string, id: string) {
   if (!(await revokeApiKey(db, userId, id))) throw notFound("API key");
+  forgetApiKey(id);
 }

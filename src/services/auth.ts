@@ -4,6 +4,7 @@ import { randomToken, sha256Hex } from "../lib/crypto";
 import { AppError } from "../lib/errors";
 import { newId, nowIso } from "../lib/ids";
 import { hashPassword, verifyPassword } from "../lib/password";
+import { TtlCache } from "../lib/ttl-cache";
 import { findActiveKeyByHash, touchApiKey } from "../stores/api-keys";
 import {
   createSession,
@@ -140,9 +141,28 @@ export async function authenticate(db: Db, env: Bindings, token: string): Promis
   return { kind: "user", userId: user.id, role: user.role, via: "jwt", sessionId: session.id };
 }
 
+/**
+ * API keys each isolate has resolved, by the key's hash, trusted for `API_KEY_STALE_MS`: the written
+ * bound (docs/security.md) on how long a revoked key or a disabled account keeps working in an isolate
+ * other than the one that revoked it. The revoking isolate forgets the key at once (`forgetApiKey`).
+ */
+export const API_KEY_STALE_MS = 5_000;
+const principalsByKeyHash = new TtlCache<Principal>(API_KEY_STALE_MS, 10_000);
+
+/** Stops this isolate accepting a key from its cache (it was just revoked here). */
+export const forgetApiKey = (apiKeyId: string) =>
+  principalsByKeyHash.deleteWhere((p) => p.apiKeyId === apiKeyId);
+
 async function authenticateApiKey(db: Db, token: string): Promise<Principal> {
-  const found = await findActiveKeyByHash(db, await sha256Hex(token));
-  if (!found) throw new AppError("unauthorized", "Invalid or revoked API key");
+  const keyHash = await sha256Hex(token);
+  const principal = await principalsByKeyHash.getOrLoad(keyHash, () => loadApiKeyPrincipal(db, keyHash));
+  if (!principal) throw new AppError("unauthorized", "Invalid or revoked API key");
+  return principal;
+}
+
+async function loadApiKeyPrincipal(db: Db, keyHash: string): Promise<Principal | undefined> {
+  const found = await findActiveKeyByHash(db, keyHash);
+  if (!found) return undefined;
   if (!found.user.isActive) throw new AppError("forbidden", "This account is disabled");
   // Last use is kept to the minute, so a busy key does not cost a write per request.
   const lastUsed = found.key.lastUsedAt ? Date.parse(found.key.lastUsedAt) : 0;

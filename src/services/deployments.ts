@@ -3,12 +3,14 @@ import type { DeploymentEnvironment } from "../db/schema";
 import { AppError, invalid, notFound } from "../lib/errors";
 import { deriveInputSpec, type ExplicitBinding, outputSpec } from "../lib/graph";
 import { newId, nowIso } from "../lib/ids";
+import { TtlCache } from "../lib/ttl-cache";
 import type { ApiGraph, InputBinding } from "../protocol/graph";
 import {
   type DeploymentRow,
   type DeploymentView,
   findDeployment,
-  findDeploymentWithGraph,
+  findLiveDeployment,
+  findVersionGraph,
   insertDeployment,
   listDeploymentEvents,
   listDeployments as listDeploymentViews,
@@ -298,6 +300,12 @@ export async function getDeploymentHistory(db: Db, userId: string, id: string) {
 }
 
 /**
+ * Workflow versions' graphs this isolate has read: a version is immutable, so they never go stale.
+ * Shared between runs: callers never change a graph they are given.
+ */
+const graphsByVersion = new TtlCache<ApiGraph>(Number.POSITIVE_INFINITY, 256);
+
+/**
  * What a run needs from its deployment. Another owner's or a deleted deployment is a 404; a
  * deactivated one is a 409.
  */
@@ -318,10 +326,13 @@ export async function resolveDeploymentForRun(
   graph: ApiGraph;
   inputSpec: InputBinding[];
 }> {
-  const found = await findDeploymentWithGraph(db, userId, deploymentId);
-  if (!found) throw notFound("Deployment");
-  const d = found.deployment;
+  const d = await findLiveDeployment(db, userId, deploymentId);
+  if (!d) throw notFound("Deployment");
   if (!d.isActive) throw new AppError("conflict", "This deployment is deactivated");
+  const graph = await graphsByVersion.getOrLoad(d.workflowVersionId, () =>
+    findVersionGraph(db, d.workflowVersionId),
+  );
+  if (!graph) throw notFound("Deployment");
   return {
     deployment: {
       id: d.id,
@@ -332,7 +343,7 @@ export async function resolveDeploymentForRun(
       workflowVersionId: d.workflowVersionId,
       environment: d.environment,
     },
-    graph: found.graph,
+    graph,
     inputSpec: d.inputSpec,
   };
 }

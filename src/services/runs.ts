@@ -137,8 +137,6 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
     gpu,
   });
   const timeout = spec.options.timeoutMinutes;
-  // Enqueue first so the job reaches an idle agent without waiting on the room; a room that already
-  // has events ignores the late init.
   const { position, agents } = await dispatcherClient(ctx.env, ctx.userId, spec.pool)
     .enqueue({
       runId: row.id,
@@ -159,9 +157,11 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
       throw err;
     });
   const run = agents === 0 ? await addWarning(ctx.db, row, noMachineOnline(spec.pool)) : row;
-  const room = runRoomClient(ctx.env, run.id);
-  await room.init(run);
-  if (run.warnings) await room.publish(run.warnings.map((data) => ({ type: "warning" as const, data })));
+  // The room comes to exist with its first event or subscriber (which hands it the row's snapshot).
+  if (run.warnings)
+    await runRoomClient(ctx.env, run.id).publish(
+      run.warnings.map((data) => ({ type: "warning" as const, data })),
+    );
   return { run, position };
 }
 
@@ -254,7 +254,7 @@ export async function openRunSocket(
 ): Promise<Response> {
   const run = await getRun(ctx.db, ctx.userId, runId);
   if (!upgrade) throw new AppError("bad_request", "This endpoint takes a WebSocket upgrade");
-  return runRoomClient(ctx.env, run.id).openSocket(resume);
+  return runRoomClient(ctx.env, run.id).openSocket(run, resume);
 }
 
 /** A Server-Sent-Events stream of the caller's run. */
@@ -265,7 +265,7 @@ export async function openRunEvents(
   format: SseFormat = "native",
 ): Promise<Response> {
   const run = await getRun(ctx.db, ctx.userId, runId);
-  return runRoomClient(ctx.env, run.id).openEventStream(resume, format);
+  return runRoomClient(ctx.env, run.id).openEventStream(run, resume, format);
 }
 
 export const searchRuns = (db: Db, userId: string, filters: RunFilters) => listRuns(db, userId, filters);

@@ -109,12 +109,16 @@ export async function countLiveDeployments(db: Db, userId: string, workflowId: s
   return row?.n ?? 0;
 }
 
-/** A live deployment with the graph of the version it pins, for starting a run. */
-export function findDeploymentWithGraph(db: Db, userId: string, id: string) {
-  return db
-    .select({ deployment: deployments, graph: workflowVersions.workflowApi })
-    .from(deployments)
-    .innerJoin(workflowVersions, eq(workflowVersions.id, deployments.workflowVersionId))
-    .where(live(userId, id))
+/** A live deployment's own row, for starting a run (its version's graph is read apart, and cached). */
+export const findLiveDeployment = (db: Db, userId: string, id: string) =>
+  db.select().from(deployments).where(live(userId, id)).get();
+
+/** The graph of a workflow version; a version never changes once written. */
+export async function findVersionGraph(db: Db, versionId: string) {
+  const row = await db
+    .select({ graph: workflowVersions.workflowApi })
+    .from(workflowVersions)
+    .where(eq(workflowVersions.id, versionId))
     .get();
+  return row?.graph;
 }

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, lt, ne, type SQL, sql } from "drizzle-orm";
+import { and, count, desc, eq, inArray, lt, ne, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { type FilePurpose, type FileStatus, files } from "../db/schema";
 import { nowIso } from "../lib/ids";
@@ -19,6 +19,16 @@ export function findOwnedFile(db: Db, userId: string, id: string) {
 export function findOwnedFileByKey(db: Db, userId: string, key: string) {
   return db.query.files.findFirst({ where: and(eq(files.r2Key, key), eq(files.userId, userId)) });
 }
+
+/** The owner's files at these keys (a query, to run alone or in a batch). */
+export const findOwnedFilesByKeys = (db: Db, userId: string, keys: string[]) =>
+  db
+    .select()
+    .from(files)
+    .where(and(inArray(files.r2Key, keys), eq(files.userId, userId)));
+
+/** Inserts a file unless its key is taken (a query, to run in a batch with the writes it belongs to). */
+export const insertFileOnce = (db: Db, row: NewFile) => db.insert(files).values(row).onConflictDoNothing();
 
 /** For signed URLs, whose signature already names the file. */
 export function findFileById(db: Db, id: string) {

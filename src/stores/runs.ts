@@ -67,19 +67,18 @@ export async function listRuns(db: Db, userId: string, f: RunFilters) {
  * Writes a status change if the run is still in `from` (compare-and-set); returns the new row, or
  * undefined when another writer moved the run first. Only the run lifecycle calls this.
  */
-export async function updateRunStatus(
+/** The run's status moved with a compare-and-set on `from` (a query, to run alone or in a batch). */
+export const updateRunStatus = (
   db: Db,
   id: string,
   from: RunStatus,
   fields: Partial<Omit<NewRun, "id" | "userId">> & { status: RunStatus },
-): Promise<RunRow | undefined> {
-  const [row] = await db
+) =>
+  db
     .update(runs)
     .set({ ...fields, updatedAt: nowIso() })
     .where(and(eq(runs.id, id), eq(runs.status, from)))
     .returning();
-  return row;
-}
 
 /** Updates fields of a run that is not finished, without changing its status. */
 export async function updateLiveRun(db: Db, id: string, fields: Partial<NewRun>) {

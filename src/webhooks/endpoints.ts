@@ -16,7 +16,7 @@ import {
   markRedelivering,
   updateEndpoint,
 } from "../stores/webhooks";
-import type { DeliveryMessage } from "./enqueue";
+import { type DeliveryMessage, forgetTenantEndpoints } from "./enqueue";
 import { createSecretIfAbsent } from "./secrets";
 import { checkWebhookUrl } from "./urls";
 
@@ -44,6 +44,7 @@ export async function createEndpoint(ctx: Ctx, input: EndpointInput) {
     description: input.description ?? null,
     enabled: input.enabled ?? true,
   });
+  forgetTenantEndpoints(ctx.userId);
   return { ...endpointView(endpoint), secret: await createSecretIfAbsent(ctx.db, ctx.userId) };
 }
 
@@ -61,11 +62,13 @@ export async function changeEndpoint(ctx: Ctx, id: string, input: Partial<Endpoi
   const events = input.events ? [...new Set(input.events)] : undefined;
   const row = await updateEndpoint(ctx.db, ctx.userId, id, { ...input, events });
   if (!row) throw notFound("Webhook endpoint");
+  forgetTenantEndpoints(ctx.userId);
   return endpointView(row);
 }
 
 export async function removeEndpoint(ctx: Ctx, id: string) {
   if (!(await deleteEndpoint(ctx.db, ctx.userId, id))) throw notFound("Webhook endpoint");
+  forgetTenantEndpoints(ctx.userId);
 }
 
 const attemptView = (a: AttemptRow) => ({

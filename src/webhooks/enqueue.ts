@@ -2,8 +2,14 @@ import type { Db } from "../db/client";
 import type { Bindings } from "../env";
 import { base64url, randomBytes } from "../lib/crypto";
 import { nowIso } from "../lib/ids";
+import { TtlCache } from "../lib/ttl-cache";
 import type { RunRow } from "../stores/runs";
-import { type DeliveryRow, insertDeliveries, listEnabledEndpoints } from "../stores/webhooks";
+import {
+  type DeliveryRow,
+  type EndpointRow,
+  insertDeliveries,
+  listEnabledEndpoints,
+} from "../stores/webhooks";
 import { type EventType, envelope, runEventType, runWebhookBody, runWebhookWants } from "./events";
 
 /** What the delivery queue carries: the delivery's id; everything else is read from D1. */
@@ -34,8 +40,20 @@ export async function queueDeliveries(
   await env.WEBHOOKS.sendBatch(rows.map((r) => ({ body: { delivery_id: r.id } satisfies DeliveryMessage })));
 }
 
+/**
+ * Each tenant's enabled endpoints, read once per isolate every `ENDPOINTS_STALE_MS` instead of once per
+ * event. The bound (docs/webhooks.md): an endpoint created, changed or deleted in another isolate is
+ * heard of within 5 s; in this isolate at once (`forgetTenantEndpoints`).
+ */
+const endpointsByTenant = new TtlCache<EndpointRow[]>(5_000, 1_000);
+
+export const forgetTenantEndpoints = (userId: string) => endpointsByTenant.delete(userId);
+
+const enabledEndpoints = async (db: Db, userId: string) =>
+  (await endpointsByTenant.getOrLoad(userId, () => listEnabledEndpoints(db, userId))) ?? [];
+
 async function endpointTargets(db: Db, userId: string, type: EventType, at: string, data: unknown) {
-  const endpoints = await listEnabledEndpoints(db, userId);
+  const endpoints = await enabledEndpoints(db, userId);
   return endpoints
     .filter((e) => e.events.includes("*") || e.events.includes(type))
     .map((e) => ({ endpointId: e.id, url: e.url, event: type, body: envelope(type, at, data) }));

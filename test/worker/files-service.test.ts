@@ -3,8 +3,9 @@ import { describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import type { Bindings } from "../../src/env";
 import { presignPut, signedDownloadUrl, verifyDownloadSignature } from "../../src/lib/signed-urls";
-import { recordOutputFile } from "../../src/runs/outputs";
+import { outputFiles } from "../../src/runs/outputs";
 import { requireOwnedFile, sweepExpiredUploads } from "../../src/services/files";
+import { findOwnedFilesByKeys, insertFileOnce } from "../../src/stores/files";
 import { expireNow, fetchWorker, presignedUpload, putToPresigned } from "../helpers/files";
 import { api } from "../helpers/http";
 import { createUser } from "../helpers/users";
@@ -12,24 +13,35 @@ import { createUser } from "../helpers/users";
 const bindings = env as unknown as Bindings;
 const db = () => createDb(env.DB);
 
-describe("recordOutputFile", () => {
+describe("outputFiles", () => {
   it("records an output an agent PUT to R2, once per key, readable by its owner", async () => {
     const user = await createUser();
     const runId = crypto.randomUUID();
     const key = `outputs/${user.id}/${runId}/0/ComfyUI_00001_.png`;
     await env.BUCKET.put(key, "png bytes", { httpMetadata: { contentType: "image/png" } });
-    const input = {
-      userId: user.id,
-      runId,
-      key,
+    const run = { runId, userId: user.id, origin: "https://api.example.com" };
+    const output = {
+      node_id: "9",
+      kind: "images" as const,
       filename: "ComfyUI_00001_.png",
-      contentType: "image/png",
+      subfolder: "",
+      type: "output",
+      content_type: "image/png",
       size: 9,
+      key,
     };
-    const first = await recordOutputFile(db(), input);
-    const again = await recordOutputFile(db(), input);
-    expect(again.id).toBe(first.id);
+    const planned = await outputFiles(bindings, run, [output], []);
+    expect(planned.newFiles).toHaveLength(1);
+    for (const file of planned.newFiles) await insertFileOnce(db(), file);
+    const recorded = await findOwnedFilesByKeys(db(), user.id, [key]);
+    // A resent report: the key is recorded, so its file is reused and nothing new is inserted.
+    const again = await outputFiles(bindings, run, [output], recorded);
+    expect(again.newFiles).toEqual([]);
+    const first = recorded[0]!;
+    expect(again.stored[0]).toMatchObject({ file_id: first.id });
+    expect(planned.stored[0]).toMatchObject({ file_id: first.id });
     expect(first).toMatchObject({ status: "ready", purpose: "output", runId, size: 9 });
+    expect(await findOwnedFilesByKeys(db(), crypto.randomUUID(), [key])).toEqual([]);
 
     const list = await api<{ files: { id: string; run_id: string }[] }>(`/api/files?run_id=${runId}`, {
       token: user.apiKey,

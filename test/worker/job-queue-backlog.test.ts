@@ -66,6 +66,41 @@ describe("the Dispatcher's queue with a backlog", () => {
     });
   });
 
+  it("finds the next job for a machine without reading the runs pinned to other machines", async () => {
+    await runInDurableObject(freshDispatcher(), (_instance: Dispatcher, state) => {
+      const counter = countingSql(state.storage.sql);
+      const queue = new JobQueue(counter.sql);
+      const pinnedTo = (machine: string) => ({ ...payload, machine_id: machine });
+      const readsForNext = (machine: string) => {
+        counter.reset();
+        const job = queue.nextWaitingFor(machine);
+        return { runId: job?.run_id, reads: counter.rowsRead() };
+      };
+      queue.add({ ...newJob("parked-first"), payload: pinnedTo("machine-parked") });
+      queue.add(newJob("free-first"));
+      const idle = readsForNext("machine-1");
+      expect(idle.runId).toBe("free-first");
+
+      for (let n = 0; n < 2_000; n++)
+        queue.add({ ...newJob(`parked-${n}`), payload: pinnedTo("machine-parked") });
+      queue.lease("free-first", {
+        machineId: "machine-1",
+        instanceId: "comfy-0",
+        token: "t",
+        expiresAt: 1e15,
+      });
+      queue.add(newJob("free-later"));
+      queue.add({ ...newJob("mine-later"), payload: pinnedTo("machine-1") });
+      const backlog = readsForNext("machine-1");
+      expect(backlog.runId).toBe("free-later");
+      expect(backlog.reads).toBeLessThanOrEqual(idle.reads + 2);
+      // A machine's own pinned run and an unpinned one go by priority, then age.
+      queue.add({ ...newJob("mine-urgent", 5), payload: pinnedTo("machine-1") });
+      expect(readsForNext("machine-1").runId).toBe("mine-urgent");
+      expect(readsForNext("machine-parked").runId).toBe("parked-first");
+    });
+  });
+
   it("keeps each waiting job's place by priority and age through leases, requeues and removals", async () => {
     await runInDurableObject(freshDispatcher(), (_instance: Dispatcher, state) => {
       const queue = new JobQueue(state.storage.sql);

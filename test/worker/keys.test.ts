@@ -1,8 +1,12 @@
-import { describe, expect, it } from "vitest";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { API_KEY_STALE_MS } from "../../src/services/auth";
 import { api } from "../helpers/http";
 import { createUser } from "../helpers/users";
 
 describe("API keys", () => {
+  afterEach(() => vi.restoreAllMocks());
+
   it("shows the plaintext once and lists keys without it", async () => {
     const user = await createUser();
     const created = await api<{ id: string; key: string; prefix: string }>("/api/keys", {
@@ -32,6 +36,21 @@ describe("API keys", () => {
     const [key] = (await api<{ id: string }[]>("/api/keys", { token: user.access })).body;
     const del = await api(`/api/keys/${key!.id}`, { method: "DELETE", token: user.access });
     expect(del.status).toBe(200);
+    const res = await api("/api/auth/me", { token: user.apiKey });
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({ message: "Invalid or revoked API key" });
+  });
+
+  it("a key revoked elsewhere (another isolate's write) stops within the written bound", async () => {
+    const user = await createUser();
+    expect((await api("/api/auth/me", { token: user.apiKey })).status).toBe(200);
+    const revokedAt = new Date().toISOString();
+    await env.DB.prepare("UPDATE api_keys SET revoked_at = ? WHERE user_id = ?")
+      .bind(revokedAt, user.id)
+      .run();
+    // This isolate resolved the key a moment ago: it may keep it for the bound, and no longer.
+    const now = Date.now();
+    vi.spyOn(Date, "now").mockImplementation(() => now + API_KEY_STALE_MS);
     const res = await api("/api/auth/me", { token: user.apiKey });
     expect(res.status).toBe(401);
     expect(res.body).toMatchObject({ message: "Invalid or revoked API key" });

@@ -43,6 +43,8 @@ export class JobQueue {
       lease_expires_at INTEGER, deadline_at INTEGER, stop_reason TEXT, enqueued_at INTEGER NOT NULL,
       payload TEXT NOT NULL)`);
     sql.exec("CREATE INDEX IF NOT EXISTS jobs_waiting ON jobs(state, priority DESC, seq)");
+    addPinnedColumn(sql);
+    sql.exec("CREATE INDEX IF NOT EXISTS jobs_waiting_pinned ON jobs(state, pinned_to, priority DESC, seq)");
     sql.exec("CREATE INDEX IF NOT EXISTS jobs_deadline ON jobs(deadline_at) WHERE deadline_at IS NOT NULL");
     sql.exec("CREATE TABLE IF NOT EXISTS seen_reports (event_id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
     sql.exec(`CREATE TABLE IF NOT EXISTS output_grants (
@@ -109,17 +111,24 @@ export class JobQueue {
   nextWaitingFor(machineId: string, gpuNames: readonly string[] = []): Job | undefined {
     // Newline-joined, so a requirement (one line) only matches within one name.
     const names = gpuNames.join("\n").toLowerCase();
-    return this.sql
-      .exec<Job>(
-        `SELECT * FROM jobs WHERE state = 'queued'
-           AND coalesce(json_extract(payload, '$.machine_id'), ?) = ?
-           AND (json_extract(payload, '$.gpu') IS NULL OR instr(?, lower(json_extract(payload, '$.gpu'))) > 0)
-         ORDER BY priority DESC, seq ASC LIMIT 1`,
-        machineId,
-        machineId,
-        names,
-      )
-      .toArray()[0];
+    // The head of the unpinned line and of the line pinned here, each walked on its index, so runs
+    // pinned to other machines (however many wait) are never read.
+    const head = (pinned: string, ...args: string[]) =>
+      this.sql
+        .exec<Job>(
+          `SELECT * FROM jobs WHERE state = 'queued' AND ${pinned}
+             AND (json_extract(payload, '$.gpu') IS NULL OR instr(?, lower(json_extract(payload, '$.gpu'))) > 0)
+           ORDER BY priority DESC, seq ASC LIMIT 1`,
+          ...args,
+          names,
+        )
+        .toArray()[0];
+    const unpinned = head("pinned_to IS NULL");
+    const pinned = head("pinned_to = ?", machineId);
+    if (!unpinned || !pinned) return unpinned ?? pinned;
+    const first =
+      unpinned.priority !== pinned.priority ? unpinned.priority > pinned.priority : unpinned.seq < pinned.seq;
+    return first ? unpinned : pinned;
   }
 
   lease(runId: string, lease: { machineId: string; instanceId: string; token: string; expiresAt: number }) {
@@ -293,6 +302,20 @@ export class JobQueue {
 
   forgetReportsBefore(at: number) {
     this.sql.exec("DELETE FROM seen_reports WHERE at < ?", at);
+  }
+}
+
+/**
+ * `pinned_to`: the machine a job is pinned to, from its payload, as a column its index can hold.
+ * Tables made before it get it here; adding a virtual column twice is the only error to ignore.
+ */
+function addPinnedColumn(sql: SqlStorage) {
+  try {
+    sql.exec(
+      "ALTER TABLE jobs ADD COLUMN pinned_to TEXT GENERATED ALWAYS AS (json_extract(payload, '$.machine_id')) VIRTUAL",
+    );
+  } catch (err) {
+    if (!/duplicate column/i.test(String(err))) throw err;
   }
 }
 

@@ -36,7 +36,6 @@ function roomUrl(path: string, resume: Resume, format?: SseFormat) {
 export function runRoomClient(env: Bindings, runId: string) {
   const stub = env.RUN_ROOM.getByName(runId);
   return {
-    init: (row: RunRow) => stub.init(toSnapshot(row)),
     publish: async (events: RunEventBody[]) =>
       z
         .number()
@@ -50,15 +49,20 @@ export function runRoomClient(env: Bindings, runId: string) {
     /** The newest live preview, or null when none arrived. */
     preview: (): Promise<Preview | null> => stub.preview(),
 
-    /** Upgrades to a subscriber WebSocket: a snapshot, then every event after `resume`. */
-    async openSocket(resume: Resume): Promise<Response> {
+    /**
+     * Upgrades to a subscriber WebSocket: a snapshot, then every event after `resume`. The room may not
+     * exist yet (it starts with the run's first event), so it gets `row`'s snapshot for that case.
+     */
+    async openSocket(row: RunRow, resume: Resume): Promise<Response> {
+      await stub.init(toSnapshot(row));
       const res = await stub.fetch(roomUrl(ROOM_PATHS.socket, resume), { headers: { Upgrade: "websocket" } });
       if (res.status !== 101 || !res.webSocket) throw unavailable(res.status);
       return new Response(null, { status: 101, webSocket: res.webSocket });
     },
 
-    /** A Server-Sent-Events stream of the run's events. */
-    async openEventStream(resume: Resume, format: SseFormat = "native"): Promise<Response> {
+    /** A Server-Sent-Events stream of the run's events (`row` as for `openSocket`). */
+    async openEventStream(row: RunRow, resume: Resume, format: SseFormat = "native"): Promise<Response> {
+      await stub.init(toSnapshot(row));
       const headers: Record<string, string> = resume.lastEventId
         ? { "Last-Event-ID": resume.lastEventId }
         : {};

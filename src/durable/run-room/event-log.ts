@@ -31,7 +31,7 @@ export class EventLog {
   }
 
   initSnapshot(snapshot: RunSnapshot) {
-    if (this.lastSeq() > 0 || this.snapshot()) return;
+    if (this.snapshot()) return;
     this.sql.exec("INSERT INTO snapshot (id, data) VALUES (1, ?)", JSON.stringify(snapshot));
     this.current = snapshot;
   }
