@@ -33,8 +33,8 @@ export async function fetchInput(source: string, options: FetchInputOptions): Pr
   }
 }
 
-async function fetchUrl(url: URL, options: FetchInputOptions, signal: AbortSignal) {
-  const response = await safeGet(url, options, { signal });
+async function fetchUrl(source: URL, options: FetchInputOptions, signal: AbortSignal) {
+  const { response, url } = await safeGet(source, options, { signal });
   const status = response.statusCode ?? 0;
   if (status !== 200) {
     response.resume();

@@ -18,7 +18,7 @@ const MAX_REDIRECTS = 3;
 
 /**
  * GETs a URL under the policy, following up to three redirects (each checked again), and resolves with
- * the first reply that is not a redirect. Host names are resolved once and refused if any address is not
+ * the first reply that is not a redirect and the URL that gave it. Host names are resolved once and refused if any address is not
  * public, so there is no DNS rebinding window.
  */
 export async function safeGet(
@@ -26,7 +26,7 @@ export async function safeGet(
   policy: UrlPolicy,
   init: { signal: AbortSignal; headers?: Record<string, string> },
   redirects = 0,
-): Promise<IncomingMessage> {
+): Promise<{ response: IncomingMessage; url: URL }> {
   const trusted = policy.allowPrivate || policy.trustedOrigins.includes(url.origin);
   const host = url.hostname.replace(/^\[|\]$/g, "");
   if (!trusted && isIP(host) !== 0 && !isPublicAddress(host)) throw privateAddressError(url);
@@ -37,7 +37,7 @@ export async function safeGet(
     if (redirects >= MAX_REDIRECTS) throw new InputError(`${redact(url.href)} redirects too many times`);
     return safeGet(new URL(response.headers.location, url), policy, init, redirects + 1);
   }
-  return response;
+  return { response, url };
 }
 
 function get(

@@ -110,7 +110,7 @@ async function fetchOnce(url: string, part: string, offset: number, options: Dow
   const headers: Record<string, string> = offset > 0 ? { Range: `bytes=${offset}-` } : {};
   let response: IncomingMessage;
   try {
-    response = await safeGet(new URL(url), options.policy, { signal: options.signal, headers });
+    ({ response } = await safeGet(new URL(url), options.policy, { signal: options.signal, headers }));
   } catch (error) {
     // The URL policy refused it (private address, too many redirects): no retry changes that.
     if (error instanceof InputError) throw new DownloadError(error.message);
