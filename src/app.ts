@@ -16,6 +16,7 @@ import { fleetConfigRoutes } from "./routes/fleet/config";
 import { fleetRoutes } from "./routes/fleet/instances";
 import { machineRoutes } from "./routes/fleet/machines";
 import { metricsRoutes } from "./routes/fleet/metrics";
+import { modelDownloadRoutes } from "./routes/fleet/model-downloads";
 import { modelRoutes } from "./routes/fleet/models";
 import { healthRoutes } from "./routes/health";
 import { keyRoutes } from "./routes/keys";
@@ -66,6 +67,7 @@ function createApp() {
     fleetConfigRoutes,
     metricsRoutes,
     modelRoutes,
+    modelDownloadRoutes,
     taskRoutes,
   ];
   for (const routes of routers) app.route("/api", routes);

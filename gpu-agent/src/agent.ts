@@ -7,6 +7,8 @@ import {
   type HelloMessage,
   type InFlightJob,
   type JobMessage,
+  type ModelCleanupMessage,
+  type ModelDeleteMessage,
   PROTOCOL_VERSION,
   type ReportMessage,
   type ServerMessage,
@@ -20,9 +22,12 @@ import { JobJournal, type JobRecord } from "./job-journal";
 import { JobRun } from "./job-runner";
 import { Link, type LinkEnd, type Welcome } from "./link";
 import type { Logger } from "./log";
+import { ModelDownloads } from "./models/downloads";
 import { FileHasher, JobGate } from "./models/file-hasher";
 import { ModelHashCache } from "./models/hash-cache";
 import { ModelInventory } from "./models/inventory";
+import { graphStrings, ModelUsage } from "./models/model-usage";
+import { cleanupToBudget, deleteModelFile, type ModelsDirectory } from "./models/removal";
 import { Outbox } from "./outbox";
 import { PreviewRelay } from "./previews";
 import { Reports } from "./reports";
@@ -64,6 +69,9 @@ export class Agent implements Drainable {
   private readonly hostLoad: HostLoad;
   private gpuTimer: NodeJS.Timeout | undefined;
   private readonly jobGate = new JobGate();
+  /** Busy while a job uploads its outputs: model downloads yield to those. */
+  private readonly uploadGate = new JobGate();
+  private readonly downloads: ModelDownloads;
   /** Hashes every instance's model files, one at a time for the whole host. */
   readonly modelHasher = new FileHasher(this.jobGate);
   private closing: Promise<void> | undefined;
@@ -73,6 +81,7 @@ export class Agent implements Drainable {
     private readonly outbox: Outbox,
     private readonly journal: JobJournal,
     modelHashes: ModelHashCache,
+    private readonly modelUsage: ModelUsage,
   ) {
     this.exited = new Promise((resolve) => {
       this.resolveExit = resolve;
@@ -114,6 +123,19 @@ export class Agent implements Drainable {
     for (const instance of this.pool.instances) {
       instance.client.onConnectionChange(() => void this.pool.probe(instance));
     }
+    this.downloads = new ModelDownloads({
+      modelsDirs: this.modelsDirectories().map(({ dir }) => dir),
+      concurrency: options.config.modelDownloads,
+      policy: { allowPrivate: options.config.allowPrivateInputs, trustedOrigins: this.trustedOrigins },
+      reserveBytes: options.config.modelDiskReserveMb * 1024 * 1024,
+      progressIntervalMs: this.timings.modelProgressMs,
+      retryDelayMs: this.timings.modelRetryDelayMs,
+      uploads: this.uploadGate,
+      cache: modelHashes,
+      send: (message) => this.link.send(message),
+      onLanded: () => void this.refreshAllModels(),
+      log: options.log,
+    });
     this.reports = new Reports(outbox, (message) => this.link.send(message), options.log);
     this.uploads = new UploadUrlRequests(
       (message) => this.link.send(message),
@@ -151,7 +173,8 @@ export class Agent implements Drainable {
     if (outbox.size > 0) options.log.info(`outbox: ${outbox.size} report(s) from before to resend`);
     const journal = await JobJournal.open(options.config.stateDir, options.log);
     const modelHashes = await ModelHashCache.open(options.config.stateDir, options.log);
-    const agent = new Agent(options, outbox, journal, modelHashes);
+    const modelUsage = await ModelUsage.open(options.config.stateDir);
+    const agent = new Agent(options, outbox, journal, modelHashes, modelUsage);
     if (!options.config.comfyDir) {
       options.log.warn(
         "ComfyUI's directory is not set (--comfy-dir / COMFYUI_DIR): the input and output files of runs stay in its folders, " +
@@ -289,6 +312,41 @@ export class Agent implements Drainable {
     }
   }
 
+  /** Each distinct ComfyUI models directory of this host, with the files its ComfyUI lists there. */
+  private modelsDirectories(): ModelsDirectory[] {
+    const directories = new Map<string, ModelsDirectory>();
+    this.pool.instances.forEach((instance, i) => {
+      const dir = this.options.config.comfyDir?.[i];
+      if (dir === undefined) return;
+      const models = join(dir, "models");
+      const known = directories.get(models);
+      const files = [...(known?.files ?? []), ...(instance.models?.current?.models ?? [])];
+      directories.set(models, { dir: models, files });
+    });
+    return [...directories.values()];
+  }
+
+  /** Deletes model files from disk (one, or least recently used down to a budget), never a running job's. */
+  private async removeModels(message: ModelDeleteMessage | ModelCleanupMessage) {
+    const inUse = new Set([...this.jobs.values()].flatMap((run) => [...graphStrings(run.job.graph)]));
+    const ctx = {
+      directories: this.modelsDirectories(),
+      inUse,
+      lastUsedAt: (name: string) => this.modelUsage.lastUsedAt(name),
+    };
+    const outcome =
+      message.type === "model_delete"
+        ? await deleteModelFile(ctx, message.folder, message.name)
+        : await cleanupToBudget(ctx, message.budget_bytes);
+    this.options.log.info("model files removed", { request_id: message.request_id, ...outcome });
+    this.link.send({ type: "models_removed", request_id: message.request_id, ...outcome });
+    if (outcome.removed.length > 0) await this.refreshAllModels();
+  }
+
+  private async refreshAllModels() {
+    await Promise.all(this.pool.instances.map((instance) => this.refreshModels(instance)));
+  }
+
   private onMessage(message: Exclude<ServerMessage, Welcome>) {
     switch (message.type) {
       case "job":
@@ -311,6 +369,13 @@ export class Agent implements Drainable {
         break;
       case "free_memory":
         void this.freeMemory(message);
+        break;
+      case "model_download":
+        this.downloads.start(message);
+        break;
+      case "model_delete":
+      case "model_cleanup":
+        void this.removeModels(message);
         break;
       case "error":
         if (!message.request_id || !this.uploads.refuse(message.request_id, message.message)) {
@@ -366,6 +431,7 @@ export class Agent implements Drainable {
         trustedOrigins: this.trustedOrigins,
       },
       report: (report) => this.reports.report(job, report),
+      uploads: this.uploadGate,
       requestUploadUrls: (files, signal) => this.uploads.request(job, files, signal),
       preview: (image) => this.previews.push(job, image),
       onComfyUnavailable: (reason) => {
@@ -376,6 +442,7 @@ export class Agent implements Drainable {
     });
     instance.busyWith = job.run_id;
     this.jobs.set(job.run_id, run);
+    void this.modelUsage.recordGraph(job.graph);
     this.jobGate.begin();
     void run.done.finally(() => {
       this.jobGate.end();
@@ -430,7 +497,7 @@ export class Agent implements Drainable {
   private async refreshHostInfo() {
     [this.gpus] = await Promise.all([(this.options.readGpus ?? readGpus)(), this.hostLoad.refreshDisk()]);
     for (const instance of this.pool.instances) instance.disk = await instance.folders?.diskSpace();
-    await Promise.all(this.pool.instances.map((instance) => this.refreshModels(instance)));
+    await this.refreshAllModels();
   }
 
   /** Lists an answering instance's model files again; what changed goes out with the next heartbeat. */
@@ -521,6 +588,7 @@ export class Agent implements Drainable {
 
   private async releaseLocalResources() {
     this.pool.stop();
+    this.downloads.close();
     clearInterval(this.gpuTimer);
     await this.waitForJobs(this.timings.busyWaitMs);
     for (const instance of this.pool.instances) instance.client.close();

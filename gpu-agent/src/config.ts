@@ -60,6 +60,8 @@ export const AgentConfig = z
     shutdownGraceS: z.coerce.number().int().nonnegative().default(120),
     comfyDownS: positiveInt.default(30),
     allowPrivateInputs: flag.default(false),
+    modelDownloads: positiveInt.max(16).default(2),
+    modelDiskReserveMb: z.coerce.number().int().nonnegative().default(1024),
     logLevel: z.enum(LOG_LEVELS).default("info"),
   })
   .refine((config) => !config.comfyDir || config.comfyDir.length === config.comfy.length, {
@@ -163,7 +165,21 @@ const OPTIONS: OptionSpec[] = [
     env: "COMFY_EDGE_ALLOW_PRIVATE_INPUTS",
     file: "allow_private_inputs",
     boolean: true,
-    help: "Allow input URLs on private, loopback and link-local addresses (default off)",
+    help: "Allow input and model download URLs on private, loopback and link-local addresses (default off)",
+  },
+  {
+    key: "modelDownloads",
+    flag: "model-downloads",
+    env: "COMFY_EDGE_MODEL_DOWNLOADS",
+    file: "model_downloads",
+    help: "Model downloads run at once; more wait their turn (default 2)",
+  },
+  {
+    key: "modelDiskReserveMb",
+    flag: "model-disk-reserve-mb",
+    env: "COMFY_EDGE_MODEL_DISK_RESERVE_MB",
+    file: "model_disk_reserve_mb",
+    help: "MiB a model download must leave free on ComfyUI's disk (default 1024)",
   },
   {
     key: "logLevel",

@@ -17,6 +17,7 @@ import { fetchInput } from "./inputs/fetch-input";
 import type { ComfyInstance } from "./instances";
 import type { ComfyFile, JobJournal, JobRecord } from "./job-journal";
 import type { Logger } from "./log";
+import type { JobGate } from "./models/file-hasher";
 import { type OutputFile, splitOutputs } from "./uploads/output-files";
 import { describeOutputs, UploadError, uploadOutputs } from "./uploads/upload-outputs";
 
@@ -38,6 +39,8 @@ export interface JobRunDeps {
   log: Logger;
   /** Resolves once the report is on disk and handed to the link. */
   report(report: RunReport): Promise<void>;
+  /** Held while outputs upload, so that background transfers (model downloads) give way. */
+  uploads?: Pick<JobGate, "begin" | "end">;
   requestUploadUrls(
     files: z.infer<typeof UploadRequestFile>[],
     signal: AbortSignal,
@@ -216,16 +219,29 @@ export class JobRun {
   }
 
   private async upload(files: OutputFile[], texts: RunOutput[]) {
-    const { instance, settings } = this.deps;
     if (files.length === 0) return this.finish({ kind: "succeeded", outputs: texts });
     await this.deps.report({ kind: "uploading" });
+    this.deps.uploads?.begin();
+    let uploaded: RunOutput[];
+    try {
+      uploaded = await this.uploadAll(files);
+    } finally {
+      this.deps.uploads?.end();
+    }
+    const bytes = uploaded.reduce((sum, output) => sum + output.size, 0);
+    this.log("INFO", `uploaded ${uploaded.length} output file(s), ${bytes} bytes`);
+    this.finish({ kind: "succeeded", outputs: [...uploaded, ...texts] });
+  }
+
+  private async uploadAll(files: OutputFile[]): Promise<RunOutput[]> {
+    const { instance, settings } = this.deps;
     const open = instance.client.openOutput;
     const described = await describeOutputs(files, open, this.abort.signal);
     const uploaded: RunOutput[] = [];
     for (let i = 0; i < described.length; i += MAX_FILES_PER_UPLOAD_REQUEST) {
       const batch = described.slice(i, i + MAX_FILES_PER_UPLOAD_REQUEST);
-      const files = batch.map((d) => ({ name: d.upload_name, content_type: d.content_type, size: d.size }));
-      const grants = await this.deps.requestUploadUrls(files, this.abort.signal);
+      const names = batch.map((d) => ({ name: d.upload_name, content_type: d.content_type, size: d.size }));
+      const grants = await this.deps.requestUploadUrls(names, this.abort.signal);
       const options = {
         concurrency: settings.uploadConcurrency,
         retryDelayMs: settings.uploadRetryDelayMs,
@@ -235,9 +251,7 @@ export class JobRun {
       };
       uploaded.push(...(await uploadOutputs(batch, grants, open, options)));
     }
-    const bytes = uploaded.reduce((sum, output) => sum + output.size, 0);
-    this.log("INFO", `uploaded ${uploaded.length} output file(s), ${bytes} bytes`);
-    this.finish({ kind: "succeeded", outputs: [...uploaded, ...texts] });
+    return uploaded;
   }
 
   /**

@@ -15,6 +15,10 @@ export interface AgentTimings {
   gpuRefreshMs: number;
   /** How long a new job waits for its instance to finish stopping an earlier run. */
   busyWaitMs: number;
+  /** Least time between two progress messages of one model download. */
+  modelProgressMs: number;
+  /** First pause before a dropped model download resumes (it grows with each fruitless try). */
+  modelRetryDelayMs: number;
   comfy: ComfyTimings;
   random?: () => number;
 }
@@ -30,5 +34,7 @@ export const DEFAULT_TIMINGS: AgentTimings = {
   inputTimeoutMs: 120_000,
   gpuRefreshMs: 30_000,
   busyWaitMs: 10_000,
+  modelProgressMs: 1000,
+  modelRetryDelayMs: 1000,
   comfy: DEFAULT_COMFY_TIMINGS,
 };

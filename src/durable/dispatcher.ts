@@ -7,6 +7,8 @@ import {
   AgentMessage,
   CloseCode,
   type HelloMessage,
+  type ModelCleanupMessage,
+  type ModelDeleteMessage,
   type ModelsMessage,
   type ObjectInfoMessage,
   PROTOCOL_VERSION,
@@ -24,6 +26,12 @@ import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry
 import { type AgentIdentity, type CancelOutcome, readAgentIdentity } from "./dispatcher/client";
 import { FleetState, instanceStatuses, type LiveMachine, type PoolSettings } from "./dispatcher/fleet-state";
 import { type Job, JobQueue, type NewJob, WHOLE_MACHINE } from "./dispatcher/job-queue";
+import {
+  announceRemoval,
+  applyDownloadProgress,
+  applyDownloadResult,
+  downloadMessages,
+} from "./dispatcher/model-downloads";
 import { staleModelInventories, storeReportedModels } from "./dispatcher/models";
 import { linkReportedDefinitions, storeReportedDefinitions } from "./dispatcher/node-definitions";
 import { relayPreview } from "./dispatcher/previews";
@@ -187,6 +195,32 @@ export class Dispatcher extends DurableObject<Bindings> {
     return reached;
   }
 
+  /**
+   * Sends each connected machine among these its unfinished model downloads (the rows are in D1 already;
+   * a machine offline now gets them in its next hello). Returns the machines reached.
+   */
+  async sendModelDownloads(machineIds: string[]): Promise<string[]> {
+    const reached: string[] = [];
+    for (const machineId of machineIds) {
+      const ws = this.agents.socketOf(machineId);
+      if (ws && (await this.sendDownloadsTo(ws, this.agents.attachment(ws)))) reached.push(machineId);
+    }
+    return reached;
+  }
+
+  /** Sends a model deletion or disk cleanup to the connected agents among these machines; those reached. */
+  removeModels(machineIds: string[], message: ModelDeleteMessage | ModelCleanupMessage): string[] {
+    return machineIds.filter((machineId) => {
+      const ws = this.agents.socketOf(machineId);
+      return ws !== undefined && this.send(ws, message);
+    });
+  }
+
+  private async sendDownloadsTo(ws: WebSocket, agent: AgentAttachment): Promise<boolean> {
+    const messages = await downloadMessages(this.env, createDb(this.env.DB), agent);
+    return messages.every((message) => this.send(ws, message));
+  }
+
   async disconnectMachine(machineId: string): Promise<void> {
     this.fleet.forget(machineId);
     for (const ws of this.agents.socketsOf(machineId)) ws.close(CloseCode.revoked, "machine deleted");
@@ -258,6 +292,12 @@ export class Dispatcher extends DurableObject<Bindings> {
         return this.onObjectInfo(ws, agent, message);
       case "models":
         return this.onModels(ws, agent, message);
+      case "model_download_progress":
+        return applyDownloadProgress(this.env, createDb(this.env.DB), agent, message);
+      case "model_download_result":
+        return applyDownloadResult(this.env, createDb(this.env.DB), agent, message);
+      case "models_removed":
+        return announceRemoval(this.env, agent, message);
     }
   }
 
@@ -325,6 +365,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     await this.dispatch();
     await this.requestMissingDefinitions(ws, agent.machineId, hello.instances);
     await this.requestStaleModels(ws, agent.machineId, hello.instances);
+    await this.sendDownloadsTo(ws, agent);
   }
 
   /** Node definitions (`GET /object_info`) travel by hash: the full set only when this plane lacks it. */

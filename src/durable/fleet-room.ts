@@ -49,10 +49,14 @@ export class FleetRoom extends DurableObject<Bindings> {
         this.remember(event.data);
         this.scheduleGlobalStatus();
         break;
-      default:
+      case "task_completed":
+      case "task_failed":
         // A finished task's pending progress is stale.
         this.pending.delete(event.data.taskId);
         this.progressSentAt.delete(event.data.taskId);
+        break;
+      default:
+      // Model downloads and removals: their agents already throttle progress to about one a second.
     }
     this.broadcast(this.message(event.type, event.data, requestId));
   }

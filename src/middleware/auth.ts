@@ -14,6 +14,8 @@ export function bearerToken(header: string | undefined): string {
 
 /** Client routes: an API key or a user's access JWT. */
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
+  // Two routers' middleware can match one path (e.g. `/models/*`): authenticate once.
+  if (c.var.principal) return next();
   const token = bearerToken(c.req.header("Authorization"));
   const principal = await authenticate(c.var.db, c.env, token);
   c.set("principal", principal);

@@ -276,6 +276,67 @@ export const ModelsMessage = z.object({
 });
 export type ModelsMessage = z.infer<typeof ModelsMessage>;
 
+/** A model folder of ComfyUI (`checkpoints`, `loras`, …): one plain path segment. */
+export const ModelFolder = z.string().regex(/^[a-z0-9_]{1,64}$/);
+
+/**
+ * A model file's name inside its folder, as ComfyUI lists it: plain segments joined by `/` (a subfolder
+ * is allowed), never `.`, `..`, a backslash, a leading `/` or a control character.
+ */
+export const ModelName = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine(
+    (name) => name.split("/").every(isPlainSegment),
+    "must be a file name (plain segments joined by /, no . or .. segment, no backslash)",
+  );
+
+function isPlainSegment(segment: string): boolean {
+  if (segment.length === 0 || segment.length > 255 || segment === "." || segment === "..") return false;
+  return ![...segment].some((char) => char === "\\" || char.charCodeAt(0) < 32);
+}
+
+const DownloadId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+const RemovalId = z.string().min(1).max(128);
+
+/** How far a model download got; sent at most about once a second per download, never acknowledged. */
+export const ModelDownloadProgressMessage = z.object({
+  type: z.literal("model_download_progress"),
+  download_id: DownloadId,
+  bytes_done: z.number().int().nonnegative(),
+  /** Null while the source has not said how large the file is. */
+  bytes_total: z.number().int().nonnegative().nullable(),
+});
+export type ModelDownloadProgressMessage = z.infer<typeof ModelDownloadProgressMessage>;
+
+/** A download's end: the file landed (verified, renamed into place), or it failed and left nothing. */
+export const ModelDownloadResultMessage = z.discriminatedUnion("status", [
+  z.object({
+    type: z.literal("model_download_result"),
+    download_id: DownloadId,
+    status: z.literal("completed"),
+    sha256: Sha256,
+    size_bytes: z.number().int().nonnegative(),
+  }),
+  z.object({
+    type: z.literal("model_download_result"),
+    download_id: DownloadId,
+    status: z.literal("failed"),
+    error: z.string().max(2000),
+  }),
+]);
+export type ModelDownloadResultMessage = z.infer<typeof ModelDownloadResultMessage>;
+
+/** What a `model_delete` or `model_cleanup` removed from disk, and what it kept and why. */
+export const ModelsRemovedMessage = z.object({
+  type: z.literal("models_removed"),
+  request_id: RemovalId,
+  removed: z.array(z.object({ folder: z.string(), name: z.string(), size_bytes: z.number() })).max(2000),
+  kept: z.array(z.object({ folder: z.string(), name: z.string(), reason: z.string() })).max(2000),
+});
+export type ModelsRemovedMessage = z.infer<typeof ModelsRemovedMessage>;
+
 export const AgentMessage = z.discriminatedUnion("type", [
   HelloMessage,
   HeartbeatMessage,
@@ -284,6 +345,9 @@ export const AgentMessage = z.discriminatedUnion("type", [
   PreviewMessage,
   ObjectInfoMessage,
   ModelsMessage,
+  ModelDownloadProgressMessage,
+  ModelDownloadResultMessage,
+  ModelsRemovedMessage,
 ]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 export type HelloMessage = z.infer<typeof HelloMessage>;
@@ -397,9 +461,46 @@ export const FreeMemoryMessage = z.object({
 });
 export type FreeMemoryMessage = z.infer<typeof FreeMemoryMessage>;
 
+/**
+ * Download a model file into ComfyUI's models folder (`<comfy dir>/models/<folder>/<name>`) from an
+ * http(s) URL (the control plane signs one for a file in its storage). The agent resumes after a drop
+ * with HTTP Range, verifies `sha256` when given, and renames the file into place only when complete.
+ * Sent again after each hello while the download is not over: the agent treats a known id as the same
+ * download (a finished one answers its result again).
+ */
+export const ModelDownloadMessage = z.object({
+  type: z.literal("model_download"),
+  download_id: DownloadId,
+  folder: ModelFolder,
+  name: ModelName,
+  url: z.string().regex(/^https?:\/\//i),
+  sha256: Sha256.optional(),
+});
+export type ModelDownloadMessage = z.infer<typeof ModelDownloadMessage>;
+
+/** Delete one model file from disk on every instance of the machine (never one a running job uses). */
+export const ModelDeleteMessage = z.object({
+  type: z.literal("model_delete"),
+  request_id: RemovalId,
+  folder: ModelFolder,
+  name: ModelName,
+});
+export type ModelDeleteMessage = z.infer<typeof ModelDeleteMessage>;
+
+/** Delete least-recently-used model files until each models folder holds at most `budget_bytes`. */
+export const ModelCleanupMessage = z.object({
+  type: z.literal("model_cleanup"),
+  request_id: RemovalId,
+  budget_bytes: z.number().int().nonnegative(),
+});
+export type ModelCleanupMessage = z.infer<typeof ModelCleanupMessage>;
+
 export const ServerMessage = z.discriminatedUnion("type", [
   WelcomeMessage,
   FreeMemoryMessage,
+  ModelDownloadMessage,
+  ModelDeleteMessage,
+  ModelCleanupMessage,
   ObjectInfoRequestMessage,
   ModelsRequestMessage,
   JobMessage,

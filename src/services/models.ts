@@ -15,10 +15,10 @@ const TYPE_OF_FOLDER: Readonly<Record<string, string>> = {
   upscale_models: "upscaler",
 };
 
-const typeOf = (folder: string) => TYPE_OF_FOLDER[folder] ?? folder;
+export const typeOf = (folder: string) => TYPE_OF_FOLDER[folder] ?? folder;
 
 /** The folder a type names: seed 004's type, or a ComfyUI folder name. */
-const folderOf = (type: string) =>
+export const folderOf = (type: string) =>
   Object.entries(TYPE_OF_FOLDER).find(([, known]) => known === type)?.[0] ?? type;
 
 const megabytes = (bytes: number | null) => (bytes === null ? null : Math.round((bytes / 2 ** 20) * 10) / 10);

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Bindings } from "../../env";
 import { AppError } from "../../lib/errors";
+import type { ModelCleanupMessage, ModelDeleteMessage } from "../../protocol/v1";
 import type { PoolSettings } from "./fleet-state";
 import type { NewJob } from "./job-queue";
 
@@ -54,6 +55,12 @@ export function dispatcherClient(env: Bindings, userId: string, pool: string) {
     /** Asks these machines' agents to call ComfyUI's `POST /free`; the machines reached. */
     freeMemory: async (targets: { machineId: string; instanceIds?: string[] }[], freeMemory: boolean) =>
       z.array(z.string()).parse(await stub.freeMemory(targets, freeMemory)),
+    /** Sends these machines' unfinished model downloads to those connected; the machines reached. */
+    sendModelDownloads: async (machineIds: string[]) =>
+      z.array(z.string()).parse(await stub.sendModelDownloads(machineIds)),
+    /** Asks these machines' agents to delete model files; the machines reached. */
+    removeModels: async (machineIds: string[], message: ModelDeleteMessage | ModelCleanupMessage) =>
+      z.array(z.string()).parse(await stub.removeModels(machineIds, message)),
     /** What the pool's agents last said, with each instance's enabled flag and current run. */
     fleetSnapshot: () => stub.fleetSnapshot(),
     setInstanceEnabled: (machineId: string, instanceId: string | null, enabled: boolean) =>

@@ -3,7 +3,7 @@ import { createRouter, errorResponses, jsonContent } from "../../lib/openapi";
 import { requireUser } from "../../middleware/auth";
 import { cleanupModels, getModel, listModels, unloadModel } from "../../services/models";
 
-const ModelType = z
+export const ModelType = z
   .string()
   .regex(/^[a-z0-9_]{1,64}$/)
   .openapi({

@@ -87,6 +87,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     shutdownGraceS: 5,
     comfyDownS: 30,
     allowPrivateInputs: false,
+    modelDownloads: 2,
+    modelDiskReserveMb: 0,
     logLevel: "error",
     comfyDir: options.comfyDirs ? (dirs as string[]) : undefined,
     ...options.config,
