@@ -91,6 +91,16 @@ export async function queueGraphRun(
   });
 }
 
+/** Queues a graph with no inputs on one machine of a pool (a model warm-up). */
+export async function queueMachineRun(
+  ctx: Context,
+  graph: ApiGraph,
+  target: { pool: string; machineId: string },
+  options: RunOptions,
+) {
+  return createAndEnqueue(ctx, { graph, bindings: [], inputs: {}, origin: "api", options, ...target });
+}
+
 type NewRunSpec = {
   graph: ApiGraph;
   bindings: InputBinding[];

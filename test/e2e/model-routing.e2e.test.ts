@@ -96,5 +96,16 @@ describe("runs naming model files across two real agents", () => {
         value: { folder: "checkpoints", name: "gamma.safetensors" },
       }),
     ]);
+
+    // Load: a warm-up run of the checkpoint's loader, on the one machine that has it, run by its simulator.
+    const loaded = await call<{ runs: { machine_id: string; run_id: string }[] }>(
+      worker,
+      user,
+      "POST",
+      "/models/beta.safetensors/load?model_type=checkpoint",
+    );
+    expect(loaded.runs).toEqual([{ machine_id: beta.id, run_id: expect.any(String) }]);
+    const warmUp = await waitForStatus(worker, user, loaded.runs[0]?.run_id as string, ["success", "failed"]);
+    expect(warmUp.status, JSON.stringify(warmUp.error)).toBe("success");
   });
 });

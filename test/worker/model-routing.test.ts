@@ -242,3 +242,72 @@ describe("runs that name model files", () => {
     agent.close();
   });
 });
+
+type LoadReply = {
+  model_name: string;
+  model_type: string;
+  runs: { machine_id: string; run_id: string }[];
+  skipped: { machine_id: string; reason: string }[];
+} & Refusal;
+
+const load = (user: TestUser, name: string, query = "") =>
+  api<LoadReply>(`/models/${encodeURIComponent(name)}/load${query}`, { method: "POST", token: user.apiKey });
+
+describe("loading a model", () => {
+  it("queues a warm-up run of its loader on each machine that has the file, and on no other", async () => {
+    const user = await createUser();
+    const a = await machineWith(user, { checkpoints: ["a.safetensors", "shared.safetensors"] });
+    const b = await machineWith(user, { checkpoints: ["shared.safetensors"], loras: ["style.pt"] });
+
+    const one = await load(user, "a.safetensors", "?model_type=checkpoint");
+    expect(one.status).toBe(202);
+    expect(one.body).toMatchObject({ model_name: "a.safetensors", model_type: "checkpoint", skipped: [] });
+    expect(one.body.runs).toEqual([{ machine_id: a.machine.id, run_id: expect.any(String) }]);
+    const job = await a.agent.job(one.body.runs[0]?.run_id);
+    expect(job.graph).toEqual({
+      "1": { class_type: "CheckpointLoaderSimple", inputs: { ckpt_name: "a.safetensors" } },
+      "2": { class_type: "PreviewAny", inputs: { source: ["1", 0] } },
+    });
+    await a.agent.complete(job);
+
+    const both = await load(user, "shared.safetensors");
+    expect(both.body.runs.map((r) => r.machine_id).sort()).toEqual([a.machine.id, b.machine.id].sort());
+    await a.agent.job(both.body.runs.find((r) => r.machine_id === a.machine.id)?.run_id);
+    await b.agent.job(both.body.runs.find((r) => r.machine_id === b.machine.id)?.run_id);
+    const run = await api<{ metadata: unknown }>(`/api/run/${both.body.runs[0]?.run_id}`, {
+      token: user.apiKey,
+    });
+    expect(run.body.metadata).toEqual({ model_load: { folder: "checkpoints", name: "shared.safetensors" } });
+    a.agent.close();
+    b.agent.close();
+  });
+
+  it("refuses what ComfyUI cannot load alone, a file no machine has, and another tenant's model", async () => {
+    const user = await createUser();
+    const a = await machineWith(user, { checkpoints: ["a.safetensors"], loras: ["style.pt"] });
+    const lora = await load(user, "style.pt");
+    expect(lora.status).toBe(400);
+    expect(lora.body.details).toEqual([expect.objectContaining({ code: "LOAD_NOT_SUPPORTED" })]);
+    expect((await load(user, "nowhere.safetensors")).status).toBe(404);
+    expect((await load(user, "a.safetensors", "?model_type=lora")).status).toBe(404);
+    expect((await load(user, "a.safetensors", "?model_type=Bad Type")).status).toBe(400);
+    const other = await createUser();
+    expect((await load(other, "a.safetensors")).status).toBe(404);
+    expect(a.agent.all("job")).toEqual([]);
+
+    // Offline: nothing could take the warm-up.
+    a.agent.close();
+    await eventually(
+      async () =>
+        (await env.DB.prepare("SELECT 1 FROM machines WHERE id = ? AND status = 'offline'")
+          .bind(a.machine.id)
+          .first()) ?? undefined,
+      "the machine to be offline",
+    );
+    const offline = await load(user, "a.safetensors");
+    expect(offline.status).toBe(409);
+    expect(offline.body.details).toEqual([
+      expect.objectContaining({ code: "NOT_WARMED", field: a.machine.id, message: "The machine is offline" }),
+    ]);
+  });
+});
