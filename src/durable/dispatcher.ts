@@ -35,6 +35,7 @@ import {
 import { staleModelInventories, storeReportedModels } from "./dispatcher/models";
 import { linkReportedDefinitions, storeReportedDefinitions } from "./dispatcher/node-definitions";
 import { relayPreview } from "./dispatcher/previews";
+import { SlotModels } from "./dispatcher/slot-models";
 import { publishInstances } from "./fleet-room/client";
 
 const SEEN_REPORTS_RETENTION_MS = 24 * 3600_000;
@@ -55,6 +56,7 @@ export class Dispatcher extends DurableObject<Bindings> {
   private readonly runs: RunReports;
   private readonly budgets = new AgentBudgets();
   private readonly fleet: FleetState;
+  private readonly slotModels: SlotModels;
   /** Work on one run happens in order; different runs proceed independently. */
   private readonly runChains = new Map<string, Promise<unknown>>();
 
@@ -64,6 +66,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     this.agents = new AgentRegistry(ctx);
     this.runs = new RunReports({ env, db: createDb(env.DB) });
     this.fleet = new FleetState(ctx.storage.sql);
+    this.slotModels = new SlotModels(ctx.storage.sql);
     this.graceLeasesAfterColdStart();
   }
 
@@ -223,6 +226,7 @@ export class Dispatcher extends DurableObject<Bindings> {
 
   async disconnectMachine(machineId: string): Promise<void> {
     this.fleet.forget(machineId);
+    this.slotModels.forget(machineId);
     for (const ws of this.agents.socketsOf(machineId)) ws.close(CloseCode.revoked, "machine deleted");
     await Promise.all(
       this.queue.leasedTo(machineId).map((job) => this.loseLease(job, "its machine was deleted")),
@@ -364,7 +368,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     await this.announce(agent.machineId, agent.userId);
     await this.dispatch();
     await this.requestMissingDefinitions(ws, agent.machineId, hello.instances);
-    await this.requestStaleModels(ws, agent.machineId, hello.instances);
+    this.requestStaleModels(ws, agent.machineId, hello.instances);
     await this.sendDownloadsTo(ws, agent);
   }
 
@@ -381,18 +385,25 @@ export class Dispatcher extends DurableObject<Bindings> {
   }
 
   /** Model inventories travel by hash too: a list only when the stored one is not that hash. */
-  private async requestStaleModels(
+  private requestStaleModels(
     ws: WebSocket,
     machineId: string,
     instances: { id: string; models_hash?: string | undefined }[],
   ) {
-    const stale = await staleModelInventories(createDb(this.env.DB), machineId, instances);
+    const stale = staleModelInventories(this.slotModels, machineId, instances);
     for (const { instance_id, hash } of stale) this.send(ws, { type: "models_request", instance_id, hash });
   }
 
   private async onModels(ws: WebSocket, agent: AgentAttachment, message: ModelsMessage) {
-    const refused = await storeReportedModels(createDb(this.env.DB), agent.machineId, message);
-    if (refused) this.send(ws, { type: "error", code: "invalid_message", message: refused });
+    const refused = await storeReportedModels(
+      createDb(this.env.DB),
+      this.slotModels,
+      agent.machineId,
+      message,
+    );
+    if (refused) return this.send(ws, { type: "error", code: "invalid_message", message: refused });
+    // Jobs waiting for these files may run on it now.
+    await this.dispatch();
   }
 
   private async onObjectInfo(ws: WebSocket, agent: AgentAttachment, message: ObjectInfoMessage) {
@@ -426,7 +437,7 @@ export class Dispatcher extends DurableObject<Bindings> {
       // An instance that came back with other custom nodes reports a new hash.
       if (beat.instances) {
         await this.requestMissingDefinitions(ws, agent.machineId, beat.instances);
-        await this.requestStaleModels(ws, agent.machineId, beat.instances);
+        this.requestStaleModels(ws, agent.machineId, beat.instances);
       }
       if (draining !== agent.draining) {
         await recordMachineState(createDb(this.env.DB), agent.machineId, {
@@ -554,8 +565,11 @@ export class Dispatcher extends DurableObject<Bindings> {
    * runs on the run's own chain, after the job is sent and without holding up the caller.
    */
   private async dispatch() {
+    const modelKeys = this.queue.waitingModelKeys();
     for (const slot of this.agents.idleSlots(this.queue.busySlots(), this.fleet.disabledSlots())) {
-      const job = this.queue.nextWaitingFor(slot.machineId, slot.gpus);
+      // A job naming model files goes only to an instance that holds them all.
+      const held = modelKeys.filter((key) => this.slotModels.holdsAll(slot.machineId, slot.instanceId, key));
+      const job = this.queue.nextWaitingFor(slot.machineId, slot.gpus, [null, ...held]);
       if (!job) continue;
       const lease = {
         machineId: slot.machineId,

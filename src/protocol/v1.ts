@@ -397,6 +397,8 @@ export const JobPayload = JobMessage.pick({
   machine_id: z.string().nullable().optional(),
   /** A GPU the machine must report (case-insensitive substring of its name); absent: any. */
   gpu: z.string().nullable().optional(),
+  /** The model files the graph names: only a ComfyUI instance whose inventory holds them all runs it. */
+  models: z.array(ModelFile.pick({ folder: true, name: true })).optional(),
 });
 export type JobPayload = z.infer<typeof JobPayload>;
 

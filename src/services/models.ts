@@ -80,7 +80,7 @@ export async function listModels(db: Db, userId: string, filter: { type?: string
 }
 
 /** The rows of one model by name (and type, when two folders hold that name); 404 when none has it. */
-async function modelRows(db: Db, userId: string, name: string, type?: string) {
+export async function modelRows(db: Db, userId: string, name: string, type?: string) {
   const rows = await listUserModels(db, userId, {
     name,
     folder: type === undefined ? undefined : folderOf(type),

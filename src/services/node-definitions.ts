@@ -6,7 +6,7 @@ import { readNodeDefinitions, reportedDefinitionHashes } from "../stores/node-de
 const cache = new Map<string, NodeDefinitions>();
 const CACHE_LIMIT = 16;
 
-async function definitionsByHash(bucket: R2Bucket, hash: string) {
+export async function definitionsByHash(bucket: R2Bucket, hash: string) {
   const cached = cache.get(hash);
   if (cached) return cached;
   const definitions = (await readNodeDefinitions(bucket, hash)) as NodeDefinitions | undefined;

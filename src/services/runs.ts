@@ -24,6 +24,7 @@ import {
 import { resolveDeploymentForRun } from "./deployments";
 import { checkGpuRequirement } from "./gpu-requirement";
 import { checkNodeClasses } from "./graph-check";
+import { graphAsRun, requiredModels } from "./model-requirements";
 import { reportedDefinitions } from "./node-definitions";
 import { resolveJobInputs } from "./run-inputs";
 import { graphFromDocument } from "./workflows";
@@ -90,6 +91,16 @@ export async function queueGraphRun(
   });
 }
 
+/** Queues a graph with no inputs on one machine of a pool (a model warm-up). */
+export async function queueMachineRun(
+  ctx: Context,
+  graph: ApiGraph,
+  target: { pool: string; machineId: string },
+  options: RunOptions,
+) {
+  return createAndEnqueue(ctx, { graph, bindings: [], inputs: {}, origin: "api", options, ...target });
+}
+
 type NewRunSpec = {
   graph: ApiGraph;
   bindings: InputBinding[];
@@ -115,6 +126,7 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
   if (gpu) await checkGpuRequirement(ctx.db, ctx.userId, spec, gpu);
   const warnings = await checkNodeClasses(ctx, spec.graph, spec.pool);
   const jobInputs = await resolveJobInputs(ctx, spec.bindings, spec.inputs);
+  const models = await requiredModels(ctx, graphAsRun(spec.graph, spec.bindings, jobInputs), spec);
   const priority = PRIORITIES[spec.options.priority ?? "normal"];
   const row = await insertRun(ctx.db, {
     id: newId(),
@@ -150,6 +162,7 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
         ...jobInputs,
         machine_id: spec.machineId ?? null,
         gpu,
+        models,
       },
     })
     .catch(async (err: unknown) => {

@@ -1,19 +1,11 @@
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { machineModelSets, machineModels, machines } from "../db/schema";
+import { machineModelSets, machineModels, machineNodeDefinitions, machines } from "../db/schema";
 import { nowIso } from "../lib/ids";
 import type { ModelFile } from "../protocol/v1";
 
 /** D1 binds at most 100 parameters per statement; a model row takes 7. */
 const ROWS_PER_INSERT = 14;
-
-/** The hash of the inventory an instance of a machine reported last, if any. */
-export async function storedModelsHash(db: Db, machineId: string, instanceId: string) {
-  const row = await db.query.machineModelSets.findFirst({
-    where: and(eq(machineModelSets.machineId, machineId), eq(machineModelSets.instanceId, instanceId)),
-  });
-  return row?.hash;
-}
 
 /** Replaces an instance's model files with a new inventory, in one batch (all or nothing). */
 export async function replaceInstanceModels(
@@ -93,3 +85,74 @@ export async function listUserModels(db: Db, userId: string, filter: ModelFilter
 }
 
 export type MachineModelRow = Awaited<ReturnType<typeof listUserModels>>[number];
+
+/** Where model files are looked for: a pool, or one machine of it (a pinned deployment). */
+export type ModelScope = { pool: string; machineId?: string | null };
+
+const inScope = (userId: string, scope: ModelScope) =>
+  and(
+    eq(machines.userId, userId),
+    isNull(machines.deletedAt),
+    eq(machines.pool, scope.pool),
+    scope.machineId ? eq(machines.id, scope.machineId) : undefined,
+  );
+
+/**
+ * The instances in scope that reported a model inventory, with the hash of that inventory and of the
+ * node definitions they report (if any): together they say which inputs name model files.
+ */
+export async function instancesWithInventory(db: Db, userId: string, scope: ModelScope) {
+  return db
+    .select({
+      machineId: machineModelSets.machineId,
+      instanceId: machineModelSets.instanceId,
+      modelsHash: machineModelSets.hash,
+      definitionsHash: machineNodeDefinitions.hash,
+    })
+    .from(machineModelSets)
+    .innerJoin(machines, eq(machines.id, machineModelSets.machineId))
+    .leftJoin(
+      machineNodeDefinitions,
+      and(
+        eq(machineNodeDefinitions.machineId, machineModelSets.machineId),
+        eq(machineNodeDefinitions.instanceId, machineModelSets.instanceId),
+      ),
+    )
+    .where(inScope(userId, scope))
+    .all();
+}
+
+/** The files of one instance's inventory, folder and name only. */
+export async function instanceModelFiles(db: Db, machineId: string, instanceId: string) {
+  return db
+    .select({ folder: machineModels.folder, name: machineModels.name })
+    .from(machineModels)
+    .where(and(eq(machineModels.machineId, machineId), eq(machineModels.instanceId, instanceId)))
+    .all();
+}
+
+/** D1 binds at most 100 parameters per statement; the scope takes up to 4. */
+const NAMES_PER_QUERY = 90;
+
+/** Which of these file names the instances in scope hold (every folder: the caller picks). */
+export async function modelFilesInScope(db: Db, userId: string, scope: ModelScope, names: readonly string[]) {
+  const unique = [...new Set(names)];
+  const chunks: string[][] = [];
+  for (let i = 0; i < unique.length; i += NAMES_PER_QUERY) chunks.push(unique.slice(i, i + NAMES_PER_QUERY));
+  const found = await Promise.all(
+    chunks.map((chunk) =>
+      db
+        .select({
+          machineId: machineModels.machineId,
+          instanceId: machineModels.instanceId,
+          folder: machineModels.folder,
+          name: machineModels.name,
+        })
+        .from(machineModels)
+        .innerJoin(machines, eq(machines.id, machineModels.machineId))
+        .where(and(inScope(userId, scope), inArray(machineModels.name, chunk)))
+        .all(),
+    ),
+  );
+  return found.flat();
+}

@@ -73,7 +73,7 @@ describe("the Dispatcher's queue with a backlog", () => {
       const pinnedTo = (machine: string) => ({ ...payload, machine_id: machine });
       const readsForNext = (machine: string) => {
         counter.reset();
-        const job = queue.nextWaitingFor(machine);
+        const job = queue.nextWaitingFor(machine, [], [null]);
         return { runId: job?.run_id, reads: counter.rowsRead() };
       };
       queue.add({ ...newJob("parked-first"), payload: pinnedTo("machine-parked") });
@@ -98,6 +98,40 @@ describe("the Dispatcher's queue with a backlog", () => {
       queue.add({ ...newJob("mine-urgent", 5), payload: pinnedTo("machine-1") });
       expect(readsForNext("machine-1").runId).toBe("mine-urgent");
       expect(readsForNext("machine-parked").runId).toBe("parked-first");
+      });
+    });
+
+  it("finds a slot's next job as cheaply with 2,000 waiting for a model file it lacks as with none", async () => {
+    await runInDurableObject(freshDispatcher(), (_instance: Dispatcher, state) => {
+      const counter = countingSql(state.storage.sql);
+      const queue = new JobQueue(counter.sql);
+      const needing = (runId: string, name: string): NewJob => ({
+        ...newJob(runId),
+        payload: { ...payload, models: [{ folder: "checkpoints", name }] },
+      });
+      const nextFor = (keys: (string | null)[]) => {
+        counter.reset();
+        const job = queue.nextWaitingFor("machine-1", [], keys);
+        return { job: job?.run_id, reads: counter.rowsRead() };
+      };
+      queue.add(needing("first-elsewhere", "elsewhere.safetensors"));
+      queue.add(newJob("plain"));
+      queue.add(needing("here", "here.safetensors"));
+      const keys = queue.waitingModelKeys();
+      expect(keys).toHaveLength(2);
+      const here = keys.find((key) => key.includes("here.safetensors") && !key.includes("elsewhere"));
+      const small = nextFor([null, here ?? null]);
+      expect(small.job).toBe("plain");
+
+      for (let n = 0; n < 2_000; n++) queue.add(needing(`elsewhere-${n}`, "elsewhere.safetensors"));
+      counter.reset();
+      expect(queue.waitingModelKeys()).toEqual(keys);
+      expect(counter.rowsRead()).toBeLessThanOrEqual(4);
+      const backlog = nextFor([null, here ?? null]);
+      expect(backlog.job).toBe("plain");
+      expect(backlog.reads).toBeLessThanOrEqual(small.reads + 2);
+      queue.remove("plain");
+      expect(nextFor([null, here ?? null]).job).toBe("here");
     });
   });
 

@@ -1,4 +1,5 @@
 import { JobPayload } from "../../protocol/v1";
+import { modelsKey } from "./slot-models";
 import { WaitingLine } from "./waiting-line";
 
 export type NewJob = {
@@ -26,6 +27,8 @@ export type Job = {
   deadline_at: number | null;
   stop_reason: string | null;
   enqueued_at: number;
+  /** The model files the job names (see `modelsKey`); null for none. */
+  models_key: string | null;
 };
 
 /**
@@ -42,9 +45,20 @@ export class JobQueue {
       attempt INTEGER NOT NULL, state TEXT NOT NULL, machine_id TEXT, instance_id TEXT, lease_token TEXT,
       lease_expires_at INTEGER, deadline_at INTEGER, stop_reason TEXT, enqueued_at INTEGER NOT NULL,
       payload TEXT NOT NULL)`);
+    // A queue created before jobs named model files gets the column; NULL means none.
+    if (
+      !sql
+        .exec<{ name: string }>("PRAGMA table_info(jobs)")
+        .toArray()
+        .some((c) => c.name === "models_key")
+    )
+      sql.exec("ALTER TABLE jobs ADD COLUMN models_key TEXT");
     sql.exec("CREATE INDEX IF NOT EXISTS jobs_waiting ON jobs(state, priority DESC, seq)");
     addPinnedColumn(sql);
-    sql.exec("CREATE INDEX IF NOT EXISTS jobs_waiting_pinned ON jobs(state, pinned_to, priority DESC, seq)");
+    sql.exec(
+      "CREATE INDEX IF NOT EXISTS jobs_waiting_lines ON jobs(state, pinned_to, models_key, priority DESC, seq)",
+    );
+    sql.exec("CREATE INDEX IF NOT EXISTS jobs_waiting_models ON jobs(state, models_key)");
     sql.exec("CREATE INDEX IF NOT EXISTS jobs_deadline ON jobs(deadline_at) WHERE deadline_at IS NOT NULL");
     sql.exec("CREATE TABLE IF NOT EXISTS seen_reports (event_id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
     sql.exec(`CREATE TABLE IF NOT EXISTS output_grants (
@@ -79,8 +93,9 @@ export class JobQueue {
   add(job: NewJob): boolean {
     const seq = this.nextSeq();
     const cursor = this.sql.exec(
-      `INSERT INTO jobs (run_id, user_id, priority, seq, attempt, state, deadline_at, enqueued_at, payload)
-       VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT(run_id) DO NOTHING`,
+      `INSERT INTO jobs (run_id, user_id, priority, seq, attempt, state, deadline_at, enqueued_at, payload,
+         models_key)
+       VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?) ON CONFLICT(run_id) DO NOTHING`,
       job.runId,
       job.userId,
       job.priority,
@@ -89,6 +104,7 @@ export class JobQueue {
       job.deadlineAt,
       Date.now(),
       JSON.stringify(job.payload),
+      modelsKey(job.payload.models),
     );
     if (cursor.rowsWritten === 0) return false;
     this.line().add(job.priority, seq);
@@ -105,30 +121,58 @@ export class JobQueue {
   }
 
   /**
-   * The next waiting job that may run on a slot of `machineId` with these GPU names: unpinned or pinned
-   * to it, and needing no GPU or one whose name contains the requirement (case-insensitive).
+   * The model keys (see `modelsKey`) of the waiting jobs, one each: a seek per key through the index, so
+   * the cost follows how many different sets of files wait, not how many jobs.
    */
-  nextWaitingFor(machineId: string, gpuNames: readonly string[] = []): Job | undefined {
+  waitingModelKeys(): string[] {
+    const keys: string[] = [];
+    for (;;) {
+      const row = this.sql
+        .exec<{ key: string }>(
+          `SELECT models_key AS key FROM jobs WHERE state = 'queued' AND models_key > ?
+           ORDER BY models_key LIMIT 1`,
+          keys.at(-1) ?? "",
+        )
+        .toArray()[0];
+      if (!row) return keys;
+      keys.push(row.key);
+    }
+  }
+
+  /**
+   * The next waiting job that may run on a slot of `machineId` with these GPU names and these model
+   * keys (null: jobs that name no model file): unpinned or pinned to it, and needing no GPU or one whose
+   * name contains the requirement (case-insensitive). Each key's jobs are read from their own index range.
+   */
+  nextWaitingFor(
+    machineId: string,
+    gpuNames: readonly string[],
+    modelKeys: readonly (string | null)[],
+  ): Job | undefined {
     // Newline-joined, so a requirement (one line) only matches within one name.
     const names = gpuNames.join("\n").toLowerCase();
-    // The head of the unpinned line and of the line pinned here, each walked on its index, so runs
-    // pinned to other machines (however many wait) are never read.
-    const head = (pinned: string, ...args: string[]) =>
+    // For each set of model files this slot holds, the head of the unpinned line and of the line pinned
+    // here, each walked on its index, so runs pinned to other machines or waiting for other files
+    // (however many) are never read.
+    const head = (key: string | null, pinned: string, ...args: string[]) =>
       this.sql
         .exec<Job>(
-          `SELECT * FROM jobs WHERE state = 'queued' AND ${pinned}
+          `SELECT * FROM jobs WHERE state = 'queued' AND ${pinned} AND models_key IS ?
              AND (json_extract(payload, '$.gpu') IS NULL OR instr(?, lower(json_extract(payload, '$.gpu'))) > 0)
            ORDER BY priority DESC, seq ASC LIMIT 1`,
           ...args,
+          key,
           names,
         )
         .toArray()[0];
-    const unpinned = head("pinned_to IS NULL");
-    const pinned = head("pinned_to = ?", machineId);
-    if (!unpinned || !pinned) return unpinned ?? pinned;
-    const first =
-      unpinned.priority !== pinned.priority ? unpinned.priority > pinned.priority : unpinned.seq < pinned.seq;
-    return first ? unpinned : pinned;
+    let next: Job | undefined;
+    for (const key of modelKeys) {
+      for (const job of [head(key, "pinned_to IS NULL"), head(key, "pinned_to = ?", machineId)]) {
+        if (job && (!next || job.priority > next.priority || (job.priority === next.priority && job.seq < next.seq)))
+          next = job;
+      }
+    }
+    return next;
   }
 
   lease(runId: string, lease: { machineId: string; instanceId: string; token: string; expiresAt: number }) {

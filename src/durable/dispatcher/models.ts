@@ -1,22 +1,27 @@
 import type { Db } from "../../db/client";
 import { sha256Hex } from "../../lib/crypto";
 import { type ModelsMessage, modelsDigestInput } from "../../protocol/v1";
-import { replaceInstanceModels, storedModelsHash } from "../../stores/models";
+import { replaceInstanceModels } from "../../stores/models";
+import type { SlotModels } from "./slot-models";
 
 type ReportedInstance = { id: string; models_hash?: string | undefined };
 
-/** The instances whose reported inventory hash is not the one stored: the Dispatcher asks for those. */
-export async function staleModelInventories(db: Db, machineId: string, instances: ReportedInstance[]) {
+/** The instances whose reported inventory hash is not the one this Dispatcher holds: it asks for those. */
+export function staleModelInventories(slots: SlotModels, machineId: string, instances: ReportedInstance[]) {
   const stale: { instance_id: string; hash: string }[] = [];
   for (const { id, models_hash: hash } of instances) {
-    if (hash && (await storedModelsHash(db, machineId, id)) !== hash) stale.push({ instance_id: id, hash });
+    if (hash && slots.hash(machineId, id) !== hash) stale.push({ instance_id: id, hash });
   }
   return stale;
 }
 
-/** Stores an inventory an agent sent; refused (returns a reason) when it does not match its hash. */
+/**
+ * Stores an inventory an agent sent, in D1 (the model routes read it) and in the Dispatcher (routing
+ * reads it); refused (returns a reason) when it does not match its hash.
+ */
 export async function storeReportedModels(
   db: Db,
+  slots: SlotModels,
   machineId: string,
   message: ModelsMessage,
 ): Promise<string | undefined> {
@@ -28,5 +33,6 @@ export async function storeReportedModels(
     hash: message.hash,
     models: message.models,
   });
+  slots.replace(machineId, message.instance_id, message.hash, message.models);
   return undefined;
 }

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, errorResponses, jsonContent } from "../../lib/openapi";
-import { requireUser } from "../../middleware/auth";
+import { requireUser, userContext } from "../../middleware/auth";
+import { loadModel } from "../../services/model-load";
 import { cleanupModels, getModel, listModels, unloadModel } from "../../services/models";
 
 export const ModelType = z
@@ -158,5 +159,50 @@ modelRoutes.openapi(
     const { model_name } = c.req.valid("param");
     const { model_type } = c.req.valid("query");
     return c.json(await unloadModel(c.env, c.var.db, c.var.principal.userId, model_name, model_type), 202);
+  },
+);
+
+const LoadRequestedSchema = z
+  .object({
+    message: z.string(),
+    model_name: z.string(),
+    model_type: z.string(),
+    runs: z
+      .array(z.object({ machine_id: z.string(), run_id: z.string() }))
+      .openapi({ description: "One warm-up run per machine; follow each with GET /api/run/{run_id}" }),
+    skipped: z
+      .array(z.object({ machine_id: z.string(), reason: z.string() }))
+      .openapi({ description: "Machines that have the file but got no warm-up run, and why" }),
+  })
+  .openapi("ModelLoadRequested");
+
+modelRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/models/{model_name}/load",
+    tags,
+    security,
+    summary: "Warm a checkpoint or VAE up: run its loader on each online machine that has the file",
+    description: [
+      "ComfyUI has no endpoint that loads one model. This queues, on each online machine that has the file,",
+      "a warm-up run: a two-node graph (the folder's loader, `CheckpointLoaderSimple` or `VAELoader`, then",
+      "`PreviewAny`) pinned to that machine and routed to a ComfyUI instance that holds the file. ComfyUI",
+      "reads the file and keeps the loaded model in its node cache, so the next run loading the same file",
+      "does not read it again. Nothing pins it: a prompt that does not use that loader lets it go, and",
+      "`POST /models/{model_name}/unload` frees it. The weights move to the GPU at the first sampling step.",
+      "The runs are ordinary runs (metadata `model_load`), queued behind earlier ones. Other model types",
+      "are refused with 400 `LOAD_NOT_SUPPORTED`: a LoRA loads only into a model, and the other loaders",
+      "need settings a file name does not give. 409 when no online machine could take a warm-up run.",
+    ].join(" "),
+    request: { params: NameParam, query: z.object({ model_type: ModelType.optional() }) },
+    responses: {
+      202: jsonContent(LoadRequestedSchema, "Warm-up runs queued"),
+      ...errorResponses(400, 401, 403, 404, 409),
+    },
+  }),
+  async (c) => {
+    const { model_name } = c.req.valid("param");
+    const { model_type } = c.req.valid("query");
+    return c.json(await loadModel(userContext(c), model_name, model_type), 202);
   },
 );
