@@ -36,12 +36,10 @@ export class Workflow {
   }
 
   /**
-   * A node of class `type`: `widgets` by input name (the rest take their defaults), `links` by input
-   * name to handles, `mode` 2 (muted) or 4 (bypassed), `control` the value control after a seed.
+   * Appends a UI node of class `type` with the fields every node has, in the editor's key order;
+   * `fields` replaces the defaults (size, mode, slots, properties) and adds `widgets_values`.
    */
-  add(type, { widgets = {}, links = {}, mode = 0, title, control = "fixed", upload = true } = {}) {
-    const def = this.definitions[type];
-    if (!def) throw new Error(`no definition for ${type}`);
+  place(type, fields) {
     const node = {
       id: this.nextNode++,
       type,
@@ -49,12 +47,24 @@ export class Workflow {
       size: [300, 100],
       flags: {},
       order: this.nodes.length,
-      mode,
+      mode: 0,
       inputs: [],
       outputs: [],
-      properties: { "Node name for S&R": type },
-      widgets_values: [],
+      properties: {},
+      ...fields,
     };
+    this.nodes.push(node);
+    return node;
+  }
+
+  /**
+   * A node of class `type`: `widgets` by input name (the rest take their defaults), `links` by input
+   * name to handles, `mode` 2 (muted) or 4 (bypassed), `control` the value control after a seed.
+   */
+  add(type, { widgets = {}, links = {}, mode = 0, title, control = "fixed", upload = true } = {}) {
+    const def = this.definitions[type];
+    if (!def) throw new Error(`no definition for ${type}`);
+    const node = this.place(type, { mode, properties: { "Node name for S&R": type }, widgets_values: [] });
     if (title) node.title = title;
     node.outputs = (def.output ?? []).map((outType, i) => ({
       name: def.output_name?.[i] ?? outType,
@@ -82,7 +92,6 @@ export class Workflow {
     for (const name of Object.keys(links)) {
       if (!node.inputs.some((slot) => slot.name === name)) throw new Error(`${type} has no input ${name}`);
     }
-    this.nodes.push(node);
     for (const [slot, name, source] of linked) {
       this.connect(source, node, slot);
       if (source.api === null) delete apiInputs[name];
@@ -107,19 +116,12 @@ export class Workflow {
 
   /** A frontend-only Reroute: links through it reach the source. */
   reroute(source) {
-    const node = {
-      id: this.nextNode++,
-      type: "Reroute",
-      pos: [0, 0],
+    const node = this.place("Reroute", {
       size: [75, 26],
-      flags: {},
-      order: this.nodes.length,
-      mode: 0,
       inputs: [{ name: "", type: "*", link: null }],
       outputs: [{ name: "", type: source.type, links: [] }],
       properties: { showOutputText: false, horizontal: false },
-    };
-    this.nodes.push(node);
+    });
     this.connect(source, node, 0);
     return { node, slot: 0, type: source.type, api: source.api };
   }
@@ -127,38 +129,18 @@ export class Workflow {
   /** A frontend-only PrimitiveNode holding `value`; its targets receive the value. */
   primitive(value, type, control) {
     const widgets_values = control ? [value, control] : [value];
-    const node = {
-      id: this.nextNode++,
-      type: "PrimitiveNode",
-      pos: [0, 0],
+    const node = this.place("PrimitiveNode", {
       size: [210, 82],
-      flags: {},
-      order: this.nodes.length,
-      mode: 0,
-      inputs: [],
       outputs: [{ name: type, type, links: [], widget: { name: type } }],
       properties: { "Run widget replace on values": false },
       widgets_values,
-    };
-    this.nodes.push(node);
+    });
     return { node, slot: 0, type, api: { value } };
   }
 
   /** A Note or MarkdownNote, which never reaches the API. */
   note(type, text) {
-    this.nodes.push({
-      id: this.nextNode++,
-      type,
-      pos: [0, 0],
-      size: [300, 100],
-      flags: {},
-      order: this.nodes.length,
-      mode: 0,
-      inputs: [],
-      outputs: [],
-      properties: {},
-      widgets_values: [text],
-    });
+    this.place(type, { widgets_values: [text] });
   }
 
   ui(extra = {}) {

@@ -17,6 +17,17 @@ function textToImage(w, { sampler = {}, positive = "a castle on a hill", control
   return { ckpt, pos, neg, latent, ks, decode };
 }
 
+/** A positive and a negative prompt, both encoded with `clip`. */
+function prompts(w, clip, positive, negative) {
+  return [positive, negative].map((text) => w.add("CLIPTextEncode", { widgets: { text }, links: { clip } }));
+}
+
+/** Decodes `samples` with `vae` into an output node (SaveImage unless `output` names another). */
+function decodeAndSave(w, samples, vae, widgets = {}, output = "SaveImage") {
+  const decode = w.add("VAEDecode", { links: { samples, vae } });
+  w.add(output, { widgets, links: { images: decode.out() } });
+}
+
 export const cases = {
   text_to_image(w) {
     const { decode } = textToImage(w, { control: "randomize" });
@@ -26,15 +37,13 @@ export const cases = {
     const ckpt = w.add("CheckpointLoaderSimple", { widgets: { ckpt_name: CKPT } });
     const load = w.add("LoadImage", { widgets: { image: "example.png" } });
     const enc = w.add("VAEEncode", { links: { pixels: load.out(), vae: ckpt.out(2) } });
-    const pos = w.add("CLIPTextEncode", { widgets: { text: "oil painting" }, links: { clip: ckpt.out(1) } });
-    const neg = w.add("CLIPTextEncode", { widgets: { text: "" }, links: { clip: ckpt.out(1) } });
+    const [pos, neg] = prompts(w, ckpt.out(1), "oil painting", "");
     const ks = w.add("KSampler", {
       widgets: { seed: 7, denoise: 0.6 },
       control: "increment",
       links: { model: ckpt.out(0), positive: pos.out(), negative: neg.out(), latent_image: enc.out() },
     });
-    const dec = w.add("VAEDecode", { links: { samples: ks.out(), vae: ckpt.out(2) } });
-    w.add("SaveImage", { widgets: { filename_prefix: "i2i" }, links: { images: dec.out() } });
+    decodeAndSave(w, ks.out(), ckpt.out(2), { filename_prefix: "i2i" });
   },
   lora(w) {
     const ckpt = w.add("CheckpointLoaderSimple", { widgets: { ckpt_name: CKPT } });
@@ -42,14 +51,12 @@ export const cases = {
       widgets: { lora_name: "style.safetensors", strength_model: 0.8, strength_clip: 0.7 },
       links: { model: ckpt.out(0), clip: ckpt.out(1) },
     });
-    const pos = w.add("CLIPTextEncode", { widgets: { text: "portrait" }, links: { clip: lora.out(1) } });
-    const neg = w.add("CLIPTextEncode", { widgets: { text: "bad hands" }, links: { clip: lora.out(1) } });
+    const [pos, neg] = prompts(w, lora.out(1), "portrait", "bad hands");
     const latent = w.add("EmptyLatentImage", { widgets: { width: 768, height: 512 } });
     const ks = w.add("KSampler", {
       links: { model: lora.out(0), positive: pos.out(), negative: neg.out(), latent_image: latent.out() },
     });
-    const dec = w.add("VAEDecode", { links: { samples: ks.out(), vae: ckpt.out(2) } });
-    w.add("SaveImage", { links: { images: dec.out() } });
+    decodeAndSave(w, ks.out(), ckpt.out(2));
   },
   hires_fix(w) {
     const { ckpt, pos, neg, ks } = textToImage(w);
@@ -62,8 +69,7 @@ export const cases = {
       control: "randomize",
       links: { model: ckpt.out(0), positive: pos.out(), negative: neg.out(), latent_image: up.out() },
     });
-    const dec = w.add("VAEDecode", { links: { samples: ks2.out(), vae: ckpt.out(2) } });
-    w.add("SaveImage", { widgets: { filename_prefix: "hires" }, links: { images: dec.out() } });
+    decodeAndSave(w, ks2.out(), ckpt.out(2), { filename_prefix: "hires" });
   },
   inpaint(w) {
     const ckpt = w.add("CheckpointLoaderSimple", { widgets: { ckpt_name: "inpaint.safetensors" } });
@@ -80,8 +86,7 @@ export const cases = {
     const ks = w.add("KSampler", {
       links: { model: ckpt.out(0), positive: pos.out(), negative: neg.out(), latent_image: enc.out() },
     });
-    const dec = w.add("VAEDecode", { links: { samples: ks.out(), vae: ckpt.out(2) } });
-    w.add("SaveImage", { links: { images: dec.out() } });
+    decodeAndSave(w, ks.out(), ckpt.out(2));
   },
   controlnet(w) {
     const { ckpt, pos, neg, latent } = { ...textToImageParts(w) };
@@ -99,8 +104,7 @@ export const cases = {
         latent_image: latent.out(),
       },
     });
-    const dec = w.add("VAEDecode", { links: { samples: ks.out(), vae: ckpt.out(2) } });
-    w.add("PreviewImage", { links: { images: dec.out() } });
+    decodeAndSave(w, ks.out(), ckpt.out(2), {}, "PreviewImage");
   },
   area_composition(w) {
     const { ckpt, neg, latent } = textToImageParts(w);
@@ -120,8 +124,7 @@ export const cases = {
     const ks = w.add("KSampler", {
       links: { model: ckpt.out(0), positive: both.out(), negative: neg.out(), latent_image: latent.out() },
     });
-    const dec = w.add("VAEDecode", { links: { samples: ks.out(), vae: ckpt.out(2) } });
-    w.add("SaveImage", { links: { images: dec.out() } });
+    decodeAndSave(w, ks.out(), ckpt.out(2));
   },
   ksampler_advanced(w) {
     const { ckpt, pos, neg, latent } = textToImageParts(w);
@@ -130,8 +133,7 @@ export const cases = {
       control: "decrement",
       links: { model: ckpt.out(0), positive: pos.out(), negative: neg.out(), latent_image: latent.out() },
     });
-    const dec = w.add("VAEDecode", { links: { samples: ks.out(), vae: ckpt.out(2) } });
-    w.add("SaveImage", { links: { images: dec.out() } });
+    decodeAndSave(w, ks.out(), ckpt.out(2));
   },
   custom_sampling(w) {
     const { ckpt, pos, neg, latent } = textToImageParts(w);
@@ -154,8 +156,7 @@ export const cases = {
         latent_image: latent.out(),
       },
     });
-    const dec = w.add("VAEDecode", { links: { samples: run.out(1), vae: ckpt.out(2) } });
-    w.add("SaveImage", { links: { images: dec.out() } });
+    decodeAndSave(w, run.out(1), ckpt.out(2));
   },
   image_pipeline(w) {
     const empty = w.add("EmptyImage", {
@@ -202,8 +203,7 @@ export const cases = {
     const seed = w.primitive(1234, "INT", "randomize");
     const size = w.primitive(640, "INT", "fixed");
     const ckpt = w.add("CheckpointLoaderSimple", { widgets: { ckpt_name: CKPT } });
-    const pos = w.add("CLIPTextEncode", { widgets: { text: "lake" }, links: { clip: ckpt.out(1) } });
-    const neg = w.add("CLIPTextEncode", { widgets: { text: "" }, links: { clip: ckpt.out(1) } });
+    const [pos, neg] = prompts(w, ckpt.out(1), "lake", "");
     const latent = w.add("EmptyLatentImage", {
       widgets: { width: 640, height: 640 },
       links: { width: size, height: size },
@@ -219,8 +219,7 @@ export const cases = {
         latent_image: latent.out(),
       },
     });
-    const dec = w.add("VAEDecode", { links: { samples: ks.out(), vae: ckpt.out(2) } });
-    w.add("SaveImage", { links: { images: dec.out() } });
+    decodeAndSave(w, ks.out(), ckpt.out(2));
   },
   converted_widget_linked(w) {
     const seed = w.add("PrimitiveInt", { widgets: { value: 5 }, control: "increment" });
@@ -246,8 +245,7 @@ export const cases = {
         latent_image: latent.out(),
       },
     });
-    const dec = w.add("VAEDecode", { links: { samples: ks.out(), vae: ckpt.out(2) } });
-    w.add("SaveImage", { links: { images: dec.out() } });
+    decodeAndSave(w, ks.out(), ckpt.out(2));
   },
   bypassed(w) {
     const load = w.add("LoadImage", { widgets: { image: "example.png" } });
@@ -293,8 +291,7 @@ export const cases = {
       widgets: { denoise: 0.7 },
       links: { model: ckpt.out(0), positive: pos.out(), negative: neg.out(), latent_image: enc.out() },
     });
-    const dec = w.add("VAEDecode", { links: { samples: ks.out(), vae: ckpt.out(2) } });
-    w.add("SaveImage", { links: { images: dec.out() } });
+    decodeAndSave(w, ks.out(), ckpt.out(2));
   },
   object_links(w) {
     cases.load_invert_save(w);

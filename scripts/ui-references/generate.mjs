@@ -2,7 +2,7 @@
 // Usage: node scripts/ui-references/generate.mjs   (from the repository root)
 import { readFileSync, writeFileSync } from "node:fs";
 import { cases, Workflow } from "./cases.mjs";
-import { subgraphCases } from "./subgraphs.mjs";
+import { link, subgraphCases } from "./subgraphs.mjs";
 
 const root = new URL("../../", import.meta.url);
 const definitions = {
@@ -15,22 +15,12 @@ const write = (name, kind, data) =>
     `${JSON.stringify(data, null, 2)}\n`,
   );
 
-/** Schema 1 documents write links as objects; the builder writes arrays, so turn them. */
-const asObjects = (links) =>
-  links.map(([id, origin_id, origin_slot, target_id, target_slot, type]) => ({
-    id,
-    origin_id,
-    origin_slot,
-    target_id,
-    target_slot,
-    type,
-  }));
-
 for (const [name, build] of Object.entries(cases)) {
   const workflow = new Workflow(definitions);
   build(workflow);
   const ui = workflow.ui();
-  if (workflow.objectLinks) ui.links = asObjects(ui.links);
+  // Schema 1 documents write links as objects; the builder writes arrays, so turn them.
+  if (workflow.objectLinks) ui.links = ui.links.map((tuple) => link(...tuple));
   write(name, "ui", ui);
   write(name, "api", workflow.api);
 }

@@ -1,5 +1,6 @@
 // Subgraph cases, written out whole: the document and the API export the editor makes of it.
-const link = (id, origin_id, origin_slot, target_id, target_slot, type) => ({
+/** A link as schema 1 documents write it (an object, not the array of older documents). */
+export const link = (id, origin_id, origin_slot, target_id, target_slot, type) => ({
   id,
   origin_id,
   origin_slot,

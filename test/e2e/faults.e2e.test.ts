@@ -81,12 +81,47 @@ async function queueRun(user: E2EUser, deploymentId: string, fileId: string) {
   return run_id;
 }
 
-/** A deployment and an input file of `user`, for queueing runs. */
-async function invertSetup(user: E2EUser, sim: ComfySimulator) {
+/**
+ * A fault trial's stage: a fresh user with `count` simulators behind one agent (linked through `server`),
+ * a deployment and an input file to queue runs with, and the tally that judges the runs.
+ */
+async function faultStage(label: string, count: number, server = worker.url) {
+  const user = await worker.createUser("faults");
+  const host = await gpuHost(user, count, server);
+  const sim = host.sims[0] as ComfySimulator;
   return {
+    user,
+    host,
+    sim,
     deploymentId: await api.invertDeployment(worker, user),
     fileId: await api.uploadPng(worker, user, sim),
+    tally: new FaultTally(label, worker, user),
   };
+}
+
+type FaultStage = Awaited<ReturnType<typeof faultStage>>;
+
+/**
+ * One run held mid-node on the stage's first simulator: `fault` hits it there, and it is let go once
+ * `recover` is done, then waited on to its end.
+ */
+async function faultHeldRun(stage: FaultStage, fault: () => unknown, recover: () => Promise<unknown>) {
+  const hold = stage.sim.holdNode("ImageInvert");
+  const runId = await queueRun(stage.user, stage.deploymentId, stage.fileId);
+  await hold.reached();
+  await fault();
+  stage.tally.add(runId);
+  await recover();
+  hold.release();
+  await stage.tally.settle(runId);
+  return runId;
+}
+
+/** Each run was executed on its first attempt: nothing handed it to ComfyUI again. */
+async function expectFirstAttempts(user: E2EUser, runIds: string[]) {
+  for (const runId of runIds) {
+    expect((await api.call<api.RunView>(worker, user, "GET", `/api/run/${runId}`)).attempt).toBe(1);
+  }
 }
 
 async function filesIn(dir: string): Promise<string[]> {
@@ -148,22 +183,17 @@ async function cancel(user: E2EUser, runId: string) {
 
 describe(`infrastructure faults (${FAULT_TRIALS} trials each; FAULT_TRIALS sets it)`, () => {
   it("agent SIGKILLed mid-run and restarted while ComfyUI keeps running: picked up, executed once", async () => {
-    const user = await worker.createUser("faults");
-    const host = await gpuHost(user, 1);
-    const [sim] = host.sims as [ComfySimulator];
-    const { deploymentId, fileId } = await invertSetup(user, sim);
-    const tally = new FaultTally("agent SIGKILL + restart", worker, user);
+    const stage = await faultStage("agent SIGKILL + restart", 1);
+    const { user, host, sim, tally } = stage;
     const runIds: string[] = [];
     for (let trial = 0; trial < FAULT_TRIALS; trial++) {
-      const hold = sim.holdNode("ImageInvert");
-      const runId = await queueRun(user, deploymentId, fileId);
-      runIds.push(runId);
-      await hold.reached();
-      await host.agent.stop("SIGKILL");
-      tally.add(runId);
-      await host.restartAgent();
-      hold.release();
-      await tally.settle(runId);
+      runIds.push(
+        await faultHeldRun(
+          stage,
+          () => host.agent.stop("SIGKILL"),
+          () => host.restartAgent(),
+        ),
+      );
     }
     expectNoHarm(await tally.summarize(host.sims));
     for (const runId of runIds) {
@@ -176,10 +206,10 @@ describe(`infrastructure faults (${FAULT_TRIALS} trials each; FAULT_TRIALS sets 
   });
 
   it("ComfyUI killed mid-run with a second instance available: the run moves there, executed once", async () => {
-    const user = await worker.createUser("faults");
-    const host = await gpuHost(user, 2);
-    const { deploymentId, fileId } = await invertSetup(user, host.sims[0] as ComfySimulator);
-    const tally = new FaultTally("ComfyUI crash, second instance available", worker, user);
+    const { user, host, deploymentId, fileId, tally } = await faultStage(
+      "ComfyUI crash, second instance available",
+      2,
+    );
     for (let trial = 0; trial < FAULT_TRIALS; trial++) {
       const holds = host.sims.map((sim) => sim.holdNode("ImageInvert"));
       const runId = await queueRun(user, deploymentId, fileId);
@@ -203,11 +233,10 @@ describe(`infrastructure faults (${FAULT_TRIALS} trials each; FAULT_TRIALS sets 
   });
 
   it("ComfyUI killed mid-run with no other instance: the run waits, then runs once ComfyUI is back", async () => {
-    const user = await worker.createUser("faults");
-    const host = await gpuHost(user, 1);
-    const [sim] = host.sims as [ComfySimulator];
-    const { deploymentId, fileId } = await invertSetup(user, sim);
-    const tally = new FaultTally("ComfyUI crash, no other instance", worker, user);
+    const { user, host, sim, deploymentId, fileId, tally } = await faultStage(
+      "ComfyUI crash, no other instance",
+      1,
+    );
     for (let trial = 0; trial < FAULT_TRIALS; trial++) {
       const hold = sim.holdNode("ImageInvert");
       const runId = await queueRun(user, deploymentId, fileId);
@@ -226,11 +255,7 @@ describe(`infrastructure faults (${FAULT_TRIALS} trials each; FAULT_TRIALS sets 
   });
 
   it("control plane restarted on its state, idle and under load: leases reclaimed, nothing run twice", async () => {
-    const user = await worker.createUser("faults");
-    const host = await gpuHost(user, 1);
-    const [sim] = host.sims as [ComfySimulator];
-    const { deploymentId, fileId } = await invertSetup(user, sim);
-    const tally = new FaultTally("control-plane restart", worker, user);
+    const { user, host, sim, deploymentId, fileId, tally } = await faultStage("control-plane restart", 1);
     const runIds: string[] = [];
     for (let trial = 0; trial < FAULT_TRIALS; trial++) {
       // Every other restart is under load: a run mid-node and two more waiting in the queue.
@@ -248,9 +273,7 @@ describe(`infrastructure faults (${FAULT_TRIALS} trials each; FAULT_TRIALS sets 
     }
     const summary = await tally.summarize(host.sims);
     expect(summary).toMatchObject({ runs: runIds.length, lost: 0, executedTwice: 0, stuck: 0 });
-    for (const runId of runIds) {
-      expect((await api.call<api.RunView>(worker, user, "GET", `/api/run/${runId}`)).attempt).toBe(1);
-    }
+    await expectFirstAttempts(user, runIds);
     expect(sim.counters.prompts).toBe(runIds.length);
     await expectNoLitter(host);
   });
@@ -305,30 +328,23 @@ describe(`infrastructure faults (${FAULT_TRIALS} trials each; FAULT_TRIALS sets 
   });
 
   it("connection to the control plane cut mid-run through a proxy: the runs carry on, executed once", async () => {
-    const user = await worker.createUser("faults");
     const target = new URL(worker.url);
     const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
     cleanup.push(() => proxy.close());
-    const host = await gpuHost(user, 1, proxy.url);
-    const [sim] = host.sims as [ComfySimulator];
-    const { deploymentId, fileId } = await invertSetup(user, sim);
-    const tally = new FaultTally("control-plane link cut", worker, user);
+    const stage = await faultStage("control-plane link cut", 1, proxy.url);
+    const { user, host, tally } = stage;
     const runIds: string[] = [];
     for (let trial = 0; trial < FAULT_TRIALS; trial++) {
-      const hold = sim.holdNode("ImageInvert");
-      const runId = await queueRun(user, deploymentId, fileId);
-      runIds.push(runId);
-      await hold.reached();
-      proxy.cut();
-      tally.add(runId);
-      await host.agent.connected(trial + 2);
-      hold.release();
-      await tally.settle(runId);
+      runIds.push(
+        await faultHeldRun(
+          stage,
+          () => proxy.cut(),
+          () => host.agent.connected(trial + 2),
+        ),
+      );
     }
     expectNoHarm(await tally.summarize(host.sims));
-    for (const runId of runIds) {
-      expect((await api.call<api.RunView>(worker, user, "GET", `/api/run/${runId}`)).attempt).toBe(1);
-    }
+    await expectFirstAttempts(user, runIds);
     await expectNoLitter(host);
   });
 });
