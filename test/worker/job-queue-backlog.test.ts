@@ -98,8 +98,8 @@ describe("the Dispatcher's queue with a backlog", () => {
       queue.add({ ...newJob("mine-urgent", 5), payload: pinnedTo("machine-1") });
       expect(readsForNext("machine-1").runId).toBe("mine-urgent");
       expect(readsForNext("machine-parked").runId).toBe("parked-first");
-      });
     });
+  });
 
   it("finds a slot's next job as cheaply with 2,000 waiting for a model file it lacks as with none", async () => {
     await runInDurableObject(freshDispatcher(), (_instance: Dispatcher, state) => {

@@ -168,7 +168,10 @@ export class JobQueue {
     let next: Job | undefined;
     for (const key of modelKeys) {
       for (const job of [head(key, "pinned_to IS NULL"), head(key, "pinned_to = ?", machineId)]) {
-        if (job && (!next || job.priority > next.priority || (job.priority === next.priority && job.seq < next.seq)))
+        if (
+          job &&
+          (!next || job.priority > next.priority || (job.priority === next.priority && job.seq < next.seq))
+        )
           next = job;
       }
     }
