@@ -279,15 +279,15 @@ describe(`infrastructure faults (${FAULT_TRIALS} trials each; FAULT_TRIALS sets 
   });
 
   it("cancel racing with the output upload, both ways: cancel wins until success is recorded; no orphaned object", async () => {
-    const user = await worker.createUser("faults");
     const target = new URL(worker.url);
     // The agent reaches the control plane, and so R2's presigned PUTs, through the proxy.
     const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
     cleanup.push(() => proxy.close());
-    const host = await gpuHost(user, 1, proxy.url);
-    const [sim] = host.sims as [ComfySimulator];
-    const { deploymentId, fileId } = await invertSetup(user, sim);
-    const tally = new FaultTally("cancel racing with upload", worker, user);
+    const { user, host, deploymentId, fileId, tally } = await faultStage(
+      "cancel racing with upload",
+      1,
+      proxy.url,
+    );
     for (let trial = 0; trial < FAULT_TRIALS; trial++) {
       // The output is in R2 but the agent has not heard so, so it has not reported success: cancel now.
       const hold = proxy.holdReplies(OUTPUT_PUT);
