@@ -87,7 +87,10 @@ export class FaultTally {
       lost,
       executedTwice,
       stuck,
-      recoveryMs: { p50: recoveries[Math.floor(recoveries.length / 2)] ?? 0, max: recoveries.at(-1) ?? 0 },
+      recoveryMs: {
+        p50: recoveries[Math.floor((recoveries.length - 1) / 2)] ?? 0,
+        max: recoveries.at(-1) ?? 0,
+      },
       ...(orphansOf ? { orphanedObjects } : {}),
     };
     console.log(`fault report: ${JSON.stringify(summary)}`);
