@@ -565,10 +565,7 @@ export class Dispatcher extends DurableObject<Bindings> {
    * runs on the run's own chain, after the job is sent and without holding up the caller.
    */
   private async dispatch() {
-    const modelKeys = this.queue.waitingModelKeys();
-    for (const slot of this.agents.idleSlots(this.queue.busySlots(), this.fleet.disabledSlots())) {
-      // A job naming model files goes only to an instance that holds them all.
-      const held = modelKeys.filter((key) => this.slotModels.holdsAll(slot.machineId, slot.instanceId, key));
+    for (const { slot, held } of this.idleSlotsByModels()) {
       const job = this.queue.nextWaitingFor(slot.machineId, slot.gpus, [null, ...held]);
       if (!job) continue;
       const lease = {
@@ -597,6 +594,22 @@ export class Dispatcher extends DurableObject<Bindings> {
       );
     }
     await this.scheduleAlarm();
+  }
+
+  /**
+   * The idle slots, each with the model keys of waiting jobs it holds every file of (a job naming model
+   * files goes only to such a slot). Slots holding fewer go first, so a job naming no file is taken by
+   * one that could not run the others, not by the only one that could.
+   */
+  private idleSlotsByModels() {
+    const modelKeys = this.queue.waitingModelKeys();
+    return this.agents
+      .idleSlots(this.queue.busySlots(), this.fleet.disabledSlots())
+      .map((slot) => ({
+        slot,
+        held: modelKeys.filter((key) => this.slotModels.holdsAll(slot.machineId, slot.instanceId, key)),
+      }))
+      .sort((a, b) => a.held.length - b.held.length);
   }
 
   /** A lease that ended without a result: the run goes back in line, or fails after its last attempt. */

@@ -23,9 +23,12 @@ import { definitionsByHash } from "./node-definitions";
 type Context = { env: { BUCKET: R2Bucket }; db: Db; userId: string };
 type Instance = Awaited<ReturnType<typeof instancesWithInventory>>[number];
 
-/** Definitions and inventory under these hashes never change, so an isolate may keep what it worked out. */
+/**
+ * Definitions and inventory under these hashes never change, so an isolate keeps what it worked out:
+ * a few dozen entries per instance, and reading definitions again costs an R2 read per instance.
+ */
 const analyses = new Map<string, ModelInputs>();
-const CACHE_LIMIT = 32;
+const CACHE_LIMIT = 512;
 
 async function instanceModelInputs(ctx: Context, instance: Instance): Promise<ModelInputs> {
   const key = `${instance.definitionsHash ?? ""}|${instance.modelsHash}`;

@@ -5,7 +5,7 @@ import { modelsDigestInput } from "../../src/protocol/v1";
 import { createDeployment } from "../helpers/fixtures";
 import { api } from "../helpers/http";
 import { eventually, sha256Hex } from "../helpers/node-definitions";
-import { createMachine } from "../helpers/runs";
+import { createMachine, demoGraph } from "../helpers/runs";
 import { TestAgent } from "../helpers/test-agent";
 import { createUser, type TestUser } from "../helpers/users";
 
@@ -28,45 +28,76 @@ function definitionsFor(files: Record<string, string[]>) {
   return set;
 }
 
-/** A machine whose agent reports its definitions and model inventory, once the server holds both. */
-async function machineWith(user: TestUser, files: Record<string, string[]>, pool?: string) {
-  const machine = await createMachine(user, pool);
-  const { agent } = await TestAgent.open(machine.token);
-  if (!agent) throw new Error("no agent socket");
-  const definitions = definitionsFor(files);
-  const models = Object.entries(files).flatMap(([folder, names]) => names.map((name) => ({ folder, name })));
-  const definitionsHash = await sha256Hex(JSON.stringify(definitions));
-  const modelsHash = await sha256Hex(modelsDigestInput(models));
-  agent.send({
+/** The hello of an agent whose ComfyUIs report these definitions and inventories (by hash). */
+async function helloFor(instances: Record<string, string[]>[]) {
+  const reports = await Promise.all(
+    instances.map(async (files, i) => {
+      const definitions = definitionsFor(files);
+      const models = Object.entries(files).flatMap(([folder, names]) =>
+        names.map((name) => ({ folder, name })),
+      );
+      return {
+        id: `comfy-${i}`,
+        definitions,
+        models,
+        definitionsHash: await sha256Hex(JSON.stringify(definitions)),
+        modelsHash: await sha256Hex(modelsDigestInput(models)),
+      };
+    }),
+  );
+  const hello = {
     type: "hello",
     protocol: 1,
     agent: { version: "test" },
-    instances: [
-      {
-        id: "comfy-0",
-        comfy_url: "http://127.0.0.1:8188",
-        available: true,
-        object_info_hash: definitionsHash,
-        models_hash: modelsHash,
-      },
-    ],
-  });
+    instances: reports.map((r) => ({
+      id: r.id,
+      comfy_url: "http://127.0.0.1:8188",
+      available: true,
+      object_info_hash: r.definitionsHash,
+      models_hash: r.modelsHash,
+    })),
+  };
+  return { hello, reports };
+}
+
+/**
+ * A machine whose agent reports its definitions and model inventory (one ComfyUI per entry of
+ * `instances`), once the server holds them all.
+ */
+async function machineWith(
+  user: TestUser,
+  instances: Record<string, string[]> | Record<string, string[]>[],
+  pool?: string,
+) {
+  const machine = await createMachine(user, pool);
+  const { agent } = await TestAgent.open(machine.token);
+  if (!agent) throw new Error("no agent socket");
+  const { hello, reports } = await helloFor(Array.isArray(instances) ? instances : [instances]);
+  agent.send(hello);
   await agent.next("welcome");
-  await agent.next("object_info_request");
-  agent.send({ type: "object_info", instance_id: "comfy-0", hash: definitionsHash, definitions });
-  await agent.next("models_request");
-  agent.send({ type: "models", instance_id: "comfy-0", hash: modelsHash, models });
-  await eventually(
-    async () =>
-      (await env.DB.prepare(
-        `SELECT 1 FROM machine_model_sets s JOIN machine_node_definitions d USING (machine_id, instance_id)
-         WHERE s.machine_id = ? AND s.hash = ? AND d.hash = ?`,
-      )
-        .bind(machine.id, modelsHash, definitionsHash)
-        .first()) ?? undefined,
-    "the inventory and definitions to be stored",
-  );
-  return { agent, machine };
+  for (const [i, r] of reports.entries()) {
+    await agent.next("object_info_request", i);
+    agent.send({
+      type: "object_info",
+      instance_id: r.id,
+      hash: r.definitionsHash,
+      definitions: r.definitions,
+    });
+    await agent.next("models_request", i);
+    agent.send({ type: "models", instance_id: r.id, hash: r.modelsHash, models: r.models });
+  }
+  for (const r of reports)
+    await eventually(
+      async () =>
+        (await env.DB.prepare(
+          `SELECT 1 FROM machine_model_sets s JOIN machine_node_definitions d USING (machine_id, instance_id)
+           WHERE s.machine_id = ? AND s.instance_id = ? AND s.hash = ? AND d.hash = ?`,
+        )
+          .bind(machine.id, r.id, r.modelsHash, r.definitionsHash)
+          .first()) ?? undefined,
+      "the inventory and definitions to be stored",
+    );
+  return { agent, machine, hello };
 }
 
 const checkpointGraph = (ckpt: string, extra: Record<string, unknown> = {}) => ({
@@ -125,6 +156,33 @@ describe("runs that name model files", () => {
     expect(b.agent.all("job")).toHaveLength(5);
     a.agent.close();
     b.agent.close();
+  });
+
+  it("leave a run naming no file to the instance that could not run the others", async () => {
+    const user = await createUser();
+    const { agent, machine, hello } = await machineWith(user, [
+      { checkpoints: ["x.safetensors"] },
+      { checkpoints: ["y.safetensors"] },
+    ]);
+    agent.close();
+    await eventually(
+      async () =>
+        (await env.DB.prepare("SELECT 1 FROM machines WHERE id = ? AND status = 'offline'")
+          .bind(machine.id)
+          .first()) ?? undefined,
+      "the machine to be offline",
+    );
+    // Both wait for the machine; the older names no file, and comfy-0 is the only one that can run x.
+    const plain = await executed(user, demoGraph);
+    const needsX = await executed(user, checkpointGraph("x.safetensors"));
+
+    const { agent: back } = await TestAgent.open(machine.token);
+    if (!back) throw new Error("no agent socket");
+    back.send(hello);
+    const [first, second] = [await back.job(plain), await back.job(needsX)];
+    expect(first.instance_id).toBe("comfy-1");
+    expect(second.instance_id).toBe("comfy-0");
+    back.close();
   });
 
   it("are refused before queueing, naming each missing file and its folder", async () => {
