@@ -51,6 +51,22 @@ describe("run WebSocket", () => {
     agent.close();
   });
 
+  it("gives a subscriber of a run that has no status event yet the run's own snapshot", async () => {
+    const user = await createUser();
+    const runId = await executeRun(user);
+    // No agent: the run waits, and its room holds only its warnings until a subscriber comes.
+    const sub = await subscribe(user.apiKey, runId, 0);
+    await until(() => sub.frames.length >= 1);
+    expect(sub.frames[0]).toMatchObject({ type: "snapshot", data: { status: "not-started" } });
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    await agent.job(runId);
+    await until(() => sub.frames.some((f) => f.type === "status"));
+    expect(sub.frames.find((f) => f.type === "status")).toMatchObject({ data: { status: "queued" } });
+    expect(sub.frames.filter((f) => f.type === "warning").length).toBeGreaterThan(0);
+    sub.ws.close();
+    agent.close();
+  });
+
   it("replays what a reconnecting subscriber missed", async () => {
     const user = await createUser();
     const agent = await TestAgent.connect((await createMachine(user)).token);
