@@ -165,6 +165,27 @@ describe("model downloads onto machines", () => {
     agent.close();
   });
 
+  it("sends a pool's download to each machine of that pool and to no other", async () => {
+    const user = await createUser();
+    const inPool = await Promise.all([createMachine(user, "gpu-a"), createMachine(user, "gpu-a")]);
+    const agents = await Promise.all(inPool.map((m) => TestAgent.connect(m.token)));
+    const outside = await machineWith(user);
+    const started = await download(user, "pooled.safetensors", {
+      model_type: "vae",
+      download_url: URL_WITH_TOKEN,
+      pool: "gpu-a",
+    });
+    expect(started.status).toBe(202);
+    expect(started.body.downloads.map((d) => [d.machine_id, d.sent]).sort()).toEqual(
+      inPool.map((m) => [m.id, true]).sort(),
+    );
+    const sent = await Promise.all(agents.map((agent) => agent.next("model_download")));
+    expect(sent.map((m) => m.folder)).toEqual(["vae", "vae"]);
+    expect(new Set(sent.map((m) => m.download_id)).size).toBe(2);
+    expect(outside.agent.count("model_download")).toBe(0);
+    for (const agent of [...agents, outside.agent]) agent.close();
+  });
+
   it.each([
     ["no model_type", { download_url: URL_WITH_TOKEN }, "model_type"],
     ["no source", { model_type: "checkpoint" }, "download_url"],
