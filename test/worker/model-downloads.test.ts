@@ -165,6 +165,35 @@ describe("model downloads onto machines", () => {
     agent.close();
   });
 
+  it("shows a model as downloading in the list while a copy goes to another machine", async () => {
+    const user = await createUser();
+    const holder = await machineWith(user, [
+      { folder: "checkpoints", name: "spread.safetensors", size_bytes: 8 },
+    ]);
+    const target = await machineWith(user);
+    const started = await download(user, "spread.safetensors", {
+      model_type: "checkpoint",
+      download_url: URL_WITH_TOKEN,
+      machine_id: target.machine.id,
+    });
+    const id = started.body.downloads[0]?.download_id as string;
+    target.agent.send({ type: "model_download_progress", download_id: id, bytes_done: 2, bytes_total: 8 });
+    await expect
+      .poll(async () => (await api<{ models: unknown[] }>("/api/models", { token: user.apiKey })).body.models)
+      .toEqual([
+        expect.objectContaining({
+          name: "spread.safetensors",
+          is_downloading: true,
+          download_progress: 0.25,
+        }),
+      ]);
+    target.agent.send({ type: "model_download_result", download_id: id, status: "failed", error: "gone" });
+    await expect
+      .poll(async () => (await api("/api/models/spread.safetensors", { token: user.apiKey })).body)
+      .toMatchObject({ is_downloading: false, download_progress: null });
+    for (const { agent } of [holder, target]) agent.close();
+  });
+
   it("sends a pool's download to each machine of that pool and to no other", async () => {
     const user = await createUser();
     const inPool = await Promise.all([createMachine(user, "gpu-a"), createMachine(user, "gpu-a")]);
