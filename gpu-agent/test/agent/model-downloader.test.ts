@@ -82,6 +82,18 @@ describe("model downloader", () => {
     expect(partials(dir)).toEqual([]);
   });
 
+  it("drops a source that goes silent mid-transfer and resumes where it stopped", async () => {
+    const dir = modelsDir();
+    const from = await source({ stallOnce: true });
+    const landed = await downloadModel(
+      dir,
+      { id: "dl_stall", url: from.url, folder: "checkpoints", name: "slow.safetensors", sha256 },
+      options({ idleTimeoutMs: 300 }),
+    );
+    expect(landed.sha256).toBe(sha256);
+    expect(from.ranges[1]).toMatch(/^bytes=[1-9]\d*-$/);
+  });
+
   it("writes to a temporary file and renames it into place only when complete", async () => {
     const dir = modelsDir();
     const from = await source();
