@@ -319,9 +319,11 @@ export class Agent implements Drainable {
       const dir = this.options.config.comfyDir?.[i];
       if (dir === undefined) return;
       const models = join(dir, "models");
-      const known = directories.get(models);
-      const files = [...(known?.files ?? []), ...(instance.models?.current?.models ?? [])];
-      directories.set(models, { dir: models, files });
+      // Instances sharing one directory list the same files: each file once.
+      const files = new Map((directories.get(models)?.files ?? []).map((f) => [`${f.folder}/${f.name}`, f]));
+      for (const file of instance.models?.current?.models ?? [])
+        files.set(`${file.folder}/${file.name}`, file);
+      directories.set(models, { dir: models, files: [...files.values()] });
     });
     return [...directories.values()];
   }

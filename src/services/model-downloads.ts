@@ -195,18 +195,14 @@ export async function deleteModelFromDisk(
   type: string | undefined,
   target: MachineTarget,
 ) {
-  const targets = new Set((await targetMachines(ctx.db, ctx.userId, target)).map((m) => m.id));
-  const rows = (
-    await listUserModels(ctx.db, ctx.userId, {
-      name,
-      folder: type === undefined ? undefined : folderOf(type),
-    })
-  ).filter((row) => targets.has(row.machineId));
+  const targets = await targetMachines(ctx.db, ctx.userId, target);
+  const folderFilter = type === undefined ? undefined : folderOf(type);
+  const rows = (await listUserModels(ctx.db, ctx.userId, { name, folder: folderFilter })).filter((row) =>
+    targets.some((m) => m.id === row.machineId),
+  );
   const folder = rows[0]?.folder;
   if (folder === undefined) throw notFound("model");
-  const holders = (await listMachines(ctx.db, ctx.userId)).filter((m) =>
-    rows.some((row) => row.folder === folder && row.machineId === m.id),
-  );
+  const holders = targets.filter((m) => rows.some((row) => row.folder === folder && row.machineId === m.id));
   const requestId = newId();
   const machines = await sendRemoval(ctx, holders, {
     type: "model_delete",

@@ -3,6 +3,7 @@ import { dispatcherClient } from "../durable/dispatcher/client";
 import type { Bindings } from "../env";
 import { notFound } from "../lib/errors";
 import { listMachines } from "../stores/machines";
+import { activeUserDownloads, downloadFraction, type ModelDownloadRow } from "../stores/model-downloads";
 import { listUserModels, type MachineModelRow } from "../stores/models";
 
 /** Seed 004's model types for ComfyUI's folders; other folders keep their own name as the type. */
@@ -38,18 +39,20 @@ function machineView(row: MachineModelRow) {
 
 /**
  * Seed 004's model view of one file across the machines that have it. ComfyUI says nothing of which
- * models it holds in memory, and downloads are not run yet, so those fields are null or false.
+ * models it holds in memory, so those fields are null; `is_downloading` says a download of this file
+ * onto another machine is under way (`download_progress` is that download's, 0–1, when known).
  */
-function modelView(rows: MachineModelRow[]) {
+function modelView(rows: MachineModelRow[], downloads: ModelDownloadRow[]) {
   const first = rows[0] as MachineModelRow;
+  const active = downloads.filter((d) => d.folder === first.folder && d.name === first.name);
   const hashes = new Set(rows.map((row) => row.sha256));
   const [hash] = hashes;
   return {
     name: first.name,
     type: typeOf(first.folder),
     is_loaded: null,
-    is_downloading: false,
-    download_progress: null,
+    is_downloading: active.length > 0,
+    download_progress: active.length === 1 ? downloadFraction(active[0] as ModelDownloadRow) : null,
     last_used: null,
     memory_usage_mb: null,
     file_size_mb: megabytes(rows.find((row) => row.sizeBytes !== null)?.sizeBytes ?? null),
@@ -76,7 +79,12 @@ export async function listModels(db: Db, userId: string, filter: { type?: string
     folder: filter.type === undefined ? undefined : folderOf(filter.type),
     machineId: filter.machineId,
   });
-  return { models: byFile(rows).map(modelView), total_memory_usage_mb: null, available_memory_mb: null };
+  const downloads = await activeUserDownloads(db, userId);
+  return {
+    models: byFile(rows).map((file) => modelView(file, downloads)),
+    total_memory_usage_mb: null,
+    available_memory_mb: null,
+  };
 }
 
 /** The rows of one model by name (and type, when two folders hold that name); 404 when none has it. */
@@ -91,7 +99,7 @@ export async function modelRows(db: Db, userId: string, name: string, type?: str
 }
 
 export async function getModel(db: Db, userId: string, name: string, type?: string) {
-  return modelView(await modelRows(db, userId, name, type));
+  return modelView(await modelRows(db, userId, name, type), await activeUserDownloads(db, userId));
 }
 
 type FreeTarget = { pool: string; machineId: string; instanceIds?: string[] };

@@ -84,6 +84,15 @@ export async function finishDownload(
   return row;
 }
 
+/** A user's downloads that are not over, on any machine. */
+export function activeUserDownloads(db: Db, userId: string) {
+  return db
+    .select()
+    .from(modelDownloads)
+    .where(and(eq(modelDownloads.userId, userId), inArray(modelDownloads.status, ["pending", "downloading"])))
+    .all();
+}
+
 /** A user's downloads of one model name (and folder), newest first. */
 export function userDownloadsOf(db: Db, userId: string, name: string, folder?: string) {
   return db

@@ -165,6 +165,56 @@ describe("model downloads onto machines", () => {
     agent.close();
   });
 
+  it("shows a model as downloading in the list while a copy goes to another machine", async () => {
+    const user = await createUser();
+    const holder = await machineWith(user, [
+      { folder: "checkpoints", name: "spread.safetensors", size_bytes: 8 },
+    ]);
+    const target = await machineWith(user);
+    const started = await download(user, "spread.safetensors", {
+      model_type: "checkpoint",
+      download_url: URL_WITH_TOKEN,
+      machine_id: target.machine.id,
+    });
+    const id = started.body.downloads[0]?.download_id as string;
+    target.agent.send({ type: "model_download_progress", download_id: id, bytes_done: 2, bytes_total: 8 });
+    await expect
+      .poll(async () => (await api<{ models: unknown[] }>("/api/models", { token: user.apiKey })).body.models)
+      .toEqual([
+        expect.objectContaining({
+          name: "spread.safetensors",
+          is_downloading: true,
+          download_progress: 0.25,
+        }),
+      ]);
+    target.agent.send({ type: "model_download_result", download_id: id, status: "failed", error: "gone" });
+    await expect
+      .poll(async () => (await api("/api/models/spread.safetensors", { token: user.apiKey })).body)
+      .toMatchObject({ is_downloading: false, download_progress: null });
+    for (const { agent } of [holder, target]) agent.close();
+  });
+
+  it("sends a pool's download to each machine of that pool and to no other", async () => {
+    const user = await createUser();
+    const inPool = await Promise.all([createMachine(user, "gpu-a"), createMachine(user, "gpu-a")]);
+    const agents = await Promise.all(inPool.map((m) => TestAgent.connect(m.token)));
+    const outside = await machineWith(user);
+    const started = await download(user, "pooled.safetensors", {
+      model_type: "vae",
+      download_url: URL_WITH_TOKEN,
+      pool: "gpu-a",
+    });
+    expect(started.status).toBe(202);
+    expect(started.body.downloads.map((d) => [d.machine_id, d.sent]).sort()).toEqual(
+      inPool.map((m) => [m.id, true]).sort(),
+    );
+    const sent = await Promise.all(agents.map((agent) => agent.next("model_download")));
+    expect(sent.map((m) => m.folder)).toEqual(["vae", "vae"]);
+    expect(new Set(sent.map((m) => m.download_id)).size).toBe(2);
+    expect(outside.agent.count("model_download")).toBe(0);
+    for (const agent of [...agents, outside.agent]) agent.close();
+  });
+
   it.each([
     ["no model_type", { download_url: URL_WITH_TOKEN }, "model_type"],
     ["no source", { model_type: "checkpoint" }, "download_url"],

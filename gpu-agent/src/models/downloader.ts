@@ -71,7 +71,8 @@ export async function downloadModel(
     await rename(part, target);
     return { path: target, sha256, size, alreadyPresent: false };
   } catch (error) {
-    await unlink(part).catch(() => undefined);
+    // Stopped by a shutdown: the part file stays, to be resumed when the download is sent again.
+    if (!options.signal.aborted) await unlink(part).catch(() => undefined);
     throw error;
   }
 }
@@ -107,16 +108,35 @@ async function fetchWithResume(request: ModelDownloadRequest, part: string, opti
 
 /** One GET from `offset` (a Range request when there is one); resolves with the file's full size. */
 async function fetchOnce(url: string, part: string, offset: number, options: DownloaderOptions) {
+  // Silence from the source (not our own pauses for uploads) drops the connection, to be resumed.
+  const silence = new AbortController();
+  const stall = setTimeout(() => silence.abort(new Error("the source stalled")), options.idleTimeoutMs);
+  try {
+    return await fetchFrom(url, part, offset, options, {
+      signal: AbortSignal.any([options.signal, silence.signal]),
+      stall,
+    });
+  } finally {
+    clearTimeout(stall);
+  }
+}
+
+async function fetchFrom(
+  url: string,
+  part: string,
+  offset: number,
+  options: DownloaderOptions,
+  { signal, stall }: { signal: AbortSignal; stall: NodeJS.Timeout },
+) {
   const headers: Record<string, string> = offset > 0 ? { Range: `bytes=${offset}-` } : {};
   let response: IncomingMessage;
   try {
-    ({ response } = await safeGet(new URL(url), options.policy, { signal: options.signal, headers }));
+    ({ response } = await safeGet(new URL(url), options.policy, { signal, headers }));
   } catch (error) {
     // The URL policy refused it (private address, too many redirects): no retry changes that.
     if (error instanceof InputError) throw new DownloadError(error.message);
     throw error;
   }
-  response.socket?.setTimeout(options.idleTimeoutMs, () => response.destroy(new Error("the source stalled")));
   if (response.statusCode === 416 && offset > 0) {
     // A range past the end: the partial file is not the source's file; start over.
     response.resume();
@@ -135,7 +155,9 @@ async function fetchOnce(url: string, part: string, offset: number, options: Dow
   const out = createWriteStream(part, { flags: span.start > 0 ? "a" : "w" });
   try {
     for await (const chunk of response) {
+      stall.refresh();
       await options.yieldTo();
+      stall.refresh();
       done += (chunk as Buffer).length;
       if (span.total !== null && done > span.total)
         throw new DownloadError("the source sent more than it announced");

@@ -82,6 +82,18 @@ describe("model downloader", () => {
     expect(partials(dir)).toEqual([]);
   });
 
+  it("drops a source that goes silent mid-transfer and resumes where it stopped", async () => {
+    const dir = modelsDir();
+    const from = await source({ stallOnce: true });
+    const landed = await downloadModel(
+      dir,
+      { id: "dl_stall", url: from.url, folder: "checkpoints", name: "slow.safetensors", sha256 },
+      options({ idleTimeoutMs: 300 }),
+    );
+    expect(landed.sha256).toBe(sha256);
+    expect(from.ranges[1]).toMatch(/^bytes=[1-9]\d*-$/);
+  });
+
   it("writes to a temporary file and renames it into place only when complete", async () => {
     const dir = modelsDir();
     const from = await source();
@@ -192,26 +204,31 @@ describe("model downloader", () => {
   });
 });
 
+/** An agent's download manager over `dir`, two at a time, recording what it would send. */
+async function agentDownloads(dir: string, uploads: JobGate) {
+  const sent: (ModelDownloadProgressMessage | ModelDownloadResultMessage)[] = [];
+  const downloads = new ModelDownloads({
+    modelsDirs: [dir],
+    concurrency: 2,
+    policy: { allowPrivate: true, trustedOrigins: [] },
+    reserveBytes: 0,
+    progressIntervalMs: 0,
+    uploads,
+    cache: await ModelHashCache.open(modelsDir(), silentLogger),
+    send: (message) => sent.push(message),
+    onLanded: () => {},
+    log: silentLogger,
+  });
+  return { downloads, sent };
+}
+
 describe("model downloads on an agent", () => {
   it("runs at most two at a time and answers a repeated download id with its result", async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const from = await source({ hold: () => gate });
     const dir = modelsDir();
-    const sent: (ModelDownloadProgressMessage | ModelDownloadResultMessage)[] = [];
-    const cacheDir = modelsDir();
-    const downloads = new ModelDownloads({
-      modelsDirs: [dir],
-      concurrency: 2,
-      policy: { allowPrivate: true, trustedOrigins: [] },
-      reserveBytes: 0,
-      progressIntervalMs: 0,
-      uploads: new JobGate(),
-      cache: await ModelHashCache.open(cacheDir, silentLogger),
-      send: (message) => sent.push(message),
-      onLanded: () => {},
-      log: silentLogger,
-    });
+    const { downloads, sent } = await agentDownloads(dir, new JobGate());
     const request = (id: string) => ({
       type: "model_download" as const,
       download_id: id,
@@ -235,5 +252,31 @@ describe("model downloads on an agent", () => {
     downloads.start(request("a"));
     expect(sent.at(-1)).toEqual(results.find((r) => r.download_id === "a"));
     expect(from.ranges).toHaveLength(3);
+  });
+  it("waits while a job uploads its outputs before writing a byte", async () => {
+    const from = await source();
+    const dir = modelsDir();
+    const uploads = new JobGate();
+    uploads.begin();
+    const waited = new Promise<void>((resolve) => {
+      const whenIdle = uploads.whenIdle.bind(uploads);
+      uploads.whenIdle = () => {
+        resolve();
+        return whenIdle();
+      };
+    });
+    const { downloads, sent } = await agentDownloads(dir, uploads);
+    downloads.start({
+      type: "model_download",
+      download_id: "behind-uploads",
+      folder: "checkpoints",
+      name: "m.safetensors",
+      url: from.url,
+    });
+    await waited;
+    expect(sent).toEqual([]);
+    uploads.end();
+    await downloads.idle();
+    expect(sent.at(-1)).toMatchObject({ status: "completed", sha256, size_bytes: body.length });
   });
 });

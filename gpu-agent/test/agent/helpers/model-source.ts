@@ -13,6 +13,8 @@ export interface ModelSource {
 export interface ModelSourceOptions {
   /** Cut the connection after about half the body, on the first request only. */
   dropOnce?: boolean;
+  /** Send about half the body and then nothing more (without closing), on the first request only. */
+  stallOnce?: boolean;
   /** Hold each reply until this resolves (after its headers are sent). */
   hold?: () => Promise<void>;
 }
@@ -38,9 +40,10 @@ export async function startModelSource(body: Buffer, options: ModelSourceOptions
     res.once("close", () => source.open--);
     const rest = body.subarray(start);
     void (options.hold?.() ?? Promise.resolve()).then(() => {
-      if (options.dropOnce && !dropped) {
+      if ((options.dropOnce || options.stallOnce) && !dropped) {
         dropped = true;
-        res.write(rest.subarray(0, Math.floor(rest.length / 2)), () => res.socket?.destroy());
+        const half = rest.subarray(0, Math.floor(rest.length / 2));
+        res.write(half, () => (options.dropOnce ? res.socket?.destroy() : undefined));
         return;
       }
       res.end(rest);
