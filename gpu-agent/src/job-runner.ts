@@ -8,6 +8,7 @@ import type {
   UploadGrant,
   UploadRequestFile,
 } from "../../src/protocol/v1";
+import { markOutputNodes } from "./comfy/fresh-outputs";
 import type { ComfyOutput } from "./comfy/outputs";
 import type { PreviewImage } from "./comfy/preview-frames";
 import { type ComfyPort, ComfyUnavailableError, type PromptEvent } from "./comfy-adapter";
@@ -151,8 +152,12 @@ export class JobRun {
     await this.deps.journal.save(this.record);
     const plan = planInputs(job);
     await this.uploadInputs(plan);
-    const graph = bindInputs(job.graph, job.bindings, plan.values);
     const promptId = randomUUID();
+    const bound = bindInputs(job.graph, job.bindings, plan.values);
+    // Outputs that are removed once uploaded must not be named again by ComfyUI's cache.
+    const graph = instance.folders
+      ? markOutputNodes(bound, promptId, instance.objectInfo?.definitions)
+      : bound;
     Object.assign(this.record, { prompt_id: promptId, graph });
     await this.deps.journal.save(this.record);
     return instance.client.runPrompt(graph, onEvent, signal, { id: promptId, attach: false });

@@ -6,7 +6,7 @@ import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/si
 import { buildAgent, type RunningAgent, startAgent } from "./support/agent";
 import * as api from "./support/api";
 import { objectKeys } from "./support/bucket";
-import { FAULT_TRIALS, type FaultSummary, FaultTally } from "./support/fault-tally";
+import { FAULT_TEST_TIMEOUT_MS, FAULT_TRIALS, type FaultSummary, FaultTally } from "./support/fault-tally";
 import { startTcpProxy } from "./support/tcp-proxy";
 import { type E2EUser, type RunningWorker, startWorker } from "./support/worker";
 
@@ -181,7 +181,9 @@ async function cancel(user: E2EUser, runId: string) {
   return api.call<{ status: string }>(worker, user, "POST", `/api/run/${runId}/cancel`);
 }
 
-describe(`infrastructure faults (${FAULT_TRIALS} trials each; FAULT_TRIALS sets it)`, () => {
+describe(`infrastructure faults (${FAULT_TRIALS} trials each; FAULT_TRIALS sets it)`, {
+  timeout: FAULT_TEST_TIMEOUT_MS,
+}, () => {
   it("agent SIGKILLed mid-run and restarted while ComfyUI keeps running: picked up, executed once", async () => {
     const stage = await faultStage("agent SIGKILL + restart", 1);
     const { user, host, sim, tally } = stage;

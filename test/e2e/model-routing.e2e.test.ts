@@ -1,3 +1,6 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
 import { buildAgent, type RunningAgent, startAgent } from "./support/agent";
@@ -9,14 +12,16 @@ const sims: ComfySimulator[] = [];
 const agents: RunningAgent[] = [];
 let user: E2EUser;
 
-/** A machine whose agent runs beside a simulated ComfyUI holding these (weight-free) model files. */
+/** A machine whose agent runs beside a simulated ComfyUI holding these (weight-free) model files on disk. */
 async function machineWith(models: Record<string, string[]>) {
   const machine = await call<{ id: string; token: string }>(worker, user, "POST", "/api/machine/custom", {
     name: `routing-${sims.length}`,
   });
-  const sim = await startComfySimulator({ stepMs: 5, models });
+  // ComfyUI's folders on disk, which the agent cleans: the same graph runs three times on each machine.
+  const dir = await mkdtemp(path.join(tmpdir(), "comfyui-"));
+  const sim = await startComfySimulator({ stepMs: 5, models, dir });
   sims.push(sim);
-  const agent = await startAgent({ server: worker.url, token: machine.token, comfy: sim.url });
+  const agent = await startAgent({ server: worker.url, token: machine.token, comfy: sim.url, comfyDir: dir });
   agents.push(agent);
   await agent.connected();
   return { id: machine.id, sim };

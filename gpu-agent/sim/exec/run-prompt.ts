@@ -155,10 +155,13 @@ class PromptRun {
     };
   }
 
+  /** As ComfyUI's `get_input_data`: links resolved, plain values the class does not declare left out. */
   private resolveInputs(id: string): Record<string, unknown> {
+    const { required, optional } = this.definition(id).info(this.env.files).input;
     const inputs: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(this.item.prompt[id]?.inputs ?? {})) {
-      inputs[name] = isLink(value) ? this.cachedResult(value[0])?.outputs[value[1]] : value;
+      if (isLink(value)) inputs[name] = this.cachedResult(value[0])?.outputs[value[1]];
+      else if ((required && name in required) || (optional && name in optional)) inputs[name] = value;
     }
     return inputs;
   }

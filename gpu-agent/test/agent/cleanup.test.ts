@@ -1,7 +1,7 @@
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { InputBinding } from "../../../src/protocol/graph";
+import type { ApiGraph, InputBinding } from "../../../src/protocol/graph";
 import { encodePng } from "../../sim/image/png";
 import { solid } from "../../sim/image/raster";
 import { type Harness, imageGraph, jobMessage, loadImageGraph, startHarness } from "./helpers/harness";
@@ -29,7 +29,7 @@ const photo = {
   ],
 };
 
-/** Every file under a folder, as paths relative to ComfyUI's directory. */
+/** Every file under a folder (none if it was never made), as paths relative to ComfyUI's directory. */
 function filesUnder(comfyDir: string, folder: string): string[] {
   const found: string[] = [];
   const walk = (dir: string) => {
@@ -39,8 +39,20 @@ function filesUnder(comfyDir: string, folder: string): string[] {
       else found.push(relative(comfyDir, path));
     }
   };
-  walk(join(comfyDir, folder));
+  if (existsSync(join(comfyDir, folder))) walk(join(comfyDir, folder));
   return found.sort();
+}
+
+/** The nodes ComfyUI took from its cache for a run's prompt, as its /history records them. */
+async function cachedNodesOf(comfyUrl: string, runId: string): Promise<string[]> {
+  const accepted = h.mock.reports(runId).find((r) => r.report.kind === "accepted")?.report;
+  const promptId = accepted?.kind === "accepted" ? accepted.prompt_id : "";
+  const history = (await (await fetch(`${comfyUrl}/history/${promptId}`)).json()) as Record<
+    string,
+    { status: { messages: [string, { nodes?: string[] }][] } }
+  >;
+  const cached = history[promptId]?.status.messages.find(([type]) => type === "execution_cached");
+  return cached?.[1].nodes ?? [];
 }
 
 describe("files the agent leaves in ComfyUI's folders", () => {
@@ -76,6 +88,37 @@ describe("files the agent leaves in ComfyUI's folders", () => {
     expect(filesUnder(comfyDir, "input")).toEqual(["input/example.png", "input/theirs.png"]);
     expect(filesUnder(comfyDir, "output")).toEqual(["output/theirs_00001_.png"]);
     expect(filesUnder(comfyDir, "temp")).toEqual([]);
+  });
+
+  it("delivers each run of a graph sent again unchanged, though ComfyUI's cache names removed files", async () => {
+    h = await startHarness({ comfyDirs: true });
+    const comfyDir = h.config.comfyDir?.[0] as string;
+    const checkpoint: ApiGraph = {
+      "1": { class_type: "CheckpointLoaderSimple", inputs: { ckpt_name: "v1-5-pruned-emaonly.safetensors" } },
+      "2": { class_type: "EmptyLatentImage", inputs: { width: 64, height: 64, batch_size: 1 } },
+      "3": { class_type: "VAEDecode", inputs: { samples: ["2", 0], vae: ["1", 2] } },
+      "4": { class_type: "SaveImage", inputs: { images: ["3", 0], filename_prefix: "routed" } },
+    };
+    const cachedNodes: string[][] = [];
+    for (const graph of [checkpoint, checkpoint, imageGraph(), imageGraph()]) {
+      const job = jobMessage(graph);
+      h.mock.send(job);
+      const ended = await h.mock.until(
+        () => h.mock.reports(job.run_id).find((r) => ["succeeded", "failed"].includes(r.report.kind)),
+        `run ${job.run_id} to end`,
+        10_000,
+      );
+      expect(ended.report.kind, JSON.stringify(ended.report)).toBe("succeeded");
+      await h.mock.until(() => h.agent.runningJobs.length === 0, `run ${job.run_id} to settle`);
+      expect(filesUnder(comfyDir, "output")).toEqual([]);
+      expect(filesUnder(comfyDir, "temp")).toEqual([]);
+      cachedNodes.push(await cachedNodesOf(h.sim.url, job.run_id));
+    }
+    // Every run uploaded its pictures; only the output nodes ran again, what feeds them came from the cache.
+    expect(h.mock.uploads.map((upload) => upload.bytes.subarray(1, 4).toString())).toEqual(
+      Array(1 + 1 + 2 + 2).fill("PNG"),
+    );
+    expect(cachedNodes).toEqual([[], ["1", "2", "3"], [], ["1", "2", "3", "6"]]);
   });
 
   it("removes the outputs of a run cancelled while they upload, which will never reach R2", async () => {

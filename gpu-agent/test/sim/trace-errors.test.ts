@@ -76,3 +76,29 @@ describe("injected failures", () => {
     expect(client.messages("execution_success").map((m) => m.prompt_id)).toEqual([retry]);
   });
 });
+
+describe("an input the node class does not declare", () => {
+  it("is not passed to the node nor shown in its error, but keeps the node out of the cache", async () => {
+    const trace = loadTrace("07");
+    const [recorded] = recordedMessages(trace, "execution_error");
+    const { client } = await connectPair(sim);
+    const { prompt } = trace.prompt_request;
+    const save = prompt["3"] as { class_type: string; inputs: Record<string, unknown> };
+    const marked = (mark: string) => ({
+      ...prompt,
+      "3": { ...save, inputs: { ...save.inputs, comfy_edge_prompt: mark } },
+    });
+    for (const mark of ["first", "second"]) {
+      const promptId = await submitAs(sim, { prompt: marked(mark) }, client.clientId);
+      await client.waitForEnd(promptId);
+    }
+    const errors = client.messages("execution_error");
+    expect(errors.map((error) => error.node_id)).toEqual(["3", "3"]);
+    for (const error of errors) {
+      expect(Object.keys(error.current_inputs as object)).toEqual(
+        Object.keys(recorded?.current_inputs as object),
+      );
+    }
+    expect(client.messages("execution_cached").map((m) => m.nodes)).toEqual([[], ["1", "2"]]);
+  });
+});

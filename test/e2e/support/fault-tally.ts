@@ -2,8 +2,14 @@ import type { ComfySimulator } from "../../../gpu-agent/sim/simulator";
 import { call, type RunView } from "./api";
 import type { E2EUser, RunningWorker } from "./worker";
 
-/** Trials per fault test: small by default so CI stays short; `FAULT_TRIALS=20` for the full version. */
+/**
+ * Trials per fault test: small by default so CI stays short; `npm run test:faults -- --trials 20` (which
+ * sets FAULT_TRIALS) for the full version.
+ */
 export const FAULT_TRIALS = Math.max(1, Number(process.env.FAULT_TRIALS) || 2);
+
+/** Each fault test's time limit grows with its trials, so that `npm run test:faults -- --trials 20` fits. */
+export const FAULT_TEST_TIMEOUT_MS = Math.max(120_000, 60_000 * FAULT_TRIALS);
 
 const TERMINAL = ["success", "failed", "cancelled", "timeout"];
 
