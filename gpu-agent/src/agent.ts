@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import {
   type AckMessage,
   type CancelMessage,

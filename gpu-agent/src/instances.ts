@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import type { InstanceInfo } from "../../src/protocol/v1";
 import type { ComfyFolders, DiskSpace } from "./comfy-folders";
 import type { Logger } from "./log";

@@ -1,5 +1,5 @@
 import WebSocket, { type RawData } from "ws";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import {
   type AgentMessage,
   CloseCode,

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 
 /**
  * ComfyUI's WebSocket JSON messages, `{type, data}`, as v0.3.64 sends them. Unknown types (custom nodes
@@ -12,7 +12,7 @@ const KnownEvent = z.discriminatedUnion("type", [
     type: z.literal("status"),
     data: z.looseObject({
       status: z.looseObject({ exec_info: z.looseObject({ queue_remaining: z.number() }) }),
-      sid: z.string().optional(),
+      sid: z.optional(z.string()),
     }),
   }),
   z.object({ type: z.literal("execution_start"), data: z.looseObject({ prompt_id: z.string() }) }),
@@ -23,15 +23,15 @@ const KnownEvent = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("executing"),
     // After a reconnect ComfyUI repeats the running node without prompt_id.
-    data: z.looseObject({ node: z.string().nullable(), prompt_id: z.string().optional() }),
+    data: z.looseObject({ node: z.nullable(z.string()), prompt_id: z.optional(z.string()) }),
   }),
   z.object({
     type: z.literal("progress"),
     data: z.looseObject({
       value: z.number(),
       max: z.number(),
-      prompt_id: z.string().optional(),
-      node: z.string().nullable().optional(),
+      prompt_id: z.optional(z.string()),
+      node: z.optional(z.nullable(z.string())),
     }),
   }),
   z.object({
@@ -43,7 +43,7 @@ const KnownEvent = z.discriminatedUnion("type", [
     data: z.looseObject({
       prompt_id: z.string(),
       node: z.string(),
-      output: z.record(z.string(), z.unknown()).nullable(),
+      output: z.nullable(z.record(z.string(), z.unknown())),
     }),
   }),
   z.object({ type: z.literal("execution_success"), data: z.looseObject({ prompt_id: z.string() }) }),
@@ -53,19 +53,19 @@ const KnownEvent = z.discriminatedUnion("type", [
       prompt_id: z.string(),
       node_id: z.string(),
       node_type: z.string(),
-      executed: z.array(z.string()).default([]),
+      executed: z._default(z.array(z.string()), []),
       exception_message: z.string(),
       exception_type: z.string(),
-      traceback: z.array(z.string()).default([]),
+      traceback: z._default(z.array(z.string()), []),
     }),
   }),
   z.object({
     type: z.literal("execution_interrupted"),
     data: z.looseObject({
       prompt_id: z.string(),
-      node_id: z.string().nullable().optional(),
-      node_type: z.string().nullable().optional(),
-      executed: z.array(z.string()).default([]),
+      node_id: z.optional(z.nullable(z.string())),
+      node_type: z.optional(z.nullable(z.string())),
+      executed: z._default(z.array(z.string()), []),
     }),
   }),
   z.object({ type: z.literal("feature_flags"), data: z.record(z.string(), z.unknown()) }),
