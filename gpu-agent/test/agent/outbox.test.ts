@@ -72,6 +72,24 @@ describe("Outbox", () => {
     await outbox.close();
   });
 
+  it("keeps what is appended and acked while a compaction rewrites the file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "outbox-"));
+    const outbox = await Outbox.open(dir, silentLogger);
+    for (const n of [1, 2, 3]) await outbox.append(entry(n));
+    const compacting = outbox.compact();
+    // Let the rewrite take its snapshot and go to the disk before the next lines come.
+    await new Promise(setImmediate);
+    const durable = outbox.append(entry(4));
+    await outbox.append(entry(5), false);
+    outbox.ack("evt-1");
+    await Promise.all([compacting, durable]);
+    // No close(): what a crash would leave.
+    const reopened = await Outbox.open(dir, silentLogger);
+    expect(ids(reopened)).toEqual(["evt-2", "evt-3", "evt-4", "evt-5"]);
+    await reopened.close();
+    await outbox.close();
+  });
+
   it("waitUntilEmpty resolves on the last ack, or false after the timeout", async () => {
     const dir = mkdtempSync(join(tmpdir(), "outbox-"));
     const outbox = await Outbox.open(dir, silentLogger);
