@@ -262,7 +262,7 @@ export class Agent implements Drainable {
       type: "object_info",
       instance_id: instanceId,
       hash,
-      definitions: objectInfo.definitions,
+      definitions: JSON.parse(objectInfo.json),
     });
   }
 

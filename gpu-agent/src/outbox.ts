@@ -15,7 +15,7 @@ type Line = { add: OutboxEntry } | { ack: string };
 
 const FILE_NAME = "outbox.jsonl";
 /** Rewrite the file once acked lines outnumber live ones by this much (and at least this many). */
-const COMPACT_AFTER_DEAD_LINES = 200;
+const COMPACT_AFTER_DEAD_LINES = 2000;
 
 const datasync = promisify(fdatasync);
 const lineOf = (line: Line) => `${JSON.stringify(line)}\n`;

@@ -63,12 +63,12 @@ describe("Outbox", () => {
   it("compacts the file once acked lines pile up", async () => {
     const dir = mkdtempSync(join(tmpdir(), "outbox-"));
     const outbox = await Outbox.open(dir, silentLogger);
-    for (let n = 0; n < 150; n++) await outbox.append(entry(n));
-    for (let n = 0; n < 149; n++) outbox.ack(`evt-${n}`);
-    await outbox.append(entry(999));
+    for (let n = 0; n < 1050; n++) await outbox.append(entry(n), false);
+    for (let n = 0; n < 1049; n++) outbox.ack(`evt-${n}`);
+    await outbox.append(entry(9999));
     const lines = readFileSync(join(dir, "outbox.jsonl"), "utf8").trim().split("\n");
     expect(lines.length).toBeLessThan(10);
-    expect(ids(outbox)).toEqual(["evt-149", "evt-999"]);
+    expect(ids(outbox)).toEqual(["evt-1049", "evt-9999"]);
     await outbox.close();
   });
 
