@@ -63,7 +63,10 @@ export class Outbox {
     return [...this.entries.values()];
   }
 
-  /** Resolves once the entry is written, and on disk when `durable`. */
+  /**
+   * Resolves once the entry is written, and on disk when `durable`; always after the entries appended
+   * before it, so that reports go out in the order they were made.
+   */
   append(entry: OutboxEntry, durable = true): Promise<void> {
     this.entries.set(entry.message.event_id, entry);
     try {
@@ -71,8 +74,8 @@ export class Outbox {
     } catch (error) {
       return Promise.reject(error);
     }
-    // Queued behind a compaction in flight, so the line is in the new file when it is synced.
-    return durable ? this.onDisk(() => datasync(this.fd)) : Promise.resolve();
+    // Behind a compaction in flight too, so a synced line is in the new file.
+    return this.onDisk(durable ? () => datasync(this.fd) : async () => {});
   }
 
   /** Forgets an acknowledged entry and returns it; undefined for an unknown or already acked id. */

@@ -72,6 +72,17 @@ describe("Outbox", () => {
     await outbox.close();
   });
 
+  it("resolves appends in order: a progress entry waits for the fsync of the entry before it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "outbox-"));
+    const outbox = await Outbox.open(dir, silentLogger);
+    const resolved: string[] = [];
+    const durable = outbox.append(entry(1)).then(() => resolved.push("evt-1"));
+    const progress = outbox.append(entry(2), false).then(() => resolved.push("evt-2"));
+    await Promise.all([durable, progress]);
+    expect(resolved).toEqual(["evt-1", "evt-2"]);
+    await outbox.close();
+  });
+
   it("keeps what is appended and acked while a compaction rewrites the file", async () => {
     const dir = mkdtempSync(join(tmpdir(), "outbox-"));
     const outbox = await Outbox.open(dir, silentLogger);
