@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import {
   type AckMessage,
   type CancelMessage,
@@ -285,7 +285,7 @@ export class Agent implements Drainable {
       type: "object_info",
       instance_id: instanceId,
       hash,
-      definitions: objectInfo.definitions,
+      definitions: JSON.parse(objectInfo.json),
     });
   }
 

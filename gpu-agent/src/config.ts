@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { z } from "zod";
+import * as z from "zod/mini";
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -12,62 +12,66 @@ const required = {
   error: (issue: { input?: unknown }) => (issue.input === undefined ? "required" : undefined),
 };
 
-const httpUrl = z
-  .string(required)
-  .trim()
-  .refine(
-    (value) => /^(https?|wss?):\/\//.test(value) && URL.canParse(value),
-    "must be an http(s) or ws(s) URL",
-  )
-  .transform((value) => value.replace(/\/+$/, ""));
+const httpUrl = z.pipe(
+  z.string(required).check(
+    z.trim(),
+    z.refine(
+      (value) => /^(https?|wss?):\/\//.test(value) && URL.canParse(value),
+      "must be an http(s) or ws(s) URL",
+    ),
+  ),
+  z.transform((value: string) => value.replace(/\/+$/, "")),
+);
 
-const comfyUrls = z
-  .union([z.string(), z.array(z.string())])
-  .transform((value) =>
-    (Array.isArray(value) ? value : value.split(",")).map((url) => url.trim()).filter(Boolean),
-  )
-  .pipe(
-    z
-      .array(httpUrl.refine((url) => url.startsWith("http"), "must be an http(s) URL"))
-      .min(1)
-      .max(64),
-  );
+/** A comma-separated string or a list (from the config file), as trimmed non-empty items. */
+const list = z.pipe(
+  z.union([z.string(), z.array(z.string())]),
+  z.transform((value: string | string[]) =>
+    (Array.isArray(value) ? value : value.split(",")).map((item) => item.trim()).filter(Boolean),
+  ),
+);
 
-const flag = z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"])]).transform((value) => {
-  return value === true || value === "true" || value === "1" || value === "yes";
-});
+const comfyUrls = z.pipe(
+  list,
+  z
+    .array(httpUrl.check(z.refine((url) => url.startsWith("http"), "must be an http(s) URL")))
+    .check(z.minLength(1), z.maxLength(64)),
+);
 
-const positiveInt = z.coerce.number().int().positive();
+const flag = z.pipe(
+  z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"])]),
+  z.transform((value) => value === true || value === "true" || value === "1" || value === "yes"),
+);
+
+const positiveInt = () => z.coerce.number().check(z.int(), z.positive());
+const nonNegativeInt = () => z.coerce.number().check(z.int(), z.nonnegative());
 
 /** The agent's settings, merged from flags, then env, then the JSON config file, then defaults. */
 export const AgentConfig = z
   .object({
     server: httpUrl,
-    token: z.string(required).trim().min(1),
-    comfy: comfyUrls.default(["http://127.0.0.1:8188"]),
+    token: z.string(required).check(z.trim(), z.minLength(1)),
+    comfy: z._default(comfyUrls, ["http://127.0.0.1:8188"]),
     /** ComfyUI's base directory per instance (the folder holding input/, output/, temp/), for cleanup. */
-    comfyDir: z
-      .union([z.string(), z.array(z.string())])
-      .transform((value) =>
-        (Array.isArray(value) ? value : value.split(",")).map((dir) => dir.trim()).filter(Boolean),
-      )
-      .optional(),
-    stateDir: z.string().min(1).default(join(homedir(), ".comfy-edge-agent")),
-    heartbeatMs: positiveInt.optional(),
-    progressThrottleMs: z.coerce.number().int().nonnegative().default(250),
-    uploadConcurrency: positiveInt.max(32).default(4),
-    maxInputMb: positiveInt.default(100),
-    shutdownGraceS: z.coerce.number().int().nonnegative().default(120),
-    comfyDownS: positiveInt.default(30),
-    allowPrivateInputs: flag.default(false),
-    modelDownloads: positiveInt.max(16).default(2),
-    modelDiskReserveMb: z.coerce.number().int().nonnegative().default(1024),
-    logLevel: z.enum(LOG_LEVELS).default("info"),
+    comfyDir: z.optional(list),
+    stateDir: z._default(z.string().check(z.minLength(1)), join(homedir(), ".comfy-edge-agent")),
+    heartbeatMs: z.optional(positiveInt()),
+    progressThrottleMs: z._default(nonNegativeInt(), 250),
+    uploadConcurrency: z._default(positiveInt().check(z.maximum(32)), 4),
+    maxInputMb: z._default(positiveInt(), 100),
+    shutdownGraceS: z._default(nonNegativeInt(), 120),
+    comfyDownS: z._default(positiveInt(), 30),
+    allowPrivateInputs: z._default(flag, false),
+    modelDownloads: z._default(positiveInt().check(z.maximum(16)), 2),
+    modelDiskReserveMb: z._default(nonNegativeInt(), 1024),
+    logLevel: z._default(z.enum(LOG_LEVELS), "info"),
   })
-  .refine((config) => !config.comfyDir || config.comfyDir.length === config.comfy.length, {
-    path: ["comfyDir"],
-    message: "give one directory per ComfyUI URL, in the same order",
-  });
+  .check(
+    z.refine((config) => !config.comfyDir || config.comfyDir.length === config.comfy.length, {
+      path: ["comfyDir"],
+      message: "give one directory per ComfyUI URL, in the same order",
+    }),
+  );
 export type AgentConfig = z.output<typeof AgentConfig>;
 
 type Key = keyof z.input<typeof AgentConfig>;

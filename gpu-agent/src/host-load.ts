@@ -1,6 +1,6 @@
 import { statfs } from "node:fs/promises";
 import { cpus, freemem, totalmem } from "node:os";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import type { Gpu, SystemLoad } from "../../src/protocol/v1";
 
 type CpuTimes = { idle: number; total: number };

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import type { InstanceInfo } from "../../src/protocol/v1";
+import { outputNodeClasses } from "./comfy/fresh-outputs";
 import type { ComfyFolders, DiskSpace } from "./comfy-folders";
 import type { Logger } from "./log";
 import type { ModelInventory } from "./models/inventory";
@@ -22,8 +23,12 @@ export class ComfyInstance<Client extends InstanceProbe = InstanceProbe> {
   disk: DiskSpace | undefined;
   /** Its folders on this host, when the agent was told where they are. */
   folders: ComfyFolders | undefined;
-  /** Its `GET /object_info`, kept to send when the control plane asks for it by hash. */
-  objectInfo: { hash: string; definitions: Record<string, unknown> } | undefined;
+  /**
+   * Its `GET /object_info` as the JSON text that was hashed, kept to send when the control plane asks
+   * for it by hash. Text, not the parsed definitions: those take several times the memory (megabytes
+   * of JSON per instance on a ComfyUI with many custom nodes) for a message that is rarely sent.
+   */
+  objectInfo: { hash: string; json: string; outputNodes: ReadonlySet<string> } | undefined;
   /** Its model files, sent when the control plane asks for them by hash. */
   models: ModelInventory | undefined;
 
@@ -124,8 +129,12 @@ export class InstancePool<Client extends InstanceProbe = InstanceProbe> {
         AbortSignal.timeout(this.options.probeTimeoutMs * 6),
       );
       instance.nodeClasses = Object.keys(definitions);
-      const hash = createHash("sha256").update(JSON.stringify(definitions)).digest("hex");
-      instance.objectInfo = { hash, definitions };
+      const json = JSON.stringify(definitions);
+      instance.objectInfo = {
+        hash: createHash("sha256").update(json).digest("hex"),
+        json,
+        outputNodes: outputNodeClasses(definitions),
+      };
     } catch (error) {
       this.options.log.warn(`${instance.id}: could not read /object_info`, { error: describe(error) });
     }

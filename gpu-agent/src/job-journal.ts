@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { ApiGraph } from "../../src/protocol/graph";
 import { JobMessage } from "../../src/protocol/v1";
 import type { Logger } from "./log";
@@ -20,9 +20,9 @@ export type ComfyFile = z.infer<typeof ComfyFile>;
  */
 export const JobRecord = z.object({
   job: JobMessage,
-  prompt_id: z.string().optional(),
-  graph: ApiGraph.optional(),
-  inputs: z.array(ComfyFile).default([]),
+  prompt_id: z.optional(z.string()),
+  graph: z.optional(ApiGraph),
+  inputs: z._default(z.array(ComfyFile), []),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import type {
   JobMessage,
   RunFailure,
@@ -156,7 +156,7 @@ export class JobRun {
     const bound = bindInputs(job.graph, job.bindings, plan.values);
     // Outputs that are removed once uploaded must not be named again by ComfyUI's cache.
     const graph = instance.folders
-      ? markOutputNodes(bound, promptId, instance.objectInfo?.definitions)
+      ? markOutputNodes(bound, promptId, instance.objectInfo?.outputNodes)
       : bound;
     Object.assign(this.record, { prompt_id: promptId, graph });
     await this.deps.journal.save(this.record);

@@ -1,5 +1,5 @@
 import WebSocket, { type RawData } from "ws";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import {
   type AgentMessage,
   CloseCode,
@@ -125,6 +125,9 @@ export class Link {
     const socket = new WebSocket(this.url, {
       headers: { Authorization: `Bearer ${this.options.token}` },
       handshakeTimeout,
+      // Nearly every frame is a small report or ack: offered compression, the control plane deflates
+      // each one and the agent inflates it, CPU (and zlib buffers) spent to save a few bytes.
+      perMessageDeflate: false,
     });
     this.socket = socket;
     const isCurrent = () => this.socket === socket && this.currentState !== "closed";

@@ -1,8 +1,13 @@
+import { en } from "zod/locales";
+import * as z from "zod/mini";
 import { Agent } from "./agent";
 import { ConfigError, HELP_TEXT, parseCli } from "./config";
 import { createLogger } from "./log";
 import { installSignalHandlers } from "./shutdown";
 import { AGENT_VERSION } from "./version";
+
+// zod/mini loads no locale: without this every issue (a bad setting, an odd reply) reads "Invalid input".
+z.config(en());
 
 /** Exit codes: 0 shut down, 1 crashed, 2 bad configuration, 3 the control plane will not take us back. */
 async function main(): Promise<number> {

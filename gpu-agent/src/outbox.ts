@@ -1,5 +1,7 @@
-import { type FileHandle, mkdir, open, readFile, rename } from "node:fs/promises";
+import { closeSync, fdatasync, openSync, writeSync } from "node:fs";
+import { mkdir, open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { ReportMessage } from "../../src/protocol/v1";
 import type { Logger } from "./log";
 
@@ -13,7 +15,10 @@ type Line = { add: OutboxEntry } | { ack: string };
 
 const FILE_NAME = "outbox.jsonl";
 /** Rewrite the file once acked lines outnumber live ones by this much (and at least this many). */
-const COMPACT_AFTER_DEAD_LINES = 200;
+const COMPACT_AFTER_DEAD_LINES = 2000;
+
+const datasync = promisify(fdatasync);
+const lineOf = (line: Line) => `${JSON.stringify(line)}\n`;
 
 /**
  * Reports not yet acknowledged by the control plane, kept in an append-only JSON-lines file so they
@@ -21,23 +26,29 @@ const COMPACT_AFTER_DEAD_LINES = 200;
  * unless the caller says it may be lost with the host (progress: the next one supersedes it; a later
  * fsync'd entry flushes it anyway). Acks are appended without fsync, since a lost ack only means a
  * resend, which the server tolerates.
+ *
+ * Lines are appended with a synchronous write, a few microseconds into the page cache, where an
+ * asynchronous one costs a thread-pool round trip per line at the rate progress and acks come. Only
+ * fsyncs and compactions wait on the disk, one at a time, in order.
  */
 export class Outbox {
   private readonly entries = new Map<string, OutboxEntry>();
   private deadLines = 0;
-  private writes: Promise<unknown> = Promise.resolve();
+  private disk: Promise<unknown> = Promise.resolve();
+  /** Lines appended while a compaction writes the new file; they follow into it once it is in place. */
+  private held: string[] | undefined;
   private readonly emptyWaiters = new Set<() => void>();
 
   private constructor(
     private readonly path: string,
-    private file: FileHandle,
+    private fd: number,
     private readonly log: Logger,
   ) {}
 
   static async open(dir: string, log: Logger): Promise<Outbox> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const path = join(dir, FILE_NAME);
-    const outbox = new Outbox(path, await open(path, "a", 0o600), log);
+    const outbox = new Outbox(path, openSync(path, "a", 0o600), log);
     await outbox.replay();
     await outbox.compact();
     return outbox;
@@ -52,13 +63,19 @@ export class Outbox {
     return [...this.entries.values()];
   }
 
-  /** Resolves once the entry is written, and on disk when `durable`. */
+  /**
+   * Resolves once the entry is written, and on disk when `durable`; always after the entries appended
+   * before it, so that reports go out in the order they were made.
+   */
   append(entry: OutboxEntry, durable = true): Promise<void> {
     this.entries.set(entry.message.event_id, entry);
-    return this.enqueue(async () => {
-      await this.file.appendFile(`${JSON.stringify({ add: entry } satisfies Line)}\n`);
-      if (durable) await this.file.datasync();
-    });
+    try {
+      this.write(lineOf({ add: entry }));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Behind a compaction in flight too, so a synced line is in the new file.
+    return this.onDisk(durable ? () => datasync(this.fd) : async () => {});
   }
 
   /** Forgets an acknowledged entry and returns it; undefined for an unknown or already acked id. */
@@ -67,9 +84,14 @@ export class Outbox {
     if (!entry) return undefined;
     this.entries.delete(eventId);
     this.deadLines += 2;
-    void this.enqueue(() => this.file.appendFile(`${JSON.stringify({ ack: eventId } satisfies Line)}\n`));
+    try {
+      this.write(lineOf({ ack: eventId }));
+    } catch (error) {
+      this.log.error("outbox write failed", { error });
+    }
     if (this.deadLines >= COMPACT_AFTER_DEAD_LINES && this.deadLines > this.entries.size * 2) {
-      void this.enqueue(() => this.rewrite());
+      this.deadLines = 0;
+      void this.compact();
     }
     if (this.entries.size === 0) for (const wake of this.emptyWaiters) wake();
     return entry;
@@ -92,17 +114,23 @@ export class Outbox {
 
   /** Rewrites the file with only the live entries. */
   compact(): Promise<void> {
-    return this.enqueue(() => this.rewrite());
+    return this.onDisk(() => this.rewrite());
   }
 
   async close(): Promise<void> {
-    await this.enqueue(() => this.rewrite());
-    await this.file.close();
+    await this.compact();
+    closeSync(this.fd);
   }
 
-  private enqueue<T>(write: () => Promise<T>): Promise<T> {
-    const next = this.writes.then(write);
-    this.writes = next.catch((error) => this.log.error("outbox write failed", { error }));
+  private write(line: string) {
+    if (this.held) this.held.push(line);
+    else writeSync(this.fd, line);
+  }
+
+  /** Runs `step` after every fsync and compaction queued before it. */
+  private onDisk<T>(step: () => Promise<T>): Promise<T> {
+    const next = this.disk.then(step);
+    this.disk = next.catch((error) => this.log.error("outbox write failed", { error }));
     return next;
   }
 
@@ -123,22 +151,27 @@ export class Outbox {
   }
 
   private async rewrite() {
-    const tmp = `${this.path}.tmp`;
-    const handle = await open(tmp, "w", 0o600);
+    const live = [...this.entries.values()].map((entry) => lineOf({ add: entry })).join("");
+    this.held = [];
     try {
-      const lines = [...this.entries.values()].map(
-        (entry) => `${JSON.stringify({ add: entry } satisfies Line)}\n`,
-      );
-      await handle.writeFile(lines.join(""));
-      await handle.sync();
+      const tmp = `${this.path}.tmp`;
+      const handle = await open(tmp, "w", 0o600);
+      try {
+        await handle.writeFile(live);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, this.path);
+      const previous = this.fd;
+      this.fd = openSync(this.path, "a", 0o600);
+      closeSync(previous);
     } finally {
-      await handle.close();
+      // Into the new file, or the old one if the rewrite failed: either way after what it holds.
+      const held = this.held;
+      this.held = undefined;
+      for (const line of held) this.write(line);
     }
-    await rename(tmp, this.path);
-    const previous = this.file;
-    this.file = await open(this.path, "a", 0o600);
-    await previous.close();
-    this.deadLines = 0;
   }
 }
 

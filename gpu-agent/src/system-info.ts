@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { cpus, hostname, arch as osArch, platform, release, totalmem } from "node:os";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import type { Gpu, HelloMessage } from "../../src/protocol/v1";
 import { AGENT_VERSION } from "./version";
 

@@ -2,7 +2,8 @@ import { z } from "zod";
 import { RUN_STATUSES } from "../db/schema/runs";
 import { Progress, RunOutput } from "../protocol/v1";
 
-export const StoredOutput = RunOutput.extend({
+export const StoredOutput = z.object({
+  ...RunOutput.shape,
   file_id: z.string().optional(),
   url: z.string().optional(),
   created_at: z.string().optional(),
@@ -12,7 +13,7 @@ export const StoredOutput = RunOutput.extend({
 export const RunSnapshot = z.object({
   run_id: z.string(),
   status: z.enum(RUN_STATUSES),
-  progress: Progress.nullable(),
+  progress: z.nullable(Progress),
   outputs: z.array(StoredOutput).nullable(),
   error: z.object({ code: z.string(), message: z.string() }).loose().nullable(),
   attempt: z.number().int(),

@@ -1,13 +1,13 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 
 /** A link to another node's output: `[node_id, output_index]`. */
-export const NodeLink = z.tuple([z.string(), z.number().int().nonnegative()]);
+export const NodeLink = z.tuple([z.string(), z.int().check(z.gte(0))]);
 
 /** ComfyUI's API-format graph: `{ "<node id>": { class_type, inputs, _meta? } }`. */
 export const ApiNode = z.object({
-  class_type: z.string().min(1),
-  inputs: z.record(z.string(), z.unknown()).default({}),
-  _meta: z.object({ title: z.string().optional() }).loose().optional(),
+  class_type: z.string().check(z.minLength(1)),
+  inputs: z._default(z.record(z.string(), z.unknown()), {}),
+  _meta: z.optional(z.looseObject({ title: z.optional(z.string()) })),
 });
 
 export const ApiGraph = z.record(z.string(), ApiNode);
@@ -18,7 +18,17 @@ export type ApiGraph = z.infer<typeof ApiGraph>;
 export const isNodeLink = (value: unknown): value is [string, number] => NodeLink.safeParse(value).success;
 
 /** The value types a run input may have. */
-export const InputType = z.enum(["string", "integer", "number", "boolean", "image", "file", "enum", "json"]);
+export const INPUT_TYPES = [
+  "string",
+  "integer",
+  "number",
+  "boolean",
+  "image",
+  "file",
+  "enum",
+  "json",
+] as const;
+export const InputType = z.enum(INPUT_TYPES);
 export type InputType = z.infer<typeof InputType>;
 
 /**
@@ -30,17 +40,17 @@ export type InputType = z.infer<typeof InputType>;
  *   and the node is removed; image values turn it into a `LoadImage` of the uploaded file.
  */
 export const InputBinding = z.object({
-  input_id: z.string().min(1).max(128),
+  input_id: z.string().check(z.minLength(1), z.maxLength(128)),
   type: InputType,
   binding: z.enum(["node_input", "external_node"]),
   node_id: z.string(),
   input_name: z.string(),
   class_type: z.string(),
   required: z.boolean(),
-  default: z.unknown().optional(),
-  description: z.string().optional(),
-  enum_values: z.array(z.string()).optional(),
-  min: z.number().optional(),
-  max: z.number().optional(),
+  default: z.optional(z.unknown()),
+  description: z.optional(z.string()),
+  enum_values: z.optional(z.array(z.string())),
+  min: z.optional(z.number()),
+  max: z.optional(z.number()),
 });
 export type InputBinding = z.infer<typeof InputBinding>;

@@ -1,38 +1,45 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 import { ApiGraph, InputBinding } from "./graph";
 
 /**
  * Agent link, protocol v1: one WebSocket per agent (`GET /api/agent/v1/connect`), JSON text frames,
  * each one of the messages below. docs/agent-protocol.md describes them one by one.
+ *
+ * Written with `zod/mini` (functions, not methods), so the agent bundle carries only the parts of zod
+ * it uses; the Worker parses with the same schemas. Their types are those of full zod.
  */
 export const PROTOCOL_VERSION = 1;
 
-const RunId = z.string().min(1).max(64);
-const LeaseToken = z.string().min(1).max(128);
-const EventId = z.string().min(1).max(128);
+const RunId = z.string().check(z.minLength(1), z.maxLength(64));
+const LeaseToken = z.string().check(z.minLength(1), z.maxLength(128));
+const EventId = z.string().check(z.minLength(1), z.maxLength(128));
 
 export const Gpu = z.object({
-  index: z.number().int(),
+  index: z.int(),
   name: z.string(),
-  uuid: z.string().optional(),
-  memory_total_mb: z.number().optional(),
-  memory_used_mb: z.number().optional(),
-  utilization_percent: z.number().optional(),
-  temperature_c: z.number().optional(),
-  driver_version: z.string().optional(),
+  uuid: z.optional(z.string()),
+  memory_total_mb: z.optional(z.number()),
+  memory_used_mb: z.optional(z.number()),
+  utilization_percent: z.optional(z.number()),
+  temperature_c: z.optional(z.number()),
+  driver_version: z.optional(z.string()),
 });
+
+const NonNegative = z.number().check(z.gte(0));
+const NonNegativeInt = z.int().check(z.gte(0));
+const PositiveInt = z.int().check(z.gt(0));
 
 /** The host's load, sent with each heartbeat (all optional: an agent reports what it can read). */
 export const SystemLoad = z.object({
-  cpu_percent: z.number().min(0).max(100).optional(),
-  memory_used_mb: z.number().nonnegative().optional(),
-  memory_total_mb: z.number().nonnegative().optional(),
-  disk_used_gb: z.number().nonnegative().optional(),
-  disk_total_gb: z.number().nonnegative().optional(),
+  cpu_percent: z.optional(z.number().check(z.gte(0), z.lte(100))),
+  memory_used_mb: z.optional(NonNegative),
+  memory_total_mb: z.optional(NonNegative),
+  disk_used_gb: z.optional(NonNegative),
+  disk_total_gb: z.optional(NonNegative),
 });
 export type SystemLoad = z.infer<typeof SystemLoad>;
 
-const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+const Sha256 = z.string().check(z.regex(/^[0-9a-f]{64}$/));
 
 /**
  * One file of a ComfyUI's model folders (`GET /models/{folder}`). Size, modification time (ms since the
@@ -40,11 +47,11 @@ const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
  * has hashed the file (in the background, cached by path, size and mtime).
  */
 export const ModelFile = z.object({
-  folder: z.string().min(1).max(128),
-  name: z.string().min(1).max(1024),
-  size_bytes: z.number().int().nonnegative().optional(),
-  modified_at: z.number().int().nonnegative().optional(),
-  sha256: Sha256.optional(),
+  folder: z.string().check(z.minLength(1), z.maxLength(128)),
+  name: z.string().check(z.minLength(1), z.maxLength(1024)),
+  size_bytes: z.optional(NonNegativeInt),
+  modified_at: z.optional(NonNegativeInt),
+  sha256: z.optional(Sha256),
 });
 export type ModelFile = z.infer<typeof ModelFile>;
 
@@ -59,41 +66,38 @@ export function modelsDigestInput(models: readonly ModelFile[]): string {
 }
 
 export const InstanceInfo = z.object({
-  id: z.string().min(1).max(64),
+  id: z.string().check(z.minLength(1), z.maxLength(64)),
   comfy_url: z.string(),
   available: z.boolean(),
-  reason: z.string().optional(),
-  system_stats: z.record(z.string(), z.unknown()).optional(),
-  node_classes: z.array(z.string()).max(20_000).optional(),
+  reason: z.optional(z.string()),
+  system_stats: z.optional(z.record(z.string(), z.unknown())),
+  node_classes: z.optional(z.array(z.string()).check(z.maxLength(20_000))),
   /** Free and total bytes where this ComfyUI's input/output/temp folders are (agents that know its directory). */
-  disk: z.object({ free_bytes: z.number().nonnegative(), total_bytes: z.number().nonnegative() }).optional(),
+  disk: z.optional(z.object({ free_bytes: NonNegative, total_bytes: NonNegative })),
   /** sha256 (hex) of `JSON.stringify` of the instance's `GET /object_info`; see `object_info`. */
-  object_info_hash: z
-    .string()
-    .regex(/^[0-9a-f]{64}$/)
-    .optional(),
+  object_info_hash: z.optional(Sha256),
   /** The hash of the instance's model inventory (see `modelsDigestInput` and the `models` message). */
-  models_hash: Sha256.optional(),
+  models_hash: z.optional(Sha256),
 });
 
 export const InFlightJob = z.object({
   run_id: RunId,
   lease_token: LeaseToken,
   instance_id: z.string(),
-  prompt_id: z.string().optional(),
+  prompt_id: z.optional(z.string()),
 });
 
 export const RunOutput = z.object({
   node_id: z.string(),
   kind: z.enum(["images", "gifs", "videos", "audio", "text", "files"]),
   filename: z.string(),
-  subfolder: z.string().default(""),
-  type: z.string().default("output"),
+  subfolder: z._default(z.string(), ""),
+  type: z._default(z.string(), "output"),
   content_type: z.string(),
-  size: z.number().int().nonnegative(),
+  size: NonNegativeInt,
   /** The R2 key the agent uploaded to (from an `upload_urls` grant); absent for text outputs. */
-  key: z.string().optional(),
-  text: z.string().optional(),
+  key: z.optional(z.string()),
+  text: z.optional(z.string()),
 });
 export type RunOutput = z.infer<typeof RunOutput>;
 
@@ -107,35 +111,35 @@ export const RunFailure = z.object({
     "agent_error",
   ]),
   message: z.string(),
-  node_id: z.string().optional(),
-  node_type: z.string().optional(),
-  exception_type: z.string().optional(),
-  traceback: z.array(z.string()).optional(),
-  node_errors: z.record(z.string(), z.unknown()).optional(),
+  node_id: z.optional(z.string()),
+  node_type: z.optional(z.string()),
+  exception_type: z.optional(z.string()),
+  traceback: z.optional(z.array(z.string())),
+  node_errors: z.optional(z.record(z.string(), z.unknown())),
   /**
    * ComfyUI's own `error` of a refused prompt, verbatim: its `type` (`prompt_outputs_failed_validation`,
    * `prompt_no_outputs`, `invalid_prompt`, …), `message`, `details` and `extra_info`.
    */
-  comfy_error: z
-    .looseObject({
+  comfy_error: z.optional(
+    z.looseObject({
       type: z.string(),
       message: z.string(),
-      details: z.string().optional(),
-      extra_info: z.record(z.string(), z.unknown()).optional(),
-    })
-    .optional(),
+      details: z.optional(z.string()),
+      extra_info: z.optional(z.record(z.string(), z.unknown())),
+    }),
+  ),
 });
 export type RunFailure = z.infer<typeof RunFailure>;
 
 export const Progress = z.object({
-  percentage: z.number().min(0).max(100),
-  nodes_done: z.number().int().nonnegative(),
-  nodes_total: z.number().int().nonnegative(),
-  current_node: z.string().nullable(),
-  current_node_type: z.string().nullable().optional(),
-  step: z.number().int().nonnegative().nullable(),
-  total_steps: z.number().int().nonnegative().nullable(),
-  eta_seconds: z.number().nonnegative().nullable(),
+  percentage: z.number().check(z.gte(0), z.lte(100)),
+  nodes_done: NonNegativeInt,
+  nodes_total: NonNegativeInt,
+  current_node: z.nullable(z.string()),
+  current_node_type: z.optional(z.nullable(z.string())),
+  step: z.nullable(NonNegativeInt),
+  total_steps: z.nullable(NonNegativeInt),
+  eta_seconds: z.nullable(NonNegative),
 });
 export type Progress = z.infer<typeof Progress>;
 
@@ -147,11 +151,11 @@ export const RunReport = z.discriminatedUnion("kind", [
   z.object({
     kind: z.literal("log"),
     level: z.enum(["DEBUG", "INFO", "WARNING", "ERROR"]),
-    message: z.string().max(8192),
-    node_id: z.string().optional(),
+    message: z.string().check(z.maxLength(8192)),
+    node_id: z.optional(z.string()),
   }),
   z.object({ kind: z.literal("uploading") }),
-  z.object({ kind: z.literal("succeeded"), outputs: z.array(RunOutput).max(1000) }),
+  z.object({ kind: z.literal("succeeded"), outputs: z.array(RunOutput).check(z.maxLength(1000)) }),
   z.object({ kind: z.literal("failed"), error: RunFailure }),
   z.object({ kind: z.literal("cancelled") }),
   /** The agent gives the job back unfinished (shutdown, instance lost); it is queued again. */
@@ -162,9 +166,9 @@ export type RunReport = z.infer<typeof RunReport>;
 export const TERMINAL_REPORTS = new Set<RunReport["kind"]>(["succeeded", "failed", "cancelled", "released"]);
 
 export const UploadRequestFile = z.object({
-  name: z.string().min(1).max(255),
-  content_type: z.string().min(1).max(255),
-  size: z.number().int().nonnegative(),
+  name: z.string().check(z.minLength(1), z.maxLength(255)),
+  content_type: z.string().check(z.minLength(1), z.maxLength(255)),
+  size: NonNegativeInt,
 });
 
 // ---- agent → server ----
@@ -174,47 +178,47 @@ export const HelloMessage = z.object({
   protocol: z.literal(PROTOCOL_VERSION),
   agent: z.object({
     version: z.string(),
-    hostname: z.string().optional(),
-    os: z.string().optional(),
-    arch: z.string().optional(),
-    cpus: z.number().optional(),
-    cpu_model: z.string().optional(),
-    memory_total_mb: z.number().optional(),
-    node_version: z.string().optional(),
+    hostname: z.optional(z.string()),
+    os: z.optional(z.string()),
+    arch: z.optional(z.string()),
+    cpus: z.optional(z.number()),
+    cpu_model: z.optional(z.string()),
+    memory_total_mb: z.optional(z.number()),
+    node_version: z.optional(z.string()),
   }),
-  gpus: z.array(Gpu).default([]),
-  instances: z.array(InstanceInfo).min(1).max(64),
-  in_flight: z.array(InFlightJob).default([]),
+  gpus: z._default(z.array(Gpu), []),
+  instances: z.array(InstanceInfo).check(z.minLength(1), z.maxLength(64)),
+  in_flight: z._default(z.array(InFlightJob), []),
 });
 
 export const HeartbeatMessage = z.object({
   type: z.literal("heartbeat"),
-  leases: z.array(z.object({ run_id: RunId, lease_token: LeaseToken })).default([]),
-  instances: z
-    .array(
+  leases: z._default(z.array(z.object({ run_id: RunId, lease_token: LeaseToken })), []),
+  instances: z.optional(
+    z.array(
       z.object({
         id: z.string(),
         available: z.boolean(),
-        reason: z.string().optional(),
+        reason: z.optional(z.string()),
         object_info_hash: InstanceInfo.shape.object_info_hash,
         models_hash: InstanceInfo.shape.models_hash,
       }),
-    )
-    .optional(),
-  gpus: z.array(Gpu).optional(),
+    ),
+  ),
+  gpus: z.optional(z.array(Gpu)),
   /** Disk space of each instance's folders, as in hello's `instances[].disk`; refreshed every half minute. */
-  disks: z
-    .array(
+  disks: z.optional(
+    z.array(
       z.object({
         instance_id: z.string(),
-        free_bytes: z.number().nonnegative(),
-        total_bytes: z.number().nonnegative(),
+        free_bytes: NonNegative,
+        total_bytes: NonNegative,
       }),
-    )
-    .optional(),
-  system: SystemLoad.optional(),
+    ),
+  ),
+  system: z.optional(SystemLoad),
   /** Set once the agent is shutting down: it finishes what it has and takes nothing new. */
-  draining: z.boolean().optional(),
+  draining: z.optional(z.boolean()),
 });
 
 export const ReportMessage = z.object({
@@ -222,7 +226,7 @@ export const ReportMessage = z.object({
   event_id: EventId,
   run_id: RunId,
   lease_token: LeaseToken,
-  at: z.number().int(),
+  at: z.int(),
   report: RunReport,
 });
 
@@ -239,30 +243,27 @@ export const PreviewMessage = z.object({
   type: z.literal("preview"),
   run_id: RunId,
   lease_token: LeaseToken,
-  at: z.number().int(),
+  at: z.int(),
   content_type: z.enum(PREVIEW_TYPES),
-  node_id: z.string().max(128).optional(),
+  node_id: z.optional(z.string().check(z.maxLength(128))),
   /** The image, base64. */
-  data: z
-    .string()
-    .min(1)
-    .max(Math.ceil(MAX_PREVIEW_BYTES / 3) * 4),
+  data: z.string().check(z.minLength(1), z.maxLength(Math.ceil(MAX_PREVIEW_BYTES / 3) * 4)),
 });
 export type PreviewMessage = z.infer<typeof PreviewMessage>;
 
 export const UploadRequestMessage = z.object({
   type: z.literal("upload_request"),
-  request_id: z.string().min(1).max(128),
+  request_id: z.string().check(z.minLength(1), z.maxLength(128)),
   run_id: RunId,
   lease_token: LeaseToken,
-  files: z.array(UploadRequestFile).min(1).max(100),
+  files: z.array(UploadRequestFile).check(z.minLength(1), z.maxLength(100)),
 });
 
 /** An instance's node definitions (`GET /object_info`), sent when the server asks for that hash. */
 export const ObjectInfoMessage = z.object({
   type: z.literal("object_info"),
-  instance_id: z.string().min(1).max(64),
-  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  instance_id: z.string().check(z.minLength(1), z.maxLength(64)),
+  hash: Sha256,
   definitions: z.record(z.string(), z.unknown()),
 });
 export type ObjectInfoMessage = z.infer<typeof ObjectInfoMessage>;
@@ -270,43 +271,43 @@ export type ObjectInfoMessage = z.infer<typeof ObjectInfoMessage>;
 /** An instance's model inventory, sent when the server's copy does not have that `models_hash`. */
 export const ModelsMessage = z.object({
   type: z.literal("models"),
-  instance_id: z.string().min(1).max(64),
+  instance_id: z.string().check(z.minLength(1), z.maxLength(64)),
   hash: Sha256,
-  models: z.array(ModelFile).max(2000),
+  models: z.array(ModelFile).check(z.maxLength(2000)),
 });
 export type ModelsMessage = z.infer<typeof ModelsMessage>;
 
 /** A model folder of ComfyUI (`checkpoints`, `loras`, …): one plain path segment. */
-export const ModelFolder = z.string().regex(/^[a-z0-9_]{1,64}$/);
+export const ModelFolder = z.string().check(z.regex(/^[a-z0-9_]{1,64}$/));
 
 /**
  * A model file's name inside its folder, as ComfyUI lists it: plain segments joined by `/` (a subfolder
  * is allowed), never `.`, `..`, a backslash, a leading `/` or a control character.
  */
-export const ModelName = z
-  .string()
-  .min(1)
-  .max(512)
-  .refine(
-    (name) => name.split("/").every(isPlainSegment),
+export const ModelName = z.string().check(
+  z.minLength(1),
+  z.maxLength(512),
+  z.refine(
+    (name: string) => name.split("/").every(isPlainSegment),
     "must be a file name (plain segments joined by /, no . or .. segment, no backslash)",
-  );
+  ),
+);
 
 function isPlainSegment(segment: string): boolean {
   if (segment.length === 0 || segment.length > 255 || segment === "." || segment === "..") return false;
   return ![...segment].some((char) => char === "\\" || char.charCodeAt(0) < 32);
 }
 
-const DownloadId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
-const RemovalId = z.string().min(1).max(128);
+const DownloadId = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/));
+const RemovalId = z.string().check(z.minLength(1), z.maxLength(128));
 
 /** How far a model download got; sent at most about once a second per download, never acknowledged. */
 export const ModelDownloadProgressMessage = z.object({
   type: z.literal("model_download_progress"),
   download_id: DownloadId,
-  bytes_done: z.number().int().nonnegative(),
+  bytes_done: NonNegativeInt,
   /** Null while the source has not said how large the file is. */
-  bytes_total: z.number().int().nonnegative().nullable(),
+  bytes_total: z.nullable(NonNegativeInt),
 });
 export type ModelDownloadProgressMessage = z.infer<typeof ModelDownloadProgressMessage>;
 
@@ -317,13 +318,13 @@ export const ModelDownloadResultMessage = z.discriminatedUnion("status", [
     download_id: DownloadId,
     status: z.literal("completed"),
     sha256: Sha256,
-    size_bytes: z.number().int().nonnegative(),
+    size_bytes: NonNegativeInt,
   }),
   z.object({
     type: z.literal("model_download_result"),
     download_id: DownloadId,
     status: z.literal("failed"),
-    error: z.string().max(2000),
+    error: z.string().check(z.maxLength(2000)),
   }),
 ]);
 export type ModelDownloadResultMessage = z.infer<typeof ModelDownloadResultMessage>;
@@ -332,8 +333,12 @@ export type ModelDownloadResultMessage = z.infer<typeof ModelDownloadResultMessa
 export const ModelsRemovedMessage = z.object({
   type: z.literal("models_removed"),
   request_id: RemovalId,
-  removed: z.array(z.object({ folder: z.string(), name: z.string(), size_bytes: z.number() })).max(2000),
-  kept: z.array(z.object({ folder: z.string(), name: z.string(), reason: z.string() })).max(2000),
+  removed: z
+    .array(z.object({ folder: z.string(), name: z.string(), size_bytes: z.number() }))
+    .check(z.maxLength(2000)),
+  kept: z
+    .array(z.object({ folder: z.string(), name: z.string(), reason: z.string() }))
+    .check(z.maxLength(2000)),
 });
 export type ModelsRemovedMessage = z.infer<typeof ModelsRemovedMessage>;
 
@@ -358,8 +363,8 @@ export type ReportMessage = z.infer<typeof ReportMessage>;
 export const WelcomeMessage = z.object({
   type: z.literal("welcome"),
   machine_id: z.string(),
-  heartbeat_interval_ms: z.number().int().positive(),
-  lease_ttl_ms: z.number().int().positive(),
+  heartbeat_interval_ms: PositiveInt,
+  lease_ttl_ms: PositiveInt,
   /** Which of the jobs the agent listed as in flight it should keep; the rest it must stop. */
   keep: z.array(RunId),
   drop: z.array(RunId),
@@ -369,8 +374,8 @@ export const JobMessage = z.object({
   type: z.literal("job"),
   run_id: RunId,
   lease_token: LeaseToken,
-  lease_expires_at: z.number().int(),
-  attempt: z.number().int().positive(),
+  lease_expires_at: z.int(),
+  attempt: PositiveInt,
   instance_id: z.string(),
   graph: ApiGraph,
   /** Each bound scalar input's final value, defaults applied: the agent writes them as they are. */
@@ -380,26 +385,24 @@ export const JobMessage = z.object({
    * Each file input, resolved by the control plane: an http(s) URL (file ids become signed URLs) or a
    * data URI to fetch and upload to ComfyUI, or the name of a file already in ComfyUI's input folder.
    */
-  input_urls: z.record(z.string(), z.string()).default({}),
-  deadline_at: z.number().int().nullable(),
+  input_urls: z._default(z.record(z.string(), z.string()), {}),
+  deadline_at: z.nullable(z.int()),
 });
 export type JobMessage = z.infer<typeof JobMessage>;
 
 /** What the control plane queues for a run and sends with each of its leases. */
 /** What the Dispatcher queues for a run: the job's graph and inputs, and where it may run. */
-export const JobPayload = JobMessage.pick({
-  graph: true,
-  inputs: true,
-  bindings: true,
-  input_urls: true,
-}).extend({
-  /** The machine the run must run on (a deployment pinned to one); absent: any machine of the pool. */
-  machine_id: z.string().nullable().optional(),
-  /** A GPU the machine must report (case-insensitive substring of its name); absent: any. */
-  gpu: z.string().nullable().optional(),
-  /** The model files the graph names: only a ComfyUI instance whose inventory holds them all runs it. */
-  models: z.array(ModelFile.pick({ folder: true, name: true })).optional(),
-});
+export const JobPayload = z.extend(
+  z.pick(JobMessage, { graph: true, inputs: true, bindings: true, input_urls: true }),
+  {
+    /** The machine the run must run on (a deployment pinned to one); absent: any machine of the pool. */
+    machine_id: z.optional(z.nullable(z.string())),
+    /** A GPU the machine must report (case-insensitive substring of its name); absent: any. */
+    gpu: z.optional(z.nullable(z.string())),
+    /** The model files the graph names: only a ComfyUI instance whose inventory holds them all runs it. */
+    models: z.optional(z.array(z.pick(ModelFile, { folder: true, name: true }))),
+  },
+);
 export type JobPayload = z.infer<typeof JobPayload>;
 
 export const AckMessage = z.object({
@@ -434,7 +437,7 @@ export const ErrorMessage = z.object({
   type: z.literal("error"),
   code: z.string(),
   message: z.string(),
-  request_id: z.string().optional(),
+  request_id: z.optional(z.string()),
 });
 
 /** The server lacks the definitions behind an instance's `object_info_hash` and asks for them. */
@@ -457,7 +460,7 @@ export const ModelsRequestMessage = z.object({
  */
 export const FreeMemoryMessage = z.object({
   type: z.literal("free_memory"),
-  instance_ids: z.array(z.string()).optional(),
+  instance_ids: z.optional(z.array(z.string())),
   /** Also ask ComfyUI to free its cached memory (`free_memory: true`). */
   free_memory: z.boolean(),
 });
@@ -475,8 +478,8 @@ export const ModelDownloadMessage = z.object({
   download_id: DownloadId,
   folder: ModelFolder,
   name: ModelName,
-  url: z.string().regex(/^https?:\/\//i),
-  sha256: Sha256.optional(),
+  url: z.string().check(z.regex(/^https?:\/\//i)),
+  sha256: z.optional(Sha256),
 });
 export type ModelDownloadMessage = z.infer<typeof ModelDownloadMessage>;
 
@@ -493,7 +496,7 @@ export type ModelDeleteMessage = z.infer<typeof ModelDeleteMessage>;
 export const ModelCleanupMessage = z.object({
   type: z.literal("model_cleanup"),
   request_id: RemovalId,
-  budget_bytes: z.number().int().nonnegative(),
+  budget_bytes: NonNegativeInt,
 });
 export type ModelCleanupMessage = z.infer<typeof ModelCleanupMessage>;
 

@@ -3,7 +3,7 @@ import { deploymentEnvironments } from "../db/schema";
 import { createRouter, errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { requireUser } from "../middleware/auth";
 import { KiB, limitBody } from "../middleware/body-limit";
-import { InputBinding, InputType } from "../protocol/graph";
+import { INPUT_TYPES, InputBinding } from "../protocol/graph";
 import {
   createDeployment,
   deactivateDeployment,
@@ -83,7 +83,7 @@ const BindingSchema = z
     input_id: z.string().trim().min(1).max(128).openapi({ example: "steps" }),
     node_id: z.string().min(1).max(128).openapi({ example: "3" }),
     input_name: z.string().min(1).max(256).openapi({ example: "steps" }),
-    type: InputType.optional().openapi({
+    type: z.enum(INPUT_TYPES).optional().openapi({
       example: "integer",
       description: "Default: inferred from the graph",
     }),
@@ -148,6 +148,12 @@ const UpdateDeploymentSchema = z
   })
   .openapi("UpdateDeploymentRequest");
 
+/**
+ * The protocol's binding schema is written with zod/mini (shared with the agent), which the OpenAPI
+ * generator cannot read; the document shows zod's own JSON Schema of it.
+ */
+const inputBindingJsonSchema: object = z.toJSONSchema(InputBinding, { target: "openapi-3.0", io: "input" });
+
 const InputsSchema = z
   .object({
     deployment_id: uuid("3e2d1c0b-9a8f-4e7d-8c6b-5a4f3e2d1c0b"),
@@ -155,7 +161,8 @@ const InputsSchema = z
     workflow_version_id: uuid(versionId),
     version: z.number().int().openapi({ example: 2 }),
     inputs: z.array(
-      InputBinding.openapi("InputBinding", {
+      z.custom<InputBinding>().openapi("InputBinding", {
+        ...inputBindingJsonSchema,
         example: {
           input_id: "prompt",
           type: "string",

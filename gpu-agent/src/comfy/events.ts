@@ -1,71 +1,73 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 
 /**
  * ComfyUI's WebSocket JSON messages, `{type, data}`, as v0.3.64 sends them. Unknown types (custom nodes
  * send their own) and known types in an unexpected shape come through as `other`, never as errors.
+ * Only the fields the agent reads are checked and kept: several of these come with every sampler step
+ * (`progress_state` with an entry per node of the graph), and copying the rest is CPU for nothing.
  */
 
-const nodeStatus = z.looseObject({ value: z.number(), max: z.number(), state: z.string() });
+const nodeStatus = z.object({ state: z.string() });
 
 const KnownEvent = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("status"),
-    data: z.looseObject({
-      status: z.looseObject({ exec_info: z.looseObject({ queue_remaining: z.number() }) }),
-      sid: z.string().optional(),
+    data: z.object({
+      status: z.object({ exec_info: z.object({ queue_remaining: z.number() }) }),
+      sid: z.optional(z.string()),
     }),
   }),
-  z.object({ type: z.literal("execution_start"), data: z.looseObject({ prompt_id: z.string() }) }),
+  z.object({ type: z.literal("execution_start"), data: z.object({ prompt_id: z.string() }) }),
   z.object({
     type: z.literal("execution_cached"),
-    data: z.looseObject({ prompt_id: z.string(), nodes: z.array(z.string()) }),
+    data: z.object({ prompt_id: z.string(), nodes: z.array(z.string()) }),
   }),
   z.object({
     type: z.literal("executing"),
     // After a reconnect ComfyUI repeats the running node without prompt_id.
-    data: z.looseObject({ node: z.string().nullable(), prompt_id: z.string().optional() }),
+    data: z.object({ node: z.nullable(z.string()), prompt_id: z.optional(z.string()) }),
   }),
   z.object({
     type: z.literal("progress"),
-    data: z.looseObject({
+    data: z.object({
       value: z.number(),
       max: z.number(),
-      prompt_id: z.string().optional(),
-      node: z.string().nullable().optional(),
+      prompt_id: z.optional(z.string()),
+      node: z.optional(z.nullable(z.string())),
     }),
   }),
   z.object({
     type: z.literal("progress_state"),
-    data: z.looseObject({ prompt_id: z.string(), nodes: z.record(z.string(), nodeStatus) }),
+    data: z.object({ prompt_id: z.string(), nodes: z.record(z.string(), nodeStatus) }),
   }),
   z.object({
     type: z.literal("executed"),
-    data: z.looseObject({
+    data: z.object({
       prompt_id: z.string(),
       node: z.string(),
-      output: z.record(z.string(), z.unknown()).nullable(),
+      output: z.nullable(z.record(z.string(), z.unknown())),
     }),
   }),
-  z.object({ type: z.literal("execution_success"), data: z.looseObject({ prompt_id: z.string() }) }),
+  z.object({ type: z.literal("execution_success"), data: z.object({ prompt_id: z.string() }) }),
   z.object({
     type: z.literal("execution_error"),
-    data: z.looseObject({
+    data: z.object({
       prompt_id: z.string(),
       node_id: z.string(),
       node_type: z.string(),
-      executed: z.array(z.string()).default([]),
+      executed: z._default(z.array(z.string()), []),
       exception_message: z.string(),
       exception_type: z.string(),
-      traceback: z.array(z.string()).default([]),
+      traceback: z._default(z.array(z.string()), []),
     }),
   }),
   z.object({
     type: z.literal("execution_interrupted"),
-    data: z.looseObject({
+    data: z.object({
       prompt_id: z.string(),
-      node_id: z.string().nullable().optional(),
-      node_type: z.string().nullable().optional(),
-      executed: z.array(z.string()).default([]),
+      node_id: z.optional(z.nullable(z.string())),
+      node_type: z.optional(z.nullable(z.string())),
+      executed: z._default(z.array(z.string()), []),
     }),
   }),
   z.object({ type: z.literal("feature_flags"), data: z.record(z.string(), z.unknown()) }),

@@ -11,15 +11,17 @@ export const PROMPT_MARK = "comfy_edge_prompt";
  * output nodes write their own files again, and the nodes before them (loaded models, sampled
  * latents) still come from the cache.
  *
- * `definitions` is ComfyUI's /object_info, which says which classes are output nodes. If it could not
- * be read, the graph's sinks (nodes whose outputs no other node uses) are marked instead.
+ * `outputNodes` are the classes ComfyUI's /object_info calls output nodes. If it could not be read, the
+ * graph's sinks (nodes whose outputs no other node uses) are marked instead.
  */
 export function markOutputNodes(
   graph: ApiGraph,
   promptId: string,
-  definitions: Record<string, unknown> | undefined,
+  outputNodes: ReadonlySet<string> | undefined,
 ): ApiGraph {
-  const isOutput = definitions ? (id: string) => declaresOutput(definitions, graph, id) : sinksOf(graph);
+  const isOutput = outputNodes
+    ? (id: string) => outputNodes.has(graph[id]?.class_type ?? "")
+    : sinksOf(graph);
   return Object.fromEntries(
     Object.entries(graph).map(([id, node]) => [
       id,
@@ -28,9 +30,13 @@ export function markOutputNodes(
   );
 }
 
-function declaresOutput(definitions: Record<string, unknown>, graph: ApiGraph, id: string): boolean {
-  const definition = definitions[graph[id]?.class_type ?? ""];
-  return (definition as { output_node?: unknown } | null | undefined)?.output_node === true;
+/** The classes of ComfyUI's /object_info that are output nodes. */
+export function outputNodeClasses(definitions: Record<string, unknown>): Set<string> {
+  return new Set(
+    Object.entries(definitions)
+      .filter(([, definition]) => (definition as { output_node?: unknown } | null)?.output_node === true)
+      .map(([name]) => name),
+  );
 }
 
 function sinksOf(graph: ApiGraph): (id: string) => boolean {

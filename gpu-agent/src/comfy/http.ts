@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import { type HttpReply, multipartBody, sendRequest, webBody } from "../http-request";
 import {
   ComfyError,
@@ -210,7 +210,7 @@ export class ComfyHttp {
     await this.call("/queue", request, (response) => readOk(response, "POST /queue"));
   }
 
-  private getJson<T extends z.ZodType>(
+  private getJson<T extends z.ZodMiniType>(
     path: string,
     schema: T,
     signal?: AbortSignal,
@@ -288,7 +288,7 @@ async function readJson(response: HttpReply, what: string): Promise<unknown> {
   }
 }
 
-function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
+function parse<T extends z.ZodMiniType>(schema: T, value: unknown, what: string): z.output<T> {
   const result = schema.safeParse(value);
   if (!result.success) {
     throw new ComfyProtocolError(

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 
 /** A live preview image from a binary WebSocket frame. */
 export interface PreviewImage {
@@ -14,10 +14,10 @@ const PREVIEW_IMAGE_WITH_METADATA = 4;
 const FORMATS: Record<number, string> = { 1: "image/jpeg", 2: "image/png" };
 
 const Metadata = z.looseObject({
-  prompt_id: z.string().optional(),
-  node_id: z.string().optional(),
-  display_node_id: z.string().nullable().optional(),
-  image_type: z.string().default("image/jpeg"),
+  prompt_id: z.optional(z.string()),
+  node_id: z.optional(z.string()),
+  display_node_id: z.optional(z.nullable(z.string())),
+  image_type: z._default(z.string(), "image/jpeg"),
 });
 
 /**

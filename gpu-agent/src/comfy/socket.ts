@@ -91,7 +91,12 @@ export class ComfySocket {
   }
 
   private connect() {
-    const socket = new WebSocket(this.url, { handshakeTimeout: this.options.connectTimeoutMs ?? 10_000 });
+    const socket = new WebSocket(this.url, {
+      handshakeTimeout: this.options.connectTimeoutMs ?? 10_000,
+      // ComfyUI is on this host: compressing its events and previews (aiohttp does once asked) only
+      // costs CPU on both sides.
+      perMessageDeflate: false,
+    });
     this.socket = socket;
     let reason = "connection closed";
     socket.on("open", () => {

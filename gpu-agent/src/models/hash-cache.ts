@@ -1,12 +1,12 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { Logger } from "../log";
 
 const CachedHash = z.object({
-  size: z.number().int().nonnegative(),
+  size: z.int().check(z.gte(0)),
   mtime_ms: z.number(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
 });
 type CachedHash = z.infer<typeof CachedHash>;
 const CacheFile = z.record(z.string(), CachedHash);

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import type { RunOutput, UploadGrant } from "../../../src/protocol/v1";
 import { contentTypeFor } from "../filenames";
 import { sendRequest } from "../http-request";

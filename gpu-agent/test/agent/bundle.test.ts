@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,7 +31,20 @@ describe("the bundled agent", () => {
     expect(agentVersion.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
+  it("carries zod/mini only, not full zod with its locales", () => {
+    const text = readFileSync(bundle, "utf8");
+    expect(text).toContain('"ZodMiniObject"');
+    expect(text).not.toContain('"ZodObject"');
+    // English only, of zod's forty-odd locales (this is Dutch).
+    expect(text).not.toContain("Ongeldige invoer");
+  });
+
   it("exits 2 with the flag's name on bad configuration", async () => {
+    const concurrency = ["--server", "https://x", "--token", "t", "--upload-concurrency", "0"];
+    const zero = await run(SYSTEM_NODE, [bundle, ...concurrency], { env: bareEnv }).catch((e) => e);
+    expect(zero.code).toBe(2);
+    // zod's English issue text, not mini's bare "Invalid input".
+    expect(zero.stderr).toContain("--upload-concurrency / COMFY_EDGE_UPLOAD_CONCURRENCY: Too small");
     const failed = await run(SYSTEM_NODE, [bundle, "--server", "nope"], { env: bareEnv }).catch((e) => e);
     expect(failed.code).toBe(2);
     expect(failed.stderr).toMatch(/--server \/ COMFY_EDGE_SERVER/);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ApiGraph } from "../../../src/protocol/graph";
-import { markOutputNodes, PROMPT_MARK } from "../../src/comfy/fresh-outputs";
+import { markOutputNodes, outputNodeClasses, PROMPT_MARK } from "../../src/comfy/fresh-outputs";
 
 /** An output node (PassThroughSave) that also feeds another one, and a sink that is no output node. */
 const graph = (): ApiGraph => ({
@@ -24,7 +24,7 @@ describe("markOutputNodes", () => {
       SaveImage: { output_node: true },
       ImageInvert: { output_node: false },
     };
-    const result = markOutputNodes(original, "prompt-1", definitions);
+    const result = markOutputNodes(original, "prompt-1", outputNodeClasses(definitions));
     expect(marked(result)).toEqual([
       ["2", "prompt-1"],
       ["3", "prompt-1"],

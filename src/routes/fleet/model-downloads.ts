@@ -11,11 +11,17 @@ import {
 import { ModelType } from "./models";
 
 const NameParam = z.object({
-  model_name: ModelName.openapi({
-    param: { name: "model_name", in: "path" },
-    description: "The file name in its model folder (a subfolder as `sub%2Fname.safetensors`)",
-    example: "v1-5-pruned-emaonly.safetensors",
-  }),
+  // The protocol's schema (zod/mini) decides; this one carries the OpenAPI description.
+  model_name: z
+    .string()
+    .refine((name) => ModelName.safeParse(name).success, {
+      message: "must be a file name (plain segments joined by /, no . or .. segment, no backslash)",
+    })
+    .openapi({
+      param: { name: "model_name", in: "path" },
+      description: "The file name in its model folder (a subfolder as `sub%2Fname.safetensors`)",
+      example: "v1-5-pruned-emaonly.safetensors",
+    }),
 });
 
 const TargetQuery = {
