@@ -5,7 +5,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePng } from "../../gpu-agent/sim/image/png";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
-import { buildAgent, type RunningAgent, startAgent } from "./support/agent";
+import { type RunningAgent, startAgent } from "./support/agent";
 import { launchChromium } from "./support/browser";
 import { type E2EUser, sharedWorker } from "./support/worker";
 
@@ -125,7 +125,6 @@ async function newPage() {
 }
 
 beforeAll(async () => {
-  await buildAgent();
   [sim, browser] = await Promise.all([startComfySimulator({ stepMs: 120 }), launchChromium()]);
   owner = await worker.createUser("owner");
   const machine = await call<{ token: string }>(owner, "POST", "/api/machine/custom", { name: "gpu-box-1" });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
-import { buildAgent, startAgent } from "./support/agent";
+import { startAgent } from "./support/agent";
 import { call, uploadPng } from "./support/api";
 import { sharedWorker } from "./support/worker";
 
@@ -9,7 +9,6 @@ const worker = sharedWorker();
 let sim: ComfySimulator;
 
 beforeAll(async () => {
-  await buildAgent();
   sim = await startComfySimulator({ stepMs: 10 });
 });
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
-import { buildAgent, type RunningAgent, startAgent } from "./support/agent";
+import { type RunningAgent, startAgent } from "./support/agent";
 import { type E2EUser, sharedWorker } from "./support/worker";
 
 type Model = {
@@ -50,7 +50,6 @@ const sha256Of = async (file: string) =>
     .digest("hex");
 
 beforeAll(async () => {
-  await buildAgent();
   user = await worker.createUser("models");
 });
 

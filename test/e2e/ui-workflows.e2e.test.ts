@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
-import { buildAgent, type RunningAgent, startAgent } from "./support/agent";
+import { type RunningAgent, startAgent } from "./support/agent";
 import { type E2EUser, sharedWorker } from "./support/worker";
 
 /**
@@ -200,7 +200,6 @@ async function deployAndRun(workflowId: string, inputs: Record<string, unknown>)
 }
 
 beforeAll(async () => {
-  await buildAgent();
   sim = await startComfySimulator({ stepMs: 10 });
   user = await worker.createUser("ui");
   const machine = await call<{ token: string }>("POST", "/api/machine/custom", { name: "ui-gpu" });

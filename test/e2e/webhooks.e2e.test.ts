@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
 import { invertGraph } from "../helpers/graphs";
-import { buildAgent, startAgent } from "./support/agent";
+import { startAgent } from "./support/agent";
 import { type Received, startReceiver, type WebhookReceiver } from "./support/webhook-receiver";
 import { type E2EUser, sharedWorker } from "./support/worker";
 
@@ -17,7 +17,6 @@ function answer(path: string, count: number) {
 }
 
 beforeAll(async () => {
-  await buildAgent();
   receiver = await startReceiver(answer);
 });
 
