@@ -10,5 +10,8 @@ export default defineConfig({
     // Long enough for a smoke run on a loaded 2-core machine; the bench's figures decide nothing here.
     testTimeout: 300_000,
     hookTimeout: 120_000,
+    // After the unit suites, alone: its two `wrangler dev` servers and agent fleet would otherwise share
+    // the two cores with other test files and crowd its deadline.
+    sequence: { groupOrder: 1 },
   },
 });
