@@ -11,5 +11,8 @@ export default defineConfig({
     // 15); the bench's figures decide nothing here.
     testTimeout: 480_000,
     hookTimeout: 120_000,
+    // After the unit suites, alone: its two `wrangler dev` servers and agent fleet would otherwise share
+    // the two cores with other test files and crowd its deadline.
+    sequence: { groupOrder: 1 },
   },
 });

@@ -5,9 +5,9 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePng } from "../../gpu-agent/sim/image/png";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
-import { buildAgent, type RunningAgent, startAgent } from "./support/agent";
+import { type RunningAgent, startAgent } from "./support/agent";
 import { launchChromium } from "./support/browser";
-import { type E2EUser, type RunningWorker, startWorker } from "./support/worker";
+import { type E2EUser, sharedWorker } from "./support/worker";
 
 /** LoadImage → a sampler-like node that previews every step → ImageInvert → SaveImage. */
 const previewGraph = {
@@ -17,7 +17,7 @@ const previewGraph = {
   "4": { class_type: "SaveImage", inputs: { images: ["3", 0], filename_prefix: "dashboard/invert" } },
 };
 
-let worker: RunningWorker;
+const worker = sharedWorker();
 let sim: ComfySimulator;
 let agent: RunningAgent;
 let browser: Browser;
@@ -125,12 +125,7 @@ async function newPage() {
 }
 
 beforeAll(async () => {
-  await buildAgent();
-  [worker, sim, browser] = await Promise.all([
-    startWorker(),
-    startComfySimulator({ stepMs: 120 }),
-    launchChromium(),
-  ]);
+  [sim, browser] = await Promise.all([startComfySimulator({ stepMs: 120 }), launchChromium()]);
   owner = await worker.createUser("owner");
   const machine = await call<{ token: string }>(owner, "POST", "/api/machine/custom", { name: "gpu-box-1" });
   agent = await startAgent({ server: worker.url, token: machine.token, comfy: sim.url });
@@ -142,7 +137,6 @@ afterAll(async () => {
   await browser?.close();
   await agent?.stop("SIGKILL");
   await sim?.close();
-  await worker?.stop();
 });
 
 describe("dashboard in Chromium", () => {

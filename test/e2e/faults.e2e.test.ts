@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
-import { buildAgent, type RunningAgent, startAgent } from "./support/agent";
+import { type RunningAgent, startAgent } from "./support/agent";
 import * as api from "./support/api";
 import { objectKeys } from "./support/bucket";
 import { FAULT_TEST_TIMEOUT_MS, FAULT_TRIALS, type FaultSummary, FaultTally } from "./support/fault-tally";
@@ -20,7 +20,6 @@ let worker: RunningWorker;
 const cleanup: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
-  await buildAgent();
   // Longer than an agent restart takes, so a restarted agent finds its leases still held.
   worker = await startWorker({ vars: { LEASE_TTL_MS: "15000" } });
 });

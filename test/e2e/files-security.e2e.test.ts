@@ -1,14 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { AwsClient } from "aws4fetch";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type E2EUser, type RunningWorker, startWorker } from "./support/worker";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type E2EUser, sharedWorker } from "./support/worker";
 
 const MiB = 1024 * 1024;
 const PNG = Buffer.from([
   0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52,
 ]);
 
-let worker: RunningWorker;
+const worker = sharedWorker();
 let user: E2EUser;
 
 async function call<T = Record<string, unknown>>(
@@ -34,12 +34,7 @@ async function download(fileId: string) {
 }
 
 beforeAll(async () => {
-  worker = await startWorker();
   user = await worker.createUser("immutable");
-});
-
-afterAll(async () => {
-  await worker?.stop();
 });
 
 describe("uploads against local R2's S3 endpoint", () => {

@@ -1,22 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
-import { buildAgent, startAgent } from "./support/agent";
+import { startAgent } from "./support/agent";
 import { call, uploadPng } from "./support/api";
-import { type RunningWorker, startWorker } from "./support/worker";
+import { sharedWorker } from "./support/worker";
 
-let worker: RunningWorker;
+const worker = sharedWorker();
 let sim: ComfySimulator;
 
 beforeAll(async () => {
-  await buildAgent();
-  worker = await startWorker();
   sim = await startComfySimulator({ stepMs: 10 });
 });
 
 afterAll(async () => {
   await sim?.close();
-  await worker?.stop();
 });
 
 type FleetMessage = { type: string; data: Record<string, unknown> };

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
-import { buildAgent, type RunningAgent, startAgent } from "./support/agent";
+import { type RunningAgent, startAgent } from "./support/agent";
 import { call, type RunView, waitForStatus } from "./support/api";
 import { type E2EUser, sharedWorker } from "./support/worker";
 
@@ -43,7 +43,6 @@ const execute = (ckpt: string) =>
   });
 
 beforeAll(async () => {
-  await buildAgent();
   user = await worker.createUser("model-routing");
 });
 

@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
 import { type ModelSource, startModelSource } from "../../gpu-agent/test/agent/helpers/model-source";
-import { buildAgent, type RunningAgent, startAgent } from "./support/agent";
+import { type RunningAgent, startAgent } from "./support/agent";
 import { type E2EUser, sharedWorker } from "./support/worker";
 
 type Model = {
@@ -61,7 +61,6 @@ const sha256Of = async (file: string) =>
     .digest("hex");
 
 beforeAll(async () => {
-  await buildAgent();
   user = await worker.createUser("models");
 });
 

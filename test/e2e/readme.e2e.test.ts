@@ -4,7 +4,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
-import { buildAgent, type RunningAgent, startAgent } from "./support/agent";
+import { type RunningAgent, startAgent } from "./support/agent";
 import { idsFrom, RUNNABLE_MARK, runnableBlocks, shellCommands } from "./support/readme";
 import { type E2EUser, sharedWorker } from "./support/worker";
 
@@ -20,7 +20,6 @@ let user: E2EUser;
 // What a fresh `npm start` gives a newcomer: the control plane, a ComfyUI (here the simulator), one
 // agent on a machine of the default pool, and an API key.
 beforeAll(async () => {
-  await buildAgent();
   sim = await startComfySimulator({ stepMs: 5 });
   user = await worker.createUser("newcomer");
   const res = await fetch(`${worker.url}/api/machine/custom`, {

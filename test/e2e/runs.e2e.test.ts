@@ -1,17 +1,13 @@
 import { createHash } from "node:crypto";
 import { ComfyDeploy } from "comfydeploy";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
-import { buildAgent, type RunningAgent, startAgent } from "./support/agent";
+import { type RunningAgent, startAgent } from "./support/agent";
 import * as api from "./support/api";
 import { type E2EUser, sharedWorker } from "./support/worker";
 
 const worker = sharedWorker();
 const cleanup: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  await buildAgent();
-});
 
 afterEach(async () => {
   for (const stop of cleanup.splice(0).reverse()) await stop().catch(() => undefined);

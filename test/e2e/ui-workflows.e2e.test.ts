@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
-import { buildAgent, type RunningAgent, startAgent } from "./support/agent";
-import { type E2EUser, type RunningWorker, startWorker } from "./support/worker";
+import { type RunningAgent, startAgent } from "./support/agent";
+import { type E2EUser, sharedWorker } from "./support/worker";
 
 /**
  * A workflow as ComfyUI's editor saves it: a ComfyDeploy external image → Invert Image → (Reroute) →
@@ -98,7 +98,7 @@ const apiExport = {
   },
 };
 
-let worker: RunningWorker;
+const worker = sharedWorker();
 let sim: ComfySimulator;
 let agent: RunningAgent;
 let user: E2EUser;
@@ -200,8 +200,6 @@ async function deployAndRun(workflowId: string, inputs: Record<string, unknown>)
 }
 
 beforeAll(async () => {
-  await buildAgent();
-  worker = await startWorker();
   sim = await startComfySimulator({ stepMs: 10 });
   user = await worker.createUser("ui");
   const machine = await call<{ token: string }>("POST", "/api/machine/custom", { name: "ui-gpu" });
@@ -211,7 +209,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await agent?.stop("SIGKILL").catch(() => undefined);
   await sim?.close();
-  await worker?.stop();
 });
 
 describe("UI-format workflows end to end", () => {

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
 import { invertGraph } from "../helpers/graphs";
-import { buildAgent, startAgent } from "./support/agent";
+import { startAgent } from "./support/agent";
 import { type Received, startReceiver, type WebhookReceiver } from "./support/webhook-receiver";
-import { type E2EUser, type RunningWorker, startWorker } from "./support/worker";
+import { type E2EUser, sharedWorker } from "./support/worker";
 
-let worker: RunningWorker;
+const worker = sharedWorker();
 let receiver: WebhookReceiver;
 const cleanup: (() => Promise<unknown>)[] = [];
 
@@ -17,18 +17,11 @@ function answer(path: string, count: number) {
 }
 
 beforeAll(async () => {
-  await buildAgent();
   receiver = await startReceiver(answer);
-  // Three attempts, retried at once, 2 s each: the retry and dead-letter paths end within seconds.
-  worker = await startWorker({
-    allowLocalWebhooks: true,
-    vars: { WEBHOOK_MAX_ATTEMPTS: "3", WEBHOOK_RETRY_BASE_SECONDS: "0", WEBHOOK_TIMEOUT_SECONDS: "2" },
-  });
 });
 
 afterAll(async () => {
   for (const stop of cleanup.splice(0).reverse()) await stop().catch(() => undefined);
-  await worker?.stop();
   await receiver?.close();
 });
 

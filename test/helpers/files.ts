@@ -115,3 +115,17 @@ export function fetchWorker(
   const url = path.startsWith("http") ? path : `${BASE}${path}`;
   return exports.default.fetch(url, { method: init.method ?? "GET", headers });
 }
+
+/** Records a ready file of `userId` that fills their storage quota up to `leftBytes` short of it. */
+export async function fillQuota(userId: string, leftBytes: number) {
+  await env.DB.prepare(
+    "INSERT INTO files (id, user_id, r2_key, filename, content_type, size, status) VALUES (?, ?, ?, 'big', 'a/b', ?, 'ready')",
+  )
+    .bind(
+      crypto.randomUUID(),
+      userId,
+      `quota/${crypto.randomUUID()}`,
+      Number(env.STORAGE_QUOTA_BYTES) - leftBytes,
+    )
+    .run();
+}

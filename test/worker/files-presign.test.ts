@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
   expireNow,
+  fillQuota,
   keyFromUploadUrl,
   PNG_BYTES,
   type PresignedUpload,
@@ -100,16 +101,7 @@ describe("POST /api/file/upload (JSON, seed 002)", () => {
 
   it("enforces the storage quota with a clear error", async () => {
     const user = await createUser();
-    await env.DB.prepare(
-      "INSERT INTO files (id, user_id, r2_key, filename, content_type, size, status) VALUES (?, ?, ?, 'big', 'a/b', ?, 'ready')",
-    )
-      .bind(
-        crypto.randomUUID(),
-        user.id,
-        `quota/${crypto.randomUUID()}`,
-        Number(env.STORAGE_QUOTA_BYTES) - 10,
-      )
-      .run();
+    await fillQuota(user.id, 10);
     const res = await api<{ error: string; details: { code: string }[]; message: string }>(
       "/api/file/upload",
       {

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { toHex } from "../../src/lib/crypto";
 import { STREAM_PART_BYTES, streamToR2 } from "../../src/services/file-streams";
-import { JPEG_BYTES, PNG_BYTES, uploadForm } from "../helpers/files";
+import { fillQuota, JPEG_BYTES, PNG_BYTES, uploadForm } from "../helpers/files";
 import { api } from "../helpers/http";
 import { createUser } from "../helpers/users";
 
@@ -107,16 +107,7 @@ describe("POST /api/files/upload (multipart, seed 004)", () => {
 
   it("stops at the storage quota while streaming (413)", async () => {
     const user = await createUser();
-    await env.DB.prepare(
-      "INSERT INTO files (id, user_id, r2_key, filename, content_type, size, status) VALUES (?, ?, ?, 'big', 'a/b', ?, 'ready')",
-    )
-      .bind(
-        crypto.randomUUID(),
-        user.id,
-        `quota/${crypto.randomUUID()}`,
-        Number(env.STORAGE_QUOTA_BYTES) - 1000,
-      )
-      .run();
+    await fillQuota(user.id, 1000);
     const res = await uploadForm("/api/files/upload", user.apiKey, [
       { name: "file", value: pattern(5000), filename: "a.bin" },
     ]);

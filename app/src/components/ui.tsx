@@ -124,3 +124,61 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
     </button>
   );
 }
+
+/** A full-width table in a flush card, with a last, unlabelled column for each row's actions. */
+export function ActionTable(props: { columns: string[]; children: ComponentChildren }) {
+  return (
+    <div class="card card-flush">
+      <div class="table-wrap">
+        <table class="table">
+          <thead>
+            <tr>
+              {props.columns.map((column) => (
+                <th key={column}>{column}</th>
+              ))}
+              <th>
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>{props.children}</tbody>
+        </table>
+      </div>
+    </div>
+  );
+}
+
+/** A row action that destroys something (delete, revoke). */
+export function DangerButton(props: { onClick: () => void; children: ComponentChildren }) {
+  return (
+    <button type="button" class="btn btn-ghost btn-sm btn-danger-text" onClick={props.onClick}>
+      {props.children}
+    </button>
+  );
+}
+
+/** A labelled select above a list that narrows it; `options` are [value, label] pairs. */
+export function FilterSelect(props: {
+  label: string;
+  name: string;
+  value: string;
+  options: [string, string][];
+  onChange: (value: string) => void;
+}) {
+  return (
+    <label class="field-inline">
+      <span>{props.label}</span>
+      <select
+        value={props.value}
+        onChange={(e) => props.onChange((e.currentTarget as HTMLSelectElement).value)}
+        aria-label={`Filter by ${props.name}`}
+      >
+        {props.options.map(([value, label]) => (
+          <option key={value} value={value}>
+            {label}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}

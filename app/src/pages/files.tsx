@@ -1,5 +1,14 @@
 import { useState } from "preact/hooks";
-import { EmptyState, ErrorNotice, Loading, PageHeader, ProgressBar } from "../components/ui";
+import {
+  ActionTable,
+  DangerButton,
+  EmptyState,
+  ErrorNotice,
+  FilterSelect,
+  Loading,
+  PageHeader,
+  ProgressBar,
+} from "../components/ui";
 import { api, uploadFile } from "../lib/api";
 import { bytes, relativeTime } from "../lib/format";
 import { useApi } from "../lib/hooks";
@@ -57,20 +66,13 @@ export function Files() {
         actions={<Uploader onDone={files.reload} />}
       />
       <div class="filters">
-        <label class="field-inline">
-          <span>Kind</span>
-          <select
-            value={purpose}
-            onChange={(e) => setPurpose((e.currentTarget as HTMLSelectElement).value)}
-            aria-label="Filter by kind"
-          >
-            {PURPOSES.map((p) => (
-              <option key={p} value={p}>
-                {p || "All files"}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect
+          label="Kind"
+          name="kind"
+          value={purpose}
+          options={PURPOSES.map((p): [string, string] => [p, p || "All files"])}
+          onChange={setPurpose}
+        />
       </div>
       {files.error && <ErrorNotice error={files.error} retry={files.reload} />}
       {!files.data && !files.error && <Loading />}
@@ -78,57 +80,33 @@ export function Files() {
         <EmptyState title="No files">Upload one, or run a deployment to create outputs.</EmptyState>
       )}
       {files.data && files.data.files.length > 0 && (
-        <div class="card card-flush">
-          <div class="table-wrap">
-            <table class="table">
-              <thead>
-                <tr>
-                  <th>Name</th>
-                  <th>Kind</th>
-                  <th>Type</th>
-                  <th>Size</th>
-                  <th>Created</th>
-                  <th>
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {files.data.files.map((f) => (
-                  <tr key={f.id}>
-                    <td>
-                      {f.filename}
-                      {f.run_id && (
-                        <a class="small muted" href={`/app/runs/${f.run_id}`}>
-                          {" "}
-                          · run
-                        </a>
-                      )}
-                    </td>
-                    <td>
-                      <span class="pill pill-muted">{f.purpose}</span>
-                    </td>
-                    <td class="mono small">{f.content_type}</td>
-                    <td>{bytes(f.size)}</td>
-                    <td>{relativeTime(f.created_at)}</td>
-                    <td class="cell-actions">
-                      <a class="btn btn-ghost btn-sm" href={f.download_url} download={f.filename}>
-                        Download
-                      </a>
-                      <button
-                        type="button"
-                        class="btn btn-ghost btn-sm btn-danger-text"
-                        onClick={() => remove(f)}
-                      >
-                        Delete
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        </div>
+        <ActionTable columns={["Name", "Kind", "Type", "Size", "Created"]}>
+          {files.data.files.map((f) => (
+            <tr key={f.id}>
+              <td>
+                {f.filename}
+                {f.run_id && (
+                  <a class="small muted" href={`/app/runs/${f.run_id}`}>
+                    {" "}
+                    · run
+                  </a>
+                )}
+              </td>
+              <td>
+                <span class="pill pill-muted">{f.purpose}</span>
+              </td>
+              <td class="mono small">{f.content_type}</td>
+              <td>{bytes(f.size)}</td>
+              <td>{relativeTime(f.created_at)}</td>
+              <td class="cell-actions">
+                <a class="btn btn-ghost btn-sm" href={f.download_url} download={f.filename}>
+                  Download
+                </a>
+                <DangerButton onClick={() => remove(f)}>Delete</DangerButton>
+              </td>
+            </tr>
+          ))}
+        </ActionTable>
       )}
     </>
   );

@@ -1,5 +1,14 @@
 import { useState } from "preact/hooks";
-import { Card, CopyButton, EmptyState, ErrorNotice, Loading, PageHeader } from "../components/ui";
+import {
+  ActionTable,
+  Card,
+  CopyButton,
+  DangerButton,
+  EmptyState,
+  ErrorNotice,
+  Loading,
+  PageHeader,
+} from "../components/ui";
 import { api } from "../lib/api";
 import { relativeTime } from "../lib/format";
 import { useApi } from "../lib/hooks";
@@ -69,42 +78,19 @@ export function Keys() {
       {!keys.data && !keys.error && <Loading />}
       {keys.data?.length === 0 && <EmptyState title="No API keys">Create one above.</EmptyState>}
       {keys.data && keys.data.length > 0 && (
-        <div class="card card-flush">
-          <div class="table-wrap">
-            <table class="table">
-              <thead>
-                <tr>
-                  <th>Name</th>
-                  <th>Key</th>
-                  <th>Created</th>
-                  <th>Last used</th>
-                  <th>
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {keys.data.map((k) => (
-                  <tr key={k.id}>
-                    <td>{k.name}</td>
-                    <td class="mono">{k.prefix}…</td>
-                    <td>{relativeTime(k.created_at)}</td>
-                    <td>{relativeTime(k.last_used_at)}</td>
-                    <td class="cell-actions">
-                      <button
-                        type="button"
-                        class="btn btn-ghost btn-sm btn-danger-text"
-                        onClick={() => revoke(k)}
-                      >
-                        Revoke
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        </div>
+        <ActionTable columns={["Name", "Key", "Created", "Last used"]}>
+          {keys.data.map((k) => (
+            <tr key={k.id}>
+              <td>{k.name}</td>
+              <td class="mono">{k.prefix}…</td>
+              <td>{relativeTime(k.created_at)}</td>
+              <td>{relativeTime(k.last_used_at)}</td>
+              <td class="cell-actions">
+                <DangerButton onClick={() => revoke(k)}>Revoke</DangerButton>
+              </td>
+            </tr>
+          ))}
+        </ActionTable>
       )}
     </>
   );

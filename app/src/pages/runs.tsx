@@ -1,5 +1,5 @@
 import { RunsTable } from "../components/runs-table";
-import { ErrorNotice, PageHeader } from "../components/ui";
+import { ErrorNotice, FilterSelect, PageHeader } from "../components/ui";
 import { useApi } from "../lib/hooks";
 import { navigate, useLocation } from "../lib/router";
 import { type Deployment, RUN_STATUSES, type Run } from "../lib/types";
@@ -43,36 +43,23 @@ export function Runs() {
         }
       />
       <div class="filters">
-        <label class="field-inline">
-          <span>Status</span>
-          <select
-            value={status}
-            onChange={(e) => setFilter("status", (e.currentTarget as HTMLSelectElement).value)}
-            aria-label="Filter by status"
-          >
-            <option value="">All statuses</option>
-            {RUN_STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label class="field-inline">
-          <span>Deployment</span>
-          <select
-            value={deployment}
-            onChange={(e) => setFilter("deployment_id", (e.currentTarget as HTMLSelectElement).value)}
-            aria-label="Filter by deployment"
-          >
-            <option value="">All deployments</option>
-            {(deployments.data ?? []).map((d) => (
-              <option key={d.id} value={d.id}>
-                {d.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect
+          label="Status"
+          name="status"
+          value={status}
+          options={[["", "All statuses"], ...RUN_STATUSES.map((s): [string, string] => [s, s])]}
+          onChange={(value) => setFilter("status", value)}
+        />
+        <FilterSelect
+          label="Deployment"
+          name="deployment"
+          value={deployment}
+          options={[
+            ["", "All deployments"],
+            ...(deployments.data ?? []).map((d): [string, string] => [d.id, d.name]),
+          ]}
+          onChange={(value) => setFilter("deployment_id", value)}
+        />
       </div>
       {runs.error && <ErrorNotice error={runs.error} retry={runs.reload} />}
       <div class="card card-flush">

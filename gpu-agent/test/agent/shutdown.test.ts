@@ -11,20 +11,28 @@ afterEach(async () => {
 
 const closeCode = () => new Promise<number>((resolve) => h.mock.socket?.once("close", resolve));
 
+/**
+ * A job held mid-node when shutdown starts with `graceMs`; resolves once the agent says it is draining.
+ * `closed` gives the socket's close code, `stopping` the shutdown's end.
+ */
+async function shutdownDuringJob(graceMs: number) {
+  h = await startHarness();
+  const hold = h.sim.holdNode("CRTestProgressPreview");
+  const job = jobMessage(imageGraph());
+  h.mock.send(job);
+  await hold.reached();
+  const closed = closeCode();
+  const stopping = shutdown(h.agent, { graceMs, flushTimeoutMs: 2000, log: silentLogger });
+  await h.mock.until(
+    () => h.mock.all("heartbeat").some((beat) => beat.draining === true),
+    "draining heartbeat",
+  );
+  return { hold, job, closed, stopping };
+}
+
 describe("shutdown", () => {
   it("drains: takes no new job, hands back what outlives the grace period, flushes, closes with 1000", async () => {
-    h = await startHarness();
-    const hold = h.sim.holdNode("CRTestProgressPreview");
-    const job = jobMessage(imageGraph());
-    h.mock.send(job);
-    await hold.reached();
-    const closed = closeCode();
-
-    const stopping = shutdown(h.agent, { graceMs: 300, flushTimeoutMs: 2000, log: silentLogger });
-    await h.mock.until(
-      () => h.mock.all("heartbeat").some((beat) => beat.draining === true),
-      "draining heartbeat",
-    );
+    const { hold, job, closed, stopping } = await shutdownDuringJob(300);
     const late = jobMessage(imageGraph());
     h.mock.send(late);
     const refused = await h.mock.untilReport(late.run_id, "released");
@@ -43,18 +51,7 @@ describe("shutdown", () => {
   });
 
   it("lets a job that finishes within the grace period succeed", async () => {
-    h = await startHarness();
-    const hold = h.sim.holdNode("CRTestProgressPreview");
-    const job = jobMessage(imageGraph());
-    h.mock.send(job);
-    await hold.reached();
-    const closed = closeCode();
-
-    const stopping = shutdown(h.agent, { graceMs: 5000, flushTimeoutMs: 2000, log: silentLogger });
-    await h.mock.until(
-      () => h.mock.all("heartbeat").some((beat) => beat.draining === true),
-      "draining heartbeat",
-    );
+    const { hold, job, closed, stopping } = await shutdownDuringJob(5000);
     hold.release();
     await stopping;
 

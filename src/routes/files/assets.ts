@@ -5,8 +5,9 @@ import { requireUser, userContext } from "../../middleware/auth";
 import { assetView, deleteAsset, getAsset, listAssets, normaliseFolder } from "../../services/assets";
 import { storeFormUpload } from "../../services/file-streams";
 import { contentTypeOrThrow, createPresignedUpload } from "../../services/files";
+import { DeletedSchema, serveById } from "./by-id";
 import { isMultipart, jsonOrEmpty, jsonUnlessMultipart } from "./files";
-import { formUploadBody, IdParam } from "./schemas";
+import { formUploadBody } from "./schemas";
 
 const AssetSchema = z
   .object({
@@ -148,39 +149,28 @@ assetRoutes.openapi(
   },
 );
 
-assetRoutes.openapi(
-  createRoute({
+serveById(
+  assetRoutes,
+  {
     method: "get",
     path: "/assets/{id}",
     tags,
-    security,
     summary: "An asset",
-    middleware: user,
-    request: { params: IdParam },
-    responses: { 200: jsonContent(AssetSchema, "The asset"), ...errorResponses(401, 403, 404) },
-  }),
-  async (c) => {
-    const ctx = userContext(c);
-    return c.json(await assetView(ctx, await getAsset(ctx, c.req.valid("param").id)), 200);
+    schema: AssetSchema,
+    answer: "The asset",
   },
+  async (ctx, id) => assetView(ctx, await getAsset(ctx, id)),
 );
 
-assetRoutes.openapi(
-  createRoute({
+serveById(
+  assetRoutes,
+  {
     method: "delete",
     path: "/assets/{id}",
     tags,
-    security,
     summary: "Delete an asset and its bytes",
-    middleware: user,
-    request: { params: IdParam },
-    responses: {
-      200: jsonContent(z.object({ id: z.string(), deleted: z.literal(true) }), "Deleted"),
-      ...errorResponses(401, 403, 404),
-    },
-  }),
-  async (c) => {
-    const row = await deleteAsset(userContext(c), c.req.valid("param").id);
-    return c.json({ id: row.id, deleted: true as const }, 200);
+    schema: DeletedSchema,
+    answer: "Deleted",
   },
+  async (ctx, id) => ({ id: (await deleteAsset(ctx, id)).id, deleted: true as const }),
 );

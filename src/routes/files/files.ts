@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../../env";
@@ -18,6 +18,7 @@ import {
   renameFile,
   signedDownloadFile,
 } from "../../services/files";
+import { DeletedSchema, serveById } from "./by-id";
 import {
   binaryResponses,
   ContentQuerySchema,
@@ -48,26 +49,20 @@ export const jsonOrEmpty = (c: Context<AppEnv>): Promise<unknown> => c.req.json(
 
 export const fileRoutes = createRouter();
 
-fileRoutes.openapi(
-  createRoute({
+serveById(
+  fileRoutes,
+  {
     method: "post",
     path: "/files/{id}/confirm",
     tags,
-    security,
     summary: "Confirm a presigned upload",
     description:
       "Ready when the object exists with the declared size and type (an image's bytes must be that image); 409 while it has not arrived; 410 once the upload expired.",
-    middleware: user,
-    request: { params: IdParam },
-    responses: {
-      200: jsonContent(FileSchema, "The file, ready"),
-      ...errorResponses(400, 401, 403, 404, 409, 410, 413, 415),
-    },
-  }),
-  async (c) => {
-    const ctx = userContext(c);
-    return c.json(await fileView(ctx, await confirmUpload(ctx, c.req.valid("param").id)), 200);
+    schema: FileSchema,
+    answer: "The file, ready",
+    errors: [400, 401, 403, 404, 409, 410, 413, 415],
   },
+  async (ctx, id) => fileView(ctx, await confirmUpload(ctx, id)),
 );
 
 fileRoutes.openapi(
@@ -111,21 +106,17 @@ fileRoutes.openapi(
   },
 );
 
-fileRoutes.openapi(
-  createRoute({
+serveById(
+  fileRoutes,
+  {
     method: "get",
     path: "/files/{id}/info",
     tags,
-    security,
     summary: "A file's metadata (seed 004)",
-    middleware: user,
-    request: { params: IdParam },
-    responses: { 200: jsonContent(FileSchema, "The file"), ...errorResponses(401, 403, 404) },
-  }),
-  async (c) => {
-    const ctx = userContext(c);
-    return c.json(await fileView(ctx, await getOwnedFile(ctx, c.req.valid("param").id)), 200);
+    schema: FileSchema,
+    answer: "The file",
   },
+  async (ctx, id) => fileView(ctx, await getOwnedFile(ctx, id)),
 );
 
 fileRoutes.openapi(
@@ -195,22 +186,15 @@ fileRoutes.openapi(
   },
 );
 
-fileRoutes.openapi(
-  createRoute({
+serveById(
+  fileRoutes,
+  {
     method: "delete",
     path: "/files/{id}",
     tags,
-    security,
     summary: "Delete a file and its bytes",
-    middleware: user,
-    request: { params: IdParam },
-    responses: {
-      200: jsonContent(z.object({ id: z.string(), deleted: z.literal(true) }), "Deleted"),
-      ...errorResponses(401, 403, 404),
-    },
-  }),
-  async (c) => {
-    const row = await deleteFile(userContext(c), c.req.valid("param").id);
-    return c.json({ id: row.id, deleted: true as const }, 200);
+    schema: DeletedSchema,
+    answer: "Deleted",
   },
+  async (ctx, id) => ({ id: (await deleteFile(ctx, id)).id, deleted: true as const }),
 );

@@ -1,16 +1,11 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 
 const root = path.resolve(import.meta.dirname, "../../..");
+/** The one-file agent GPU hosts run, built once per e2e run (`build-artifacts.ts`). */
 export const agentBundle = path.join(root, "gpu-agent", "dist", "comfy-edge-agent.mjs");
-
-/** Builds the one-file agent that GPU hosts run. */
-export async function buildAgent() {
-  await promisify(execFile)(process.execPath, [path.join(root, "gpu-agent", "build.mjs")], { cwd: root });
-}
 
 export type RunningAgent = {
   process: ChildProcess;

@@ -53,11 +53,17 @@ async function json<T>(res: Response, what: string): Promise<T> {
 
 /**
  * The settings of the control plane all e2e files share: short leases, so a killed agent's run moves on
- * within seconds, and a streamed-upload limit small enough to cross with a test's upload.
+ * within seconds; a streamed-upload limit small enough to cross with a test's upload; webhooks to a
+ * receiver on 127.0.0.1, tried three times, retried at once, 2 s each, so the retry and dead-letter
+ * paths end within seconds.
  */
 export const SHARED_WORKER_VARS = {
   LEASE_TTL_MS: "3000",
   MAX_STREAMED_UPLOAD_BYTES: String(12 * 1024 * 1024),
+  ALLOW_LOCAL_WEBHOOKS: "true",
+  WEBHOOK_MAX_ATTEMPTS: "3",
+  WEBHOOK_RETRY_BASE_SECONDS: "0",
+  WEBHOOK_TIMEOUT_SECONDS: "2",
 };
 
 /**
