@@ -35,6 +35,14 @@ export function unfinishedDownloadsOf(db: Db, machineId: string) {
     .all();
 }
 
+/** This machine's download, while it is not over: a late or repeated report matches nothing. */
+const unfinishedDownload = (machineId: string, id: string) =>
+  and(
+    eq(modelDownloads.id, id),
+    eq(modelDownloads.machineId, machineId),
+    inArray(modelDownloads.status, ["pending", "downloading"]),
+  );
+
 /** Progress from the machine's agent; only while the download is not over (a late message changes nothing). */
 export async function recordDownloadProgress(
   db: Db,
@@ -45,13 +53,7 @@ export async function recordDownloadProgress(
   const [row] = await db
     .update(modelDownloads)
     .set({ ...progress, status: "downloading", updatedAt: nowIso() })
-    .where(
-      and(
-        eq(modelDownloads.id, id),
-        eq(modelDownloads.machineId, machineId),
-        inArray(modelDownloads.status, ["pending", "downloading"]),
-      ),
-    )
+    .where(unfinishedDownload(machineId, id))
     .returning();
   return row;
 }
@@ -73,13 +75,7 @@ export async function finishDownload(
   const [row] = await db
     .update(modelDownloads)
     .set({ ...fields, updatedAt: at, finishedAt: at })
-    .where(
-      and(
-        eq(modelDownloads.id, id),
-        eq(modelDownloads.machineId, machineId),
-        inArray(modelDownloads.status, ["pending", "downloading"]),
-      ),
-    )
+    .where(unfinishedDownload(machineId, id))
     .returning();
   return row;
 }

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { ApiGraph } from "../../../src/protocol/graph";
 
 const UsageFile = z.record(z.string(), z.number());
