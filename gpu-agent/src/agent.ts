@@ -36,6 +36,9 @@ import { agentInfo, type GpuInfo, readGpus } from "./system-info";
 import { type AgentTimings, DEFAULT_TIMINGS } from "./timings";
 import { UploadUrlRequests } from "./upload-url-requests";
 
+/** How long after a budget refusal the agent sends again what cannot wait for a reconnect. */
+const REFUSAL_RESEND_DELAY_MS = 1_000;
+
 export interface AgentOptions {
   config: AgentConfig;
   log: Logger;
@@ -68,6 +71,7 @@ export class Agent implements Drainable {
   private gpus: GpuInfo[] = [];
   private readonly hostLoad: HostLoad;
   private gpuTimer: NodeJS.Timeout | undefined;
+  private refusedResendTimer: NodeJS.Timeout | undefined;
   private readonly jobGate = new JobGate();
   /** Busy while a job uploads its outputs: model downloads yield to those. */
   private readonly uploadGate = new JobGate();
@@ -277,6 +281,20 @@ export class Agent implements Drainable {
     if (this.draining) this.link.sendHeartbeat();
   }
 
+  /**
+   * The control plane refused a message unapplied (this connection went over its message budget), and
+   * does not say which. Progress can wait for the next reconnect; an upload request or a run's final
+   * report cannot, so those go again once the budget has had a second to refill.
+   */
+  private resendAfterRefusal() {
+    this.refusedResendTimer ??= setTimeout(() => {
+      this.refusedResendTimer = undefined;
+      if (this.closing) return;
+      this.uploads.resendAll();
+      this.reports.resendFinal();
+    }, REFUSAL_RESEND_DELAY_MS);
+  }
+
   /** The control plane lacks this instance's node definitions: send them, if they are still that set. */
   private sendObjectInfo(instanceId: string, hash: string) {
     const objectInfo = this.pool.get(instanceId)?.objectInfo;
@@ -380,7 +398,8 @@ export class Agent implements Drainable {
         void this.removeModels(message);
         break;
       case "error":
-        if (!message.request_id || !this.uploads.refuse(message.request_id, message.message)) {
+        if (message.code === "rate_limited") this.resendAfterRefusal();
+        else if (!message.request_id || !this.uploads.refuse(message.request_id, message.message)) {
           this.options.log.warn(`control plane error ${message.code}: ${message.message}`);
         }
         break;
@@ -592,6 +611,7 @@ export class Agent implements Drainable {
     this.pool.stop();
     this.downloads.close();
     clearInterval(this.gpuTimer);
+    clearTimeout(this.refusedResendTimer);
     await this.waitForJobs(this.timings.busyWaitMs);
     for (const instance of this.pool.instances) instance.client.close();
     await this.outbox.close();

@@ -48,6 +48,13 @@ export class Reports {
     for (const { message } of this.outbox.pending()) this.send(message);
   }
 
+  /** Unacked final reports only: what a run's end waits on. */
+  resendFinal(): void {
+    for (const { message } of this.outbox.pending()) {
+      if (TERMINAL_REPORTS.has(message.report.kind)) this.send(message);
+    }
+  }
+
   /** Forgets the acked report and returns it (undefined if unknown). */
   ack(message: z.infer<typeof AckMessage>): OutboxEntry | undefined {
     return this.outbox.ack(message.event_id);

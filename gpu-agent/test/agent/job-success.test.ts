@@ -101,4 +101,20 @@ describe("a job, end to end", () => {
       error: { code: "upload_error", message: expect.stringMatching(/HTTP 500/) },
     });
   });
+
+  it("sends an upload request and a final report again after the control plane refused them over budget", async () => {
+    h = await startHarness({
+      mock: {
+        refuse: (m) => m.type === "upload_request" || (m.type === "report" && m.report.kind === "succeeded"),
+      },
+    });
+    const job = jobMessage(imageGraph());
+    h.mock.send(job);
+    const succeeded = () => h.mock.reports(job.run_id).filter((r) => r.report.kind === "succeeded");
+    // Both were refused once, unapplied, and went again: the outputs reached storage, the end was sent twice.
+    await expect.poll(() => succeeded().length, { timeout: 10_000 }).toBe(2);
+    expect(h.mock.refused.map((m) => m.type).sort()).toEqual(["report", "upload_request"]);
+    expect(h.mock.uploads.length).toBeGreaterThan(0);
+    expect(new Set(succeeded().map((r) => r.event_id)).size).toBe(1);
+  });
 });

@@ -20,6 +20,11 @@ export interface MockOptions {
   grantUploads?: boolean;
   /** Make the first N PUTs fail with 500. */
   failPuts?: number;
+  /**
+   * Refuse the first message this picks out unapplied, with the error frame a Dispatcher sends when a
+   * connection is over its budget (it does not say which message it refused).
+   */
+  refuse?: (message: AgentMessage) => boolean;
 }
 
 /**
@@ -157,8 +162,15 @@ export class MockControlPlane {
     });
   }
 
+  readonly refused: AgentMessage[] = [];
+
   private answer(ws: WebSocket, message: AgentMessage) {
     const reply = (m: ServerMessage) => ws.send(JSON.stringify(m));
+    if (this.options.refuse?.(message) && !this.refused.some((m) => sameMessage(m, message))) {
+      this.refused.push(message);
+      reply({ type: "error", code: "rate_limited", message: "over budget: not applied" });
+      return;
+    }
     if (message.type === "hello") {
       reply({
         type: "welcome",
@@ -216,4 +228,11 @@ export class MockControlPlane {
       res.writeHead(200).end();
     });
   }
+}
+
+/** The same report or upload request, sent again. */
+function sameMessage(a: AgentMessage, b: AgentMessage): boolean {
+  if (a.type === "report" && b.type === "report") return a.event_id === b.event_id;
+  if (a.type === "upload_request" && b.type === "upload_request") return a.request_id === b.request_id;
+  return false;
 }
