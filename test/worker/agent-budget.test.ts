@@ -49,7 +49,7 @@ async function logRows(runId: string) {
 }
 
 describe("a flooding agent", () => {
-  it("gets most of 2,000 8 KB log reports refused and its socket closed, while another tenant's run goes through", async () => {
+  it("gets 2,000 8 KB log reports refused past its budget (closed, if they come faster than it refills), while another tenant's run goes through", async () => {
     const alice = await createUser("alice");
     const bob = await createUser("bob");
     const flooder = await TestAgent.connect((await createMachine(alice)).token);
@@ -76,21 +76,28 @@ describe("a flooding agent", () => {
     await bobAgent.report(bobJob, { kind: "succeeded", outputs: [] });
     expect((await getRunStatus(bob, bobRun)).status).toBe("success");
 
-    await flooder.until(() => flooder.closedWith ?? undefined, "the flooder's socket to close", 20_000);
-    expect(flooder.closedWith).toBe(CloseCode.over_budget);
+    // Every flood frame is answered (applied and acked, or refused), unless the socket is closed first.
+    // Whether it closes depends on how fast the Dispatcher works through the flood against the refill,
+    // so only the reason is checked here; the close itself is the budget's own test above, on its clock.
+    const refusals = () => flooder.all("error").filter((e) => e.code === "rate_limited").length;
+    await flooder.until(
+      () => flooder.closedWith ?? (flooder.count("ack") + refusals() >= 2000 || undefined),
+      "every flood frame answered, or the flooder's socket closed",
+      80_000,
+    );
+    if (flooder.closedWith !== null) expect(flooder.closedWith).toBe(CloseCode.over_budget);
     const floodSeconds = (Date.now() - floodStart) / 1000;
-    const refused = flooder.all("error").filter((e) => e.code === "rate_limited").length;
     const acked = flooder.count("ack");
-    expect(refused).toBeGreaterThan(0);
+    expect(refusals()).toBeGreaterThan(0);
     // A token bucket: never more applied than its burst plus what it refilled while the flood lasted;
     // everything acknowledged was applied (an ack in flight when the socket closed may be lost).
     const bound = AGENT_BUDGET.messages + AGENT_BUDGET.messagesPerSecond * floodSeconds;
     const applied = await logRows(aliceRun);
     expect(applied).toBeLessThanOrEqual(bound);
     expect(applied).toBeGreaterThanOrEqual(acked);
-    expect(applied).toBeLessThan(2000);
+    expect(applied).toBeLessThanOrEqual(2000 - refusals());
     bobAgent.close();
-  }, 30_000);
+  }, 100_000);
 });
 
 describe("an agent reporting on runs that are not its own", () => {
