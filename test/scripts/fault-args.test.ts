@@ -1,9 +1,6 @@
-import { spawn } from "node:child_process";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readFaultArgs } from "../../scripts/lib/fault-args.mjs";
-
-const root = path.resolve(import.meta.dirname, "../..");
+import { runScript } from "./support/run-script";
 
 describe("npm run test:faults' arguments", () => {
   it("takes --trials N or --trials=N as the trial count and hands the rest to vitest", () => {
@@ -23,18 +20,7 @@ describe("npm run test:faults' arguments", () => {
   );
 
   it("stops with exit code 2 and the reason before running anything", async () => {
-    const child = spawn(process.execPath, [path.join(root, "scripts", "test-faults.mjs"), "--trials", "x"], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => {
-      output += d;
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      output += d;
-    });
-    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const { code, output } = await runScript("test-faults.mjs", ["--trials", "x"]);
     expect(code, output).toBe(2);
     expect(output).toBe("--trials takes a whole number from 1 to 9999, not x\n");
   });

@@ -1,9 +1,7 @@
-import { spawn } from "node:child_process";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readStartConfig, simulatorPlacement } from "../../scripts/lib/start-config.mjs";
+import { runScript } from "./support/run-script";
 
-const root = path.resolve(import.meta.dirname, "../..");
 const GOOD_KEY = "ce_live_0123456789abcdefXYZ_-";
 
 describe("npm start's settings", () => {
@@ -76,19 +74,11 @@ describe("where the simulator goes when no ComfyUI answers", () => {
 
 describe("npm start with a bad setting", () => {
   it("stops before anything starts, with exit code 2 and the setting's name", async () => {
-    const child = spawn(process.execPath, [path.join(root, "scripts", "start.mjs")], {
-      cwd: root,
-      env: { ...process.env, COMFY_EDGE_DEV_API_KEY: "not-a-key", PORT: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
+    const { code, output } = await runScript("start.mjs", [], {
+      ...process.env,
+      COMFY_EDGE_DEV_API_KEY: "not-a-key",
+      PORT: "1",
     });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => {
-      output += d;
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      output += d;
-    });
-    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
     expect(code, output).toBe(2);
     expect(output).toMatch(/^npm start: COMFY_EDGE_DEV_API_KEY must look like an API key/);
   });
