@@ -26,18 +26,7 @@ export function isLocalOrigin(origin: string): boolean {
 export function s3Target(env: Bindings, origin: string): S3Target {
   const configured = env.R2_S3_ENDPOINT?.replace(/\/+$/, "");
   if (configured) {
-    if (!env.R2_ACCESS_KEY_ID || !env.R2_SECRET_ACCESS_KEY) {
-      throw new AppError(
-        "service_unavailable",
-        "Direct uploads need R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY",
-      );
-    }
-    const client = new AwsClient({
-      accessKeyId: env.R2_ACCESS_KEY_ID,
-      secretAccessKey: env.R2_SECRET_ACCESS_KEY,
-      service: "s3",
-      region: "auto",
-    });
+    const client = r2Client(env, "Direct uploads need R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY");
     return { endpoint: configured, client };
   }
   if (!isLocalOrigin(origin)) {
@@ -45,19 +34,22 @@ export function s3Target(env: Bindings, origin: string): S3Target {
   }
   // `wrangler dev` serves the bucket's S3 API here and checks signatures with the credentials in its
   // config; `npm start` generates them per checkout into `.dev.vars` and an ignored config copy.
-  if (!env.R2_ACCESS_KEY_ID || !env.R2_SECRET_ACCESS_KEY) {
-    throw new AppError(
-      "service_unavailable",
-      "Local direct uploads need R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY (npm start generates them)",
-    );
-  }
-  const client = new AwsClient({
+  const client = r2Client(
+    env,
+    "Local direct uploads need R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY (npm start generates them)",
+  );
+  return { endpoint: `${new URL(origin).origin}/cdn-cgi/local/r2/s3/${env.R2_BUCKET_NAME}`, client };
+}
+
+/** A SigV4 client for R2's S3 API; `missing` says what to set when the credentials are absent. */
+function r2Client(env: Bindings, missing: string): AwsClient {
+  if (!env.R2_ACCESS_KEY_ID || !env.R2_SECRET_ACCESS_KEY) throw new AppError("service_unavailable", missing);
+  return new AwsClient({
     accessKeyId: env.R2_ACCESS_KEY_ID,
     secretAccessKey: env.R2_SECRET_ACCESS_KEY,
     service: "s3",
     region: "auto",
   });
-  return { endpoint: `${new URL(origin).origin}/cdn-cgi/local/r2/s3/${env.R2_BUCKET_NAME}`, client };
 }
 
 export type PresignedRequest = { url: string; method: string; headers: Record<string, string> };

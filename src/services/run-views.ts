@@ -166,14 +166,21 @@ export const RUN_STATUSES_OF = Object.fromEntries(
   EXECUTION_STATUSES.map((status) => [status, runStatusesFor(status)]),
 ) as Record<ExecutionStatus, RunStatus[]>;
 
-/** Seed 004's execution result (`GET /api/workflows/{id}`). */
-export function executionView(run: RunRow, logs: ReturnType<typeof logView>[] = []) {
+/** The fields seed 004's execution result and live status share. */
+function executionHead(run: RunRow) {
   return {
     execution_id: run.id,
     status: executionStatus(run.status),
     raw_status: run.status,
     created_at: run.createdAt,
     started_at: run.startedAt,
+  };
+}
+
+/** Seed 004's execution result (`GET /api/workflows/{id}`). */
+export function executionView(run: RunRow, logs: ReturnType<typeof logView>[] = []) {
+  return {
+    ...executionHead(run),
     completed_at: run.endedAt,
     duration_seconds: seconds(run.startedAt, run.endedAt),
     outputs: flatOutputs(run),
@@ -191,11 +198,7 @@ export function executionStatusView(run: RunRow, queuePosition: number | null) {
   const p = run.progress;
   const eta = p?.eta_seconds ?? null;
   return {
-    execution_id: run.id,
-    status: executionStatus(run.status),
-    raw_status: run.status,
-    created_at: run.createdAt,
-    started_at: run.startedAt,
+    ...executionHead(run),
     queue_position: queuePosition,
     progress: {
       current_step: p?.step ?? p?.nodes_done ?? 0,

@@ -50,43 +50,37 @@ const LogSchema = z.object({
   node_id: z.string().nullable(),
 });
 
-const ExecutionSchema = z
-  .object({
-    execution_id: z.string(),
-    status: z.enum(EXECUTION_STATUSES),
-    raw_status: z.enum(RUN_STATUSES),
-    created_at: z.string(),
-    started_at: z.string().nullable(),
-    completed_at: z.string().nullable(),
-    duration_seconds: z.number().nullable(),
-    outputs: RunSchema.shape.workflow_outputs,
-    error: z.string().nullable(),
-    error_details: RunSchema.shape.error,
-    logs: z.array(LogSchema),
-    metadata: z.record(z.string(), z.unknown()),
-    retried_from: z.string().nullable(),
-    warnings: RunWarningsSchema,
-  })
-  .openapi("Execution");
+const ExecutionHeadSchema = z.object({
+  execution_id: z.string(),
+  status: z.enum(EXECUTION_STATUSES),
+  raw_status: z.enum(RUN_STATUSES),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+});
 
-const ExecutionStatusSchema = z
-  .object({
-    execution_id: z.string(),
-    status: z.enum(EXECUTION_STATUSES),
-    raw_status: z.enum(RUN_STATUSES),
-    created_at: z.string(),
-    started_at: z.string().nullable(),
-    queue_position: z.number().int().nullable(),
-    progress: z.object({
-      current_step: z.number(),
-      total_steps: z.number(),
-      percentage: z.number(),
-      current_node: z.string().nullable(),
-      eta_seconds: z.number().nullable(),
-    }),
-    estimated_completion: z.string().nullable(),
-  })
-  .openapi("ExecutionStatus");
+const ExecutionSchema = ExecutionHeadSchema.extend({
+  completed_at: z.string().nullable(),
+  duration_seconds: z.number().nullable(),
+  outputs: RunSchema.shape.workflow_outputs,
+  error: z.string().nullable(),
+  error_details: RunSchema.shape.error,
+  logs: z.array(LogSchema),
+  metadata: z.record(z.string(), z.unknown()),
+  retried_from: z.string().nullable(),
+  warnings: RunWarningsSchema,
+}).openapi("Execution");
+
+const ExecutionStatusSchema = ExecutionHeadSchema.extend({
+  queue_position: z.number().int().nullable(),
+  progress: z.object({
+    current_step: z.number(),
+    total_steps: z.number(),
+    percentage: z.number(),
+    current_node: z.string().nullable(),
+    eta_seconds: z.number().nullable(),
+  }),
+  estimated_completion: z.string().nullable(),
+}).openapi("ExecutionStatus");
 
 export const executionRoutes = createRouter();
 // Real workflows run from a few KB to a few hundred KB; 5 MiB leaves room without inviting abuse.
