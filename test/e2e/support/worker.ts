@@ -1,13 +1,15 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { inject } from "vitest";
+import { beforeAll, inject } from "vitest";
 import { applyMigrations, type DevServer, type LocalS3Credentials, startDevServer } from "./dev-server";
 
 declare module "vitest" {
   export interface ProvidedContext {
     /** The URL of the `wrangler dev` every e2e file shares (see `sharedWorker()`). */
     sharedWorkerUrl: string;
+    /** A file that holds why the shared `wrangler dev` or the builds before it failed, once they have. */
+    sharedWorkerFailure: string;
   }
 }
 
@@ -43,6 +45,8 @@ export type StartOptions = {
   allowLocalWebhooks?: boolean;
   /** Milliseconds to wait for `/api/health`. */
   timeoutMs?: number;
+  /** Listen here instead of on a free port (the shared worker, whose URL is known before it starts). */
+  port?: number;
 };
 
 async function json<T>(res: Response, what: string): Promise<T> {
@@ -66,12 +70,38 @@ export const SHARED_WORKER_VARS = {
   WEBHOOK_TIMEOUT_SECONDS: "2",
 };
 
+/** How long a file waits for the shared worker: the builds and `wrangler dev` on a loaded machine. */
+const SHARED_WORKER_WAIT_MS = 300_000;
+
 /**
- * The project's shared control plane (started once by `global-worker.ts`, with SHARED_WORKER_VARS).
- * Every test makes its own users, so files do not see each other's rows.
+ * Waits until the shared `wrangler dev` answers, which also means the dashboard and the agent bundle
+ * are built (`global-worker.ts` starts it after them, beside the other projects' tests); throws at once
+ * with the reason when they failed.
+ */
+export async function untilSharedWorkerUp(): Promise<void> {
+  const health = `${inject("sharedWorkerUrl")}/api/health`;
+  const deadline = Date.now() + SHARED_WORKER_WAIT_MS;
+  for (;;) {
+    const failure = await readFile(inject("sharedWorkerFailure"), "utf8").catch(() => null);
+    if (failure !== null) throw new Error(`the shared wrangler dev did not start:\n${failure}`);
+    const up = await fetch(health, { signal: AbortSignal.timeout(2000) }).then(
+      (res) => res.arrayBuffer().then(() => res.ok),
+      () => false,
+    );
+    if (up) return;
+    if (Date.now() > deadline) throw new Error(`the shared wrangler dev did not answer ${health}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * The project's shared control plane (started once by `global-worker.ts`, with SHARED_WORKER_VARS); the
+ * file's tests start once it answers. Every test makes its own users, so files do not see each other's
+ * rows.
  */
 export function sharedWorker(): Pick<RunningWorker, "url" | "createUser"> {
   const url = inject("sharedWorkerUrl");
+  beforeAll(untilSharedWorkerUp, SHARED_WORKER_WAIT_MS + 10_000);
   return { url, createUser: userFactory(url) };
 }
 
@@ -94,7 +124,7 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
   let server: DevServer;
   try {
     await applyMigrations(persistTo);
-    server = await startDevServer({ persistTo, vars, timeoutMs: options.timeoutMs });
+    server = await startDevServer({ persistTo, vars, port: options.port, timeoutMs: options.timeoutMs });
   } catch (err) {
     await rm(persistTo, { recursive: true, force: true });
     throw err;
