@@ -6,10 +6,11 @@ import { applyMigrations, type DevServer, type LocalS3Credentials, startDevServe
 
 declare module "vitest" {
   export interface ProvidedContext {
-    /** The URL of the `wrangler dev` every e2e file shares (see `sharedWorker()`). */
-    sharedWorkerUrl: string;
-    /** A file that holds why the shared `wrangler dev` or the builds before it failed, once they have. */
-    sharedWorkerFailure: string;
+    /**
+     * Where `global-worker.ts` writes the shared `wrangler dev`'s URL once it answers (`url`), or why
+     * it or the builds before it failed (`failure`); see `sharedWorker()`.
+     */
+    sharedWorkerFiles: { url: string; failure: string };
   }
 }
 
@@ -45,8 +46,6 @@ export type StartOptions = {
   allowLocalWebhooks?: boolean;
   /** Milliseconds to wait for `/api/health`. */
   timeoutMs?: number;
-  /** Listen here instead of on a free port (the shared worker, whose URL is known before it starts). */
-  port?: number;
 };
 
 async function json<T>(res: Response, what: string): Promise<T> {
@@ -74,35 +73,46 @@ export const SHARED_WORKER_VARS = {
 const SHARED_WORKER_WAIT_MS = 300_000;
 
 /**
- * Waits until the shared `wrangler dev` answers, which also means the dashboard and the agent bundle
+ * The shared `wrangler dev`'s URL once it answers, which also means the dashboard and the agent bundle
  * are built (`global-worker.ts` starts it after them, beside the other projects' tests); throws at once
  * with the reason when they failed.
  */
-export async function untilSharedWorkerUp(): Promise<void> {
-  const health = `${inject("sharedWorkerUrl")}/api/health`;
+export async function sharedWorkerUrl(): Promise<string> {
+  const files = inject("sharedWorkerFiles");
   const deadline = Date.now() + SHARED_WORKER_WAIT_MS;
   for (;;) {
-    const failure = await readFile(inject("sharedWorkerFailure"), "utf8").catch(() => null);
+    const failure = await readFile(files.failure, "utf8").catch(() => null);
     if (failure !== null) throw new Error(`the shared wrangler dev did not start:\n${failure}`);
-    const up = await fetch(health, { signal: AbortSignal.timeout(2000) }).then(
-      (res) => res.arrayBuffer().then(() => res.ok),
-      () => false,
-    );
-    if (up) return;
-    if (Date.now() > deadline) throw new Error(`the shared wrangler dev did not answer ${health}`);
+    const url = await readFile(files.url, "utf8").catch(() => null);
+    if (url) return url;
+    if (Date.now() > deadline)
+      throw new Error(`the shared wrangler dev was not up within ${SHARED_WORKER_WAIT_MS} ms`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
 
 /**
- * The project's shared control plane (started once by `global-worker.ts`, with SHARED_WORKER_VARS); the
- * file's tests start once it answers. Every test makes its own users, so files do not see each other's
+ * The project's shared control plane (started once by `global-worker.ts`, with SHARED_WORKER_VARS),
+ * known from the file's first hook on. Every test makes its own users, so files do not see each other's
  * rows.
  */
 export function sharedWorker(): Pick<RunningWorker, "url" | "createUser"> {
-  const url = inject("sharedWorkerUrl");
-  beforeAll(untilSharedWorkerUp, SHARED_WORKER_WAIT_MS + 10_000);
-  return { url, createUser: userFactory(url) };
+  let url: string | undefined;
+  let createUser: RunningWorker["createUser"] | undefined;
+  beforeAll(async () => {
+    url = await sharedWorkerUrl();
+    createUser = userFactory(url);
+  }, SHARED_WORKER_WAIT_MS + 10_000);
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("the shared worker is known only once the file's hooks ran");
+    return value;
+  };
+  return {
+    get url() {
+      return ready(url);
+    },
+    createUser: (label) => ready(createUser)(label),
+  };
 }
 
 /**
@@ -124,7 +134,7 @@ export async function startWorker(options: StartOptions = {}): Promise<RunningWo
   let server: DevServer;
   try {
     await applyMigrations(persistTo);
-    server = await startDevServer({ persistTo, vars, port: options.port, timeoutMs: options.timeoutMs });
+    server = await startDevServer({ persistTo, vars, timeoutMs: options.timeoutMs });
   } catch (err) {
     await rm(persistTo, { recursive: true, force: true });
     throw err;
