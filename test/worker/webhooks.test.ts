@@ -169,8 +169,8 @@ describe("a timed-out run's webhook", () => {
     const posted: { body: string; headers: Record<string, string> }[] = [];
     const realFetch = globalThis.fetch;
     const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      if ((input instanceof Request ? input.url : String(input)) !== hook) return realFetch(input, init);
       const request = new Request(input, init);
-      if (request.url !== hook) return realFetch(input, init);
       posted.push({ body: await request.text(), headers: Object.fromEntries(request.headers) });
       return new Response("ok");
     });
