@@ -14,8 +14,8 @@ export default defineConfig({
     // spends much of its time waiting on its workerd or child processes, so the second core stays busy.
     // The e2e project runs its files one by one after the rest (`fileParallelism: false`).
     maxWorkers: 2,
-    // A test file's workerd is torn down while its Durable Objects may still be finishing fire-and-forget
-    // work (fleet events, webhook sends); vitest reports those calls as teardown errors, not failures.
+    // A workerd is torn down while its Durable Objects may still be finishing fire-and-forget work
+    // (fleet events, webhook sends); vitest reports those calls as teardown errors, not failures.
     onUnhandledError: (error) => error.name !== "EnvironmentTeardownError",
   },
 });

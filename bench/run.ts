@@ -55,16 +55,17 @@ const FULL = {
   fanOut: { subscribers: 1_000, steps: 20 },
   sustained: { runs: 2_000, clients: 32, agents: 4, drainTimeoutMs: 600_000, settleMs: 2_000 },
 };
+/** Every part still runs with more than one of whatever it spreads work over (runs, clients, agents). */
 const SMOKE = {
-  dispatch: { runs: 12, blocks: 2, warmup: 2 },
-  live: { runs: 3, steps: 4, stepMs: 20 },
-  throughput: { clients: 4, durationMs: 1_500, agents: 4, drainTimeoutMs: 30_000 },
-  footprint: { jobs: 4, steps: 25, stepMs: 8 },
-  bytes: 4 * 1024 * 1024,
+  dispatch: { runs: 6, blocks: 2, warmup: 1 },
+  live: { runs: 2, steps: 4, stepMs: 20 },
+  throughput: { clients: 2, durationMs: 1_000, agents: 2, drainTimeoutMs: 30_000 },
+  footprint: { jobs: 2, steps: 10, stepMs: 8 },
+  bytes: 1024 * 1024,
   bytesReps: 1,
-  backlog: { backlog: 40, runs: 5, warmup: 1, clients: 4 },
-  fanOut: { subscribers: 10, steps: 3 },
-  sustained: { runs: 40, clients: 4, agents: 4, drainTimeoutMs: 60_000, settleMs: 200 },
+  backlog: { backlog: 20, runs: 3, warmup: 1, clients: 2 },
+  fanOut: { subscribers: 5, steps: 3 },
+  sustained: { runs: 16, clients: 2, agents: 2, drainTimeoutMs: 60_000, settleMs: 200 },
 };
 const config = args.smoke ? SMOKE : FULL;
 

@@ -37,6 +37,10 @@ export default defineConfig(async () => {
       name: "worker",
       include: ["worker/**/*.test.ts"],
       setupFiles: ["worker/setup.ts"],
+      // One workerd per vitest worker for all its files instead of one per file (most of a file's time):
+      // files then share D1, R2, Durable Objects and module state, so each test scopes itself to the
+      // users and rows it creates.
+      isolate: false,
       // A deadline for a test that hangs, not a measure: a loaded 2-core machine is several times slower.
       testTimeout: 60_000,
     },

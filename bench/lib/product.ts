@@ -42,9 +42,13 @@ async function snapshotControlPlane(workDir: string, s3: LocalS3Credentials): Pr
 /** Starts comfy-edge's control plane (`wrangler dev` on a fixed build) on a free port with throwaway state. */
 export async function startControlPlane(workDir: string) {
   const s3 = newLocalS3Credentials();
-  const config = await snapshotControlPlane(workDir, s3);
   const persistTo = path.join(workDir, "control-plane-state");
-  await applyMigrations(config, persistTo);
+  // The root config names the same database and migrations as the snapshot: its state is made while
+  // the build runs.
+  const [config] = await Promise.all([
+    snapshotControlPlane(workDir, s3),
+    applyMigrations(path.join(root, "wrangler.toml"), persistTo),
+  ]);
   return startWrangler({
     name: "control plane",
     config,

@@ -8,7 +8,7 @@ import * as api from "./support/api";
 import { objectKeys } from "./support/bucket";
 import { FAULT_TEST_TIMEOUT_MS, FAULT_TRIALS, type FaultSummary, FaultTally } from "./support/fault-tally";
 import { startTcpProxy } from "./support/tcp-proxy";
-import { type E2EUser, type RunningWorker, startWorker } from "./support/worker";
+import { type E2EUser, type RunningWorker, sharedWorkerUrl, startWorker } from "./support/worker";
 
 /**
  * Faults of the infrastructure, injected into real processes and repeated FAULT_TRIALS times each: none
@@ -20,9 +20,10 @@ let worker: RunningWorker;
 const cleanup: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
+  await sharedWorkerUrl(); // the dashboard and the agent are built by then
   // Longer than an agent restart takes, so a restarted agent finds its leases still held.
   worker = await startWorker({ vars: { LEASE_TTL_MS: "15000" } });
-});
+}, 420_000);
 
 afterEach(async () => {
   for (const stop of cleanup.splice(0).reverse()) await stop().catch(() => undefined);

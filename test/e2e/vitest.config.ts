@@ -8,8 +8,8 @@ export default defineConfig({
     root: path.resolve(import.meta.dirname, "../.."),
     include: ["test/e2e/**/*.e2e.test.ts"],
     environment: "node",
-    // The dashboard and the agent are built first: the shared `wrangler dev` serves the dashboard.
-    globalSetup: ["test/e2e/support/build-artifacts.ts", "test/e2e/support/global-worker.ts"],
+    // Builds the dashboard and the agent, then starts the shared `wrangler dev`, in the background.
+    globalSetup: ["test/e2e/support/global-worker.ts"],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     fileParallelism: false,

@@ -125,12 +125,15 @@ function casesFor(doc: OpenApi, path: string, method: string, op: Operation): Ca
 
 const TABLES = ["runs", "workflows", "deployments", "files", "machines", "api_keys"] as const;
 
-async function rowCounts(userId: string) {
+/** The user's rows per table, and (where asked) every user there is: only the auth routes make users. */
+async function rowCounts(userId: string, withUsers: boolean) {
   const columns = TABLES.map((t) => `(SELECT count(*) FROM ${t} WHERE user_id = ?1) AS ${t}`);
-  columns.push("(SELECT count(*) FROM users) AS users");
-  return env.DB.prepare(`SELECT ${columns.join(", ")}`)
-    .bind(userId)
-    .first<Record<string, number>>();
+  if (withUsers) columns.push("(SELECT count(*) FROM users) AS users");
+  return JSON.stringify(
+    await env.DB.prepare(`SELECT ${columns.join(", ")}`)
+      .bind(userId)
+      .first<Record<string, number>>(),
+  );
 }
 
 async function send(user: TestUser, c: Case) {
@@ -143,41 +146,74 @@ async function send(user: TestUser, c: Case) {
 
 const ENVELOPE_KEYS = ["details", "error", "message", "request_id", "timestamp"];
 
+type Op = { path: string; method: string; op: Operation };
+
+/**
+ * Sends every case of `ops` in order as `user`, checking each answer and that a refused request
+ * changed none of the user's rows (nor, with `withUsers`, the users). Returns what went wrong.
+ */
+async function hostileRun(doc: OpenApi, user: TestUser, ops: Op[], withUsers: boolean) {
+  const failures: string[] = [];
+  let sent = 0;
+  let counts = await rowCounts(user.id, withUsers);
+  for (const { path, method, op } of ops) {
+    for (const c of casesFor(doc, path, method, op)) {
+      const before = counts;
+      const res = await send(user, c);
+      sent += 1;
+      const what = `${c.method} ${c.path.slice(0, 120)} ${(c.body ?? "").slice(0, 80)} → ${res.status}`;
+      if (res.status >= 500) failures.push(`${what} ${res.text.slice(0, 200)}`);
+      if (res.status >= 400) {
+        let body: Record<string, unknown> = {};
+        try {
+          body = JSON.parse(res.text);
+        } catch {
+          failures.push(`${what}: not JSON`);
+        }
+        if (JSON.stringify(Object.keys(body).sort()) !== JSON.stringify(ENVELOPE_KEYS))
+          failures.push(`${what}: not the envelope ${res.text.slice(0, 120)}`);
+      }
+      counts = await rowCounts(user.id, withUsers);
+      if (res.status >= 400 && counts !== before)
+        failures.push(`${what}: created rows ${before} → ${counts}`);
+    }
+  }
+  return { failures, sent };
+}
+
+/** Requests wait on D1 and Durable Objects most of their time: this many users send side by side. */
+const LANES = 4;
+
 describe("bad input on every documented route", () => {
   it("never answers 5xx, always with the error envelope, and creates nothing when it refuses", async () => {
-    const user = await createUser("hostile");
     const doc = (await (await exports.default.fetch(`${BASE}/api/doc`)).json()) as OpenApi;
-    const operations = Object.entries(doc.paths)
-      .flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method, op })))
-      // logging out last, so the key stays valid for everything else
-      .sort((a, b) => Number(a.path.endsWith("/logout")) - Number(b.path.endsWith("/logout")));
+    const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => ({ path, method, op })),
+    );
     expect(operations.length).toBeGreaterThan(60);
-    const failures: string[] = [];
-    let sent = 0;
-    let counts = await rowCounts(user.id);
-    for (const { path, method, op } of operations) {
-      for (const c of casesFor(doc, path, method, op)) {
-        const before = counts;
-        const res = await send(user, c);
-        sent += 1;
-        const what = `${c.method} ${c.path.slice(0, 120)} ${(c.body ?? "").slice(0, 80)} → ${res.status}`;
-        if (res.status >= 500) failures.push(`${what} ${res.text.slice(0, 200)}`);
-        if (res.status >= 400) {
-          let body: Record<string, unknown> = {};
-          try {
-            body = JSON.parse(res.text);
-          } catch {
-            failures.push(`${what}: not JSON`);
-          }
-          if (JSON.stringify(Object.keys(body).sort()) !== JSON.stringify(ENVELOPE_KEYS))
-            failures.push(`${what}: not the envelope ${res.text.slice(0, 120)}`);
-        }
-        counts = await rowCounts(user.id);
-        if (res.status >= 400 && JSON.stringify(counts) !== JSON.stringify(before))
-          failures.push(`${what}: created rows ${JSON.stringify(before)} → ${JSON.stringify(counts)}`);
-      }
-    }
+    // The auth routes (which make users) go one by one after the rest, logging out last so the key
+    // stays valid for everything else; the others are dealt round the lanes, each lane its own user.
+    const isAuth = (o: Op) => o.path.startsWith("/api/auth/");
+    const auth = operations
+      .filter(isAuth)
+      .sort((a, b) => Number(a.path.endsWith("/logout")) - Number(b.path.endsWith("/logout")));
+    const rest = operations.filter((o) => !isAuth(o));
+    const lanes = Array.from({ length: LANES }, (_, lane) => rest.filter((_, i) => i % LANES === lane));
+    const users = await Promise.all(lanes.map((_, i) => createUser(`hostile${i}`)));
+
+    const usersBefore = await rowCounts("", true);
+    const results = await Promise.all(
+      lanes.map((ops, i) => hostileRun(doc, users[i] as TestUser, ops, false)),
+    );
+    const usersAfter = await rowCounts("", true);
+    results.push(await hostileRun(doc, users[0] as TestUser, auth, true));
+
+    const sent = results.reduce((n, r) => n + r.sent, 0);
+    const failures = results.flatMap((r) => r.failures);
+    if (usersAfter !== usersBefore)
+      failures.push(`users made outside the auth routes: ${usersBefore} → ${usersAfter}`);
     console.log(`bad-input: ${sent} requests over ${operations.length} operations`);
+    expect(auth.length).toBeGreaterThan(0);
     expect(sent).toBeGreaterThan(500);
     expect(failures).toEqual([]);
   }, 120_000);

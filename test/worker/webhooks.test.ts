@@ -1,4 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { Webhook } from "standardwebhooks";
+import { describe, expect, it, vi } from "vitest";
+import { expireAndRunAlarm } from "../helpers/dispatcher";
 import { api } from "../helpers/http";
 import { createMachine, demoGraph } from "../helpers/runs";
 import { TestAgent } from "../helpers/test-agent";
@@ -153,6 +155,55 @@ describe("per-run webhooks", () => {
     expect(redelivered).toMatchObject({ id: dead?.id, status: "dead" });
     agent.close();
   }, 30_000);
+});
+
+describe("a timed-out run's webhook", () => {
+  it("posts workflow.timeout, signed with the tenant's secret, once the deadline passes", async () => {
+    const user = await createUser();
+    const secret = await api<{ secret: string }>("/api/webhooks/secret/rotate", {
+      method: "POST",
+      token: user.apiKey,
+    });
+    // The queue consumer runs in this isolate: its POSTs to the hook are answered here, the rest pass.
+    const hook = `http://127.0.0.1:9/timeout-${user.id}`;
+    const posted: { body: string; headers: Record<string, string> }[] = [];
+    const realFetch = globalThis.fetch;
+    const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      if ((input instanceof Request ? input.url : String(input)) !== hook) return realFetch(input, init);
+      const request = new Request(input, init);
+      posted.push({ body: await request.text(), headers: Object.fromEntries(request.headers) });
+      return new Response("ok");
+    });
+    try {
+      const agent = await TestAgent.connect((await createMachine(user)).token);
+      const res = await api<{ execution_id: string }>("/api/workflows/execute", {
+        method: "POST",
+        token: user.apiKey,
+        json: { workflow: demoGraph, webhook_url: hook, timeout_minutes: 1 },
+      });
+      const runId = res.body.execution_id;
+      const job = await agent.job(runId);
+      await agent.report(job, { kind: "started" });
+      await expireAndRunAlarm(user.id, { deadlines: true });
+      const payloads = await vi.waitFor(
+        () => {
+          const verified = posted.map((r) => new Webhook(secret.body.secret).verify(r.body, r.headers));
+          const events = verified.map((p) => (p as { event: string }).event);
+          expect(events).toContain("workflow.timeout");
+          return verified;
+        },
+        { timeout: 25_000, interval: 50 },
+      );
+      expect(payloads.find((p) => (p as { event: string }).event === "workflow.timeout")).toMatchObject({
+        execution_id: runId,
+        status: "failed",
+        workflow_result: { execution_id: runId, raw_status: "timeout" },
+      });
+      agent.close();
+    } finally {
+      spy.mockRestore();
+    }
+  });
 });
 
 describe("fleet events", () => {

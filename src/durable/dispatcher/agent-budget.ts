@@ -69,7 +69,10 @@ export class AgentBudget {
 export class AgentBudgets {
   private readonly bySocket = new WeakMap<WebSocket, AgentBudget>();
 
-  constructor(private readonly limits: BudgetLimits = AGENT_BUDGET) {}
+  constructor(
+    private readonly limits: BudgetLimits = AGENT_BUDGET,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   take(ws: WebSocket, frame: string | ArrayBuffer): BudgetVerdict {
     return this.of(ws).take(typeof frame === "string" ? frame.length : frame.byteLength);
@@ -78,7 +81,7 @@ export class AgentBudgets {
   private of(ws: WebSocket) {
     let budget = this.bySocket.get(ws);
     if (!budget) {
-      budget = new AgentBudget(this.limits);
+      budget = new AgentBudget(this.limits, this.now);
       this.bySocket.set(ws, budget);
     }
     return budget;

@@ -9,7 +9,7 @@ const node = (...args: string[]) => promisify(execFile)(process.execPath, args, 
  * Builds what the e2e files run, once for the project: the dashboard (wrangler dev serves it from
  * dist/dashboard, wrangler.toml [assets]) and the one-file agent that GPU hosts run (`agentBundle`).
  */
-export default async function buildArtifacts() {
+export async function buildArtifacts() {
   const vite = path.join(root, "node_modules", "vite", "bin", "vite.js");
   await Promise.all([
     node(vite, "build", "--config", "app/vite.config.ts", "--logLevel", "warn"),

@@ -1,13 +1,16 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { inject } from "vitest";
+import { beforeAll, inject } from "vitest";
 import { applyMigrations, type DevServer, type LocalS3Credentials, startDevServer } from "./dev-server";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    /** The URL of the `wrangler dev` every e2e file shares (see `sharedWorker()`). */
-    sharedWorkerUrl: string;
+    /**
+     * Where `global-worker.ts` writes the shared `wrangler dev`'s URL once it answers (`url`), or why
+     * it or the builds before it failed (`failure`); see `sharedWorker()`.
+     */
+    sharedWorkerFiles: { url: string; failure: string };
   }
 }
 
@@ -66,13 +69,50 @@ export const SHARED_WORKER_VARS = {
   WEBHOOK_TIMEOUT_SECONDS: "2",
 };
 
+/** How long a file waits for the shared worker: the builds and `wrangler dev` on a loaded machine. */
+const SHARED_WORKER_WAIT_MS = 300_000;
+
 /**
- * The project's shared control plane (started once by `global-worker.ts`, with SHARED_WORKER_VARS).
- * Every test makes its own users, so files do not see each other's rows.
+ * The shared `wrangler dev`'s URL once it answers, which also means the dashboard and the agent bundle
+ * are built (`global-worker.ts` starts it after them, beside the other projects' tests); throws at once
+ * with the reason when they failed.
+ */
+export async function sharedWorkerUrl(): Promise<string> {
+  const files = inject("sharedWorkerFiles");
+  const deadline = Date.now() + SHARED_WORKER_WAIT_MS;
+  for (;;) {
+    const failure = await readFile(files.failure, "utf8").catch(() => null);
+    if (failure !== null) throw new Error(`the shared wrangler dev did not start:\n${failure}`);
+    const url = await readFile(files.url, "utf8").catch(() => null);
+    if (url) return url;
+    if (Date.now() > deadline)
+      throw new Error(`the shared wrangler dev was not up within ${SHARED_WORKER_WAIT_MS} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * The project's shared control plane (started once by `global-worker.ts`, with SHARED_WORKER_VARS),
+ * known from the file's first hook on. Every test makes its own users, so files do not see each other's
+ * rows.
  */
 export function sharedWorker(): Pick<RunningWorker, "url" | "createUser"> {
-  const url = inject("sharedWorkerUrl");
-  return { url, createUser: userFactory(url) };
+  let url: string | undefined;
+  let createUser: RunningWorker["createUser"] | undefined;
+  beforeAll(async () => {
+    url = await sharedWorkerUrl();
+    createUser = userFactory(url);
+  }, SHARED_WORKER_WAIT_MS + 10_000);
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("the shared worker is known only once the file's hooks ran");
+    return value;
+  };
+  return {
+    get url() {
+      return ready(url);
+    },
+    createUser: (label) => ready(createUser)(label),
+  };
 }
 
 /**
