@@ -57,31 +57,38 @@ export async function agentFootprint(
     const cpuBefore = processUsage(pid).cpuMs;
     const progressBefore = await progressMessagesSent();
     const markers = Array.from({ length: opts.jobs }, (_, i) => 5_000_000 + i);
-    const sockets = await Promise.all(
-      markers.map(async (marker) => {
-        const runId = await queueRun(controlPlane, account, deploymentId, marker);
-        return RunSocket.open(controlPlane.url, account.apiKey, runId, 0);
-      }),
-    );
     let busyMax = 0;
     let allInFlightMax = 0;
-    const ended = () => sockets.every((s) => s.terminalAt !== null);
-    await withTimeout(
-      (async () => {
-        while (!ended()) {
-          const rss = processUsage(pid).rssMb;
-          busyMax = Math.max(busyMax, rss);
-          const inFlight = markers.filter((m) => {
-            const t = fleet.trace(m);
-            return t && t.end === null;
-          }).length;
-          if (inFlight === opts.jobs) allInFlightMax = Math.max(allInFlightMax, rss);
-          await sleep(50);
-        }
-      })(),
-      120_000,
-      "the footprint runs",
-    );
+    // Sampled from the first queue call on: runs may be over before every socket has opened.
+    const sample = () => {
+      const rss = processUsage(pid).rssMb;
+      busyMax = Math.max(busyMax, rss);
+      const inFlight = markers.filter((m) => {
+        const t = fleet.trace(m);
+        return t && t.end === null;
+      }).length;
+      if (inFlight === opts.jobs) allInFlightMax = Math.max(allInFlightMax, rss);
+    };
+    const sampler = setInterval(sample, 50);
+    let sockets: RunSocket[];
+    try {
+      sockets = await Promise.all(
+        markers.map(async (marker) => {
+          const runId = await queueRun(controlPlane, account, deploymentId, marker);
+          return RunSocket.open(controlPlane.url, account.apiKey, runId, 0);
+        }),
+      );
+      const ended = () => sockets.every((s) => s.terminalAt !== null);
+      await withTimeout(
+        (async () => {
+          while (!ended()) await sleep(50);
+        })(),
+        120_000,
+        "the footprint runs",
+      );
+    } finally {
+      clearInterval(sampler);
+    }
     const cpuMs = processUsage(pid).cpuMs - cpuBefore;
     const progress = (await progressMessagesSent()) - progressBefore;
     for (const s of sockets) s.close();

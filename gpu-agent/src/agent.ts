@@ -140,7 +140,14 @@ export class Agent implements Drainable {
       onLanded: () => void this.refreshAllModels(),
       log: options.log,
     });
-    this.reports = new Reports(outbox, (message) => this.link.send(message), options.log);
+    this.reports = new Reports(
+      outbox,
+      {
+        send: (message) => this.link.send(message),
+        sendLatest: (key, message, superseded) => this.link.sendLatest(key, message, superseded),
+      },
+      options.log,
+    );
     this.uploads = new UploadUrlRequests(
       (message) => this.link.send(message),
       this.timings.uploadUrlTimeoutMs,
@@ -398,8 +405,11 @@ export class Agent implements Drainable {
         void this.removeModels(message);
         break;
       case "error":
-        if (message.code === "rate_limited") this.resendAfterRefusal();
-        else if (!message.request_id || !this.uploads.refuse(message.request_id, message.message)) {
+        if (message.code === "rate_limited") {
+          // The agent paces itself under its budget: a refusal means the budget and the pacing disagree.
+          this.options.log.warn("the control plane refused a frame over this link's budget; sending again");
+          this.resendAfterRefusal();
+        } else if (!message.request_id || !this.uploads.refuse(message.request_id, message.message)) {
           this.options.log.warn(`control plane error ${message.code}: ${message.message}`);
         }
         break;

@@ -1,6 +1,7 @@
 import WebSocket, { type RawData } from "ws";
 import type * as z from "zod/mini";
 import {
+  AGENT_SEND_BUDGET,
   type AgentMessage,
   CloseCode,
   type HeartbeatMessage,
@@ -10,6 +11,7 @@ import {
 } from "../../src/protocol/v1";
 import { type BackoffPolicy, backoffDelay, RECONNECT_BACKOFF } from "./backoff";
 import type { Logger } from "./log";
+import { SendPacer } from "./send-pacer";
 
 /**
  * idle → connecting → open (hello sent) → ready (welcome received) → backoff → connecting …
@@ -19,6 +21,7 @@ export type LinkState = "idle" | "connecting" | "open" | "ready" | "backoff" | "
 
 export type Welcome = z.infer<typeof WelcomeMessage>;
 type Heartbeat = Omit<z.input<typeof HeartbeatMessage>, "type">;
+type Outgoing = AgentMessage | z.input<typeof HeartbeatMessage>;
 
 /** Why the link gave up for good; the agent exits with this. */
 export type LinkEnd =
@@ -61,7 +64,11 @@ export class Link {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatMs = 0;
   private lastHeardAt = 0;
+  /** Paces this socket's frames under its budget; made at each welcome, which says the budget. */
+  private pacer: SendPacer | undefined;
   private readonly url: string;
+  /** The hello sent on this socket: the server counts it against the budget. */
+  private helloText = "";
 
   constructor(
     private readonly options: LinkOptions,
@@ -78,11 +85,29 @@ export class Link {
     if (this.currentState === "idle") this.connect();
   }
 
-  /** Sends when the link is ready; false otherwise (reports wait in the outbox). */
-  send(message: AgentMessage | z.input<typeof HeartbeatMessage>): boolean {
-    if (this.currentState !== "ready" || this.socket?.readyState !== WebSocket.OPEN) return false;
-    this.socket.send(JSON.stringify(message));
-    return true;
+  /**
+   * Sends when the link is ready, in order, as soon as the budget allows; false when it is not ready
+   * (reports wait in the outbox). A frame still waiting for budget when the link drops is not sent.
+   */
+  send(message: Outgoing): boolean {
+    const pacer = this.readyPacer();
+    pacer?.send(JSON.stringify(message), runOf(message));
+    return pacer !== undefined;
+  }
+
+  /**
+   * Sends a frame that a newer one under the same `key` may replace while it waits for budget (progress,
+   * previews): `superseded` is called for a frame so replaced, unsent.
+   */
+  sendLatest(key: string, message: AgentMessage, superseded?: () => void): boolean {
+    const pacer = this.readyPacer();
+    pacer?.sendLatest(key, JSON.stringify(message), runOf(message), superseded);
+    return pacer !== undefined;
+  }
+
+  private readyPacer(): SendPacer | undefined {
+    if (this.currentState !== "ready" || this.socket?.readyState !== WebSocket.OPEN) return undefined;
+    return this.pacer;
   }
 
   /** Bytes queued on the socket and not yet sent: best-effort traffic (previews) waits for this to drain. */
@@ -176,7 +201,9 @@ export class Link {
       return;
     }
     if (this.socket !== socket || this.currentState !== "open") return;
-    socket.send(JSON.stringify(hello));
+    const text = JSON.stringify(hello);
+    socket.send(text);
+    this.helloText = text;
     this.timer = setTimeout(() => {
       if (this.socket === socket && this.currentState === "open") {
         this.options.log.warn("link: no welcome after hello; reconnecting");
@@ -210,6 +237,12 @@ export class Link {
   private welcomed(welcome: Welcome) {
     clearTimeout(this.timer);
     this.attempt = 0;
+    const socket = this.socket;
+    this.pacer?.dispose();
+    this.pacer = new SendPacer(welcome.budget ?? AGENT_SEND_BUDGET, (text) => {
+      if (socket?.readyState === WebSocket.OPEN) socket.send(text);
+    });
+    this.pacer.charge(this.helloText);
     this.setState("ready");
     this.heartbeatMs = this.options.heartbeatMs ?? welcome.heartbeat_interval_ms;
     this.options.log.info("link: connected", {
@@ -272,9 +305,16 @@ export class Link {
   }
 
   private clearTimers() {
+    this.pacer?.dispose();
+    this.pacer = undefined;
     clearTimeout(this.timer);
     clearInterval(this.heartbeatTimer);
     this.timer = undefined;
     this.heartbeatTimer = undefined;
   }
+}
+
+/** The run a frame is about, if any: its waiting progress goes before its next control frame. */
+function runOf(message: Outgoing): string | undefined {
+  return "run_id" in message ? message.run_id : undefined;
 }

@@ -3,6 +3,7 @@ import * as z from "zod/mini";
 import { Agent } from "./agent";
 import { ConfigError, HELP_TEXT, parseCli } from "./config";
 import { createLogger } from "./log";
+import { applyNodeFlags } from "./node-flags";
 import { installSignalHandlers } from "./shutdown";
 import { AGENT_VERSION } from "./version";
 
@@ -28,6 +29,7 @@ async function main(): Promise<number> {
     return 0;
   }
 
+  applyNodeFlags();
   const { config } = command;
   const log = createLogger(config.logLevel);
   log.info(`comfy-edge-agent ${AGENT_VERSION} starting`, { server: config.server, comfy: config.comfy });

@@ -2,9 +2,12 @@ import { MAX_PREVIEW_BYTES, PREVIEW_TYPES, type PreviewMessage } from "../../src
 import type { PreviewImage } from "./comfy/preview-frames";
 import { ProgressThrottle } from "./progress-throttle";
 
-/** The link as previews see it: a best-effort send and how much is still waiting on the socket. */
+/**
+ * The link as previews see it: a best-effort send, replaced by a newer preview of the run while it waits
+ * for budget, and how much is still waiting on the socket.
+ */
 export interface PreviewLink {
-  send(message: PreviewMessage): boolean;
+  sendLatest(key: string, message: PreviewMessage): boolean;
   readonly bufferedAmount: number;
 }
 
@@ -57,7 +60,7 @@ export class PreviewRelay {
 
   private send({ lease, image, contentType }: Held): void {
     if (this.link.bufferedAmount > (this.options.maxBufferedBytes ?? 256 * 1024)) return;
-    this.link.send({
+    this.link.sendLatest(`preview:${lease.run_id}`, {
       type: "preview",
       run_id: lease.run_id,
       lease_token: lease.lease_token,

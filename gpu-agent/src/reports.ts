@@ -12,14 +12,22 @@ import type { Outbox, OutboxEntry } from "./outbox";
 
 export type Lease = Pick<z.infer<typeof InFlightJob>, "run_id" | "lease_token" | "instance_id">;
 
+/** The link as reports see it (`Link`): in order, or replaceable by a newer frame while it waits. */
+export interface ReportLink {
+  send(message: ReportMessage): boolean;
+  sendLatest(key: string, message: ReportMessage, superseded?: () => void): boolean;
+}
+
 /**
  * Run reports on their way to the control plane: each gets an event id, goes to the on-disk outbox,
  * then out if the link is up; the outbox keeps it until its ack and resends it after a reconnect.
+ * While the link's budget is short, a progress report waiting to go is replaced by the next one of the
+ * same node, and forgotten: the newest state of every node still goes.
  */
 export class Reports {
   constructor(
     private readonly outbox: Outbox,
-    private readonly send: (message: ReportMessage) => boolean,
+    private readonly link: ReportLink,
     private readonly log: Logger,
   ) {}
 
@@ -41,6 +49,16 @@ export class Reports {
       this.log.error("could not persist a report; sending it anyway", { error });
       send();
     });
+  }
+
+  private send(message: ReportMessage): void {
+    const { report } = message;
+    if (report.kind !== "progress") {
+      this.link.send(message);
+      return;
+    }
+    const key = `progress:${message.run_id}:${report.progress.current_node ?? ""}`;
+    this.link.sendLatest(key, message, () => this.outbox.ack(message.event_id));
   }
 
   /** After each welcome: everything unacked, in order. */

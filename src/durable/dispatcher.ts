@@ -4,6 +4,7 @@ import type { Bindings } from "../env";
 import { randomToken } from "../lib/crypto";
 import { poolSettings } from "../lib/fleet-settings";
 import {
+  AGENT_SEND_BUDGET,
   AgentMessage,
   CloseCode,
   type HelloMessage,
@@ -354,6 +355,7 @@ export class Dispatcher extends DurableObject<Bindings> {
       machine_id: agent.machineId,
       heartbeat_interval_ms: this.heartbeatIntervalMs,
       lease_ttl_ms: this.leaseTtlMs,
+      budget: AGENT_SEND_BUDGET,
       keep,
       drop,
     });

@@ -360,11 +360,33 @@ export type ReportMessage = z.infer<typeof ReportMessage>;
 
 // ---- server → agent ----
 
+/**
+ * What one agent connection may send (token buckets): `messages` and `bytes` at once, refilled at the
+ * per-second rates. The welcome carries it so the agent paces itself under the budget it is given.
+ */
+export const SendBudget = z.object({
+  messages: PositiveInt,
+  messages_per_second: PositiveInt,
+  bytes: PositiveInt,
+  bytes_per_second: PositiveInt,
+});
+export type SendBudget = z.infer<typeof SendBudget>;
+
+/** The budget the control plane gives each agent connection, and what an agent assumes without one. */
+export const AGENT_SEND_BUDGET: SendBudget = {
+  messages: 200,
+  messages_per_second: 50,
+  bytes: 16 * 1024 * 1024,
+  bytes_per_second: 1024 * 1024,
+};
+
 export const WelcomeMessage = z.object({
   type: z.literal("welcome"),
   machine_id: z.string(),
   heartbeat_interval_ms: PositiveInt,
   lease_ttl_ms: PositiveInt,
+  /** Absent from servers older than the field: the agent then assumes `AGENT_SEND_BUDGET`. */
+  budget: z.optional(SendBudget),
   /** Which of the jobs the agent listed as in flight it should keep; the rest it must stop. */
   keep: z.array(RunId),
   drop: z.array(RunId),

@@ -51,6 +51,20 @@ async function logRows(runId: string) {
   return row?.n ?? 0;
 }
 
+describe("the welcome", () => {
+  it("states the connection's budget, the one the Dispatcher enforces", async () => {
+    const alice = await createUser("alice");
+    const agent = await TestAgent.connect((await createMachine(alice)).token);
+    expect(agent.all("welcome")[0]?.budget).toEqual({
+      messages: AGENT_BUDGET.messages,
+      messages_per_second: AGENT_BUDGET.messagesPerSecond,
+      bytes: AGENT_BUDGET.bytes,
+      bytes_per_second: AGENT_BUDGET.bytesPerSecond,
+    });
+    agent.close();
+  });
+});
+
 describe("a flooding agent", () => {
   it("gets 2,000 8 KB log reports refused past its budget and is closed, while another tenant's run goes through", async () => {
     const alice = await createUser("alice");

@@ -92,8 +92,53 @@ export function parseEvent(text: string): ComfyEvent | undefined {
   ) {
     return undefined;
   }
+  const step = stepEvent(message as { type: string; data?: unknown });
+  if (step) return step;
   const known = KnownEvent.safeParse(message);
   if (known.success) return known.data;
   const { type, data } = message as { type: string; data?: unknown };
   return { type: "other", name: type, data };
+}
+
+type ProgressEvent = Extract<KnownEvent, { type: "progress" }>;
+type ProgressStateEvent = Extract<KnownEvent, { type: "progress_state" }>;
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * `progress` and `progress_state`, checked by hand: both come with every sampler step, and the schema's
+ * generic walk costs more than the rest of relaying them. The same checks as the schema's; whatever
+ * fails them falls through to the schema.
+ */
+function stepEvent(message: {
+  type: string;
+  data?: unknown;
+}): ProgressEvent | ProgressStateEvent | undefined {
+  if (!isRecord(message.data)) return undefined;
+  if (message.type === "progress") return progressOf(message.data);
+  if (message.type === "progress_state") return progressStateOf(message.data);
+  return undefined;
+}
+
+function progressStateOf(data: Record<string, unknown>): ProgressStateEvent | undefined {
+  const { prompt_id, nodes } = data;
+  if (typeof prompt_id !== "string" || !isRecord(nodes)) return undefined;
+  const states: Record<string, { state: string }> = {};
+  for (const [id, node] of Object.entries(nodes)) {
+    if (!isRecord(node) || typeof node.state !== "string") return undefined;
+    states[id] = { state: node.state };
+  }
+  return { type: "progress_state", data: { prompt_id, nodes: states } };
+}
+
+function progressOf(data: Record<string, unknown>): ProgressEvent | undefined {
+  const { value, max, prompt_id, node } = data;
+  if (typeof value !== "number" || typeof max !== "number") return undefined;
+  if (prompt_id !== undefined && typeof prompt_id !== "string") return undefined;
+  if (node !== undefined && node !== null && typeof node !== "string") return undefined;
+  const step: ProgressEvent["data"] = { value, max };
+  if (prompt_id !== undefined) step.prompt_id = prompt_id;
+  if (node !== undefined) step.node = node;
+  return { type: "progress", data: step };
 }

@@ -64,8 +64,8 @@ describe("the bundled agent", () => {
       await sim.close();
     });
 
-    function startBundledAgent() {
-      const child = spawn(SYSTEM_NODE, [bundle, "--log-level", "info"], {
+    function startBundledAgent(node = SYSTEM_NODE) {
+      const child = spawn(node, [bundle, "--log-level", "info"], {
         cwd: tmpdir(),
         env: {
           ...bareEnv,
@@ -94,6 +94,19 @@ describe("the bundled agent", () => {
       expect(await exited).toBe(3);
       expect(output.stderr).toMatch(/revoked/);
     });
+
+    it.skipIf(typeof (process as { execve?: unknown }).execve !== "function")(
+      "started by a Node that can, runs itself with its V8 flags, in the same process",
+      async () => {
+        const hellos = mock.all("hello").length;
+        const { child, exited } = startBundledAgent(process.execPath);
+        await mock.until(() => mock.all("hello")[hellos], "hello from the bundle", 10_000);
+        const commandLine = readFileSync(`/proc/${child.pid}/cmdline`, "utf8").split("\0");
+        expect(commandLine.slice(0, 3)).toEqual([process.execPath, "--max-semi-space-size=1", bundle]);
+        child.kill("SIGTERM");
+        expect(await exited).toBe(0);
+      },
+    );
 
     it("shuts down on SIGTERM: draining heartbeat, close 1000, exit 0", async () => {
       const hellos = mock.all("hello").length;

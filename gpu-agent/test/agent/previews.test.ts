@@ -16,7 +16,7 @@ function fakeLink() {
   return {
     sent,
     bufferedAmount: 0,
-    send(message: PreviewMessage) {
+    sendLatest(_key: string, message: PreviewMessage) {
       sent.push(message);
       return true;
     },

@@ -17,6 +17,26 @@ describe("parseEvent", () => {
     }
   });
 
+  it("reads a sampler step's progress and node states with the fields the agent uses, and nothing else", () => {
+    const step = { value: 3, max: 20, prompt_id: "p1", node: "5", extra: { big: true } };
+    expect(parseEvent(JSON.stringify({ type: "progress", data: step }))).toEqual({
+      type: "progress",
+      data: { value: 3, max: 20, prompt_id: "p1", node: "5" },
+    });
+    expect(parseEvent('{"type":"progress","data":{"value":1,"max":2,"node":null}}')).toEqual({
+      type: "progress",
+      data: { value: 1, max: 2, node: null },
+    });
+    const state = { prompt_id: "p1", nodes: { "5": { state: "running", value: 3, max: 20, node_id: "5" } } };
+    expect(parseEvent(JSON.stringify({ type: "progress_state", data: state }))).toEqual({
+      type: "progress_state",
+      data: { prompt_id: "p1", nodes: { "5": { state: "running" } } },
+    });
+    expect(parseEvent('{"type":"progress_state","data":{"prompt_id":"p1","nodes":{"5":{}}}}')).toMatchObject({
+      type: "other",
+    });
+  });
+
   it("passes on unknown and malformed events as `other`", () => {
     expect(parseEvent('{"type":"crystools.monitor","data":{"cpu":3}}')).toEqual({
       type: "other",
@@ -26,6 +46,10 @@ describe("parseEvent", () => {
     expect(parseEvent('{"type":"executing","data":{"node":5}}')).toMatchObject({
       type: "other",
       name: "executing",
+    });
+    expect(parseEvent('{"type":"progress","data":{"value":"3","max":20}}')).toMatchObject({
+      type: "other",
+      name: "progress",
     });
     expect(parseEvent("not json")).toBeUndefined();
     expect(parseEvent('{"no":"type"}')).toBeUndefined();

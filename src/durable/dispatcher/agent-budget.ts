@@ -1,3 +1,5 @@
+import { AGENT_SEND_BUDGET } from "../../protocol/v1";
+
 /**
  * What one agent connection may send: token buckets for messages and bytes, refilled over time. A
  * message past either budget is refused without being applied (the agent keeps an unacked report and
@@ -19,10 +21,10 @@ export type BudgetLimits = {
  * with many custom nodes) and the byte rate a stream of previews.
  */
 export const AGENT_BUDGET: BudgetLimits = {
-  messages: 200,
-  messagesPerSecond: 50,
-  bytes: 16 * 1024 * 1024,
-  bytesPerSecond: 1024 * 1024,
+  messages: AGENT_SEND_BUDGET.messages,
+  messagesPerSecond: AGENT_SEND_BUDGET.messages_per_second,
+  bytes: AGENT_SEND_BUDGET.bytes,
+  bytesPerSecond: AGENT_SEND_BUDGET.bytes_per_second,
   refusalsBeforeClose: 200,
 };
 

@@ -28,10 +28,13 @@ export async function startAgent(opts: {
   stateDir?: string;
   /** Seconds an unreachable ComfyUI fails a run after (the agent's `--comfy-down-s`). */
   comfyDownS?: number;
+  /** The agent's `--progress-throttle-ms` (default 50); 0 relays every progress event. */
+  progressThrottleMs?: number;
 }): Promise<RunningAgent> {
   const stateDir = opts.stateDir ?? (await mkdtemp(path.join(tmpdir(), "comfy-edge-agent-")));
   const args = [agentBundle, "--server", opts.server, "--token", opts.token, "--comfy", opts.comfy];
-  args.push("--state-dir", stateDir, "--allow-private-inputs", "--progress-throttle-ms", "50");
+  args.push("--state-dir", stateDir, "--allow-private-inputs", "--progress-throttle-ms");
+  args.push(String(opts.progressThrottleMs ?? 50));
   if (opts.comfyDir) args.push("--comfy-dir", opts.comfyDir);
   if (opts.comfyDownS) args.push("--comfy-down-s", String(opts.comfyDownS));
   const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type WebSocket, WebSocketServer } from "ws";
-import { AgentMessage, type ServerMessage } from "../../../../src/protocol/v1";
+import { AgentBudget } from "../../../../src/durable/dispatcher/agent-budget";
+import { AgentMessage, type SendBudget, type ServerMessage } from "../../../../src/protocol/v1";
 
 type Message<T extends AgentMessage["type"]> = Extract<AgentMessage, { type: T }>;
 
@@ -25,6 +26,11 @@ export interface MockOptions {
    * connection is over its budget (it does not say which message it refused).
    */
   refuse?: (message: AgentMessage) => boolean;
+  /**
+   * The connection's budget, sent in the welcome and enforced on every frame (the hello included) with
+   * the Dispatcher's own buckets: a frame past it is refused and recorded in `overBudget`.
+   */
+  budget?: SendBudget;
 }
 
 /**
@@ -140,15 +146,35 @@ export class MockControlPlane {
     await new Promise((resolve) => this.http.close(resolve));
   }
 
+  /** Frames the connection's `budget` refused. */
+  readonly overBudget: unknown[] = [];
+
   private onSocket(ws: WebSocket) {
     this.connections += 1;
     this.socket = ws;
+    const { budget } = this.options;
+    const limits = budget && {
+      messages: budget.messages,
+      messagesPerSecond: budget.messages_per_second,
+      bytes: budget.bytes,
+      bytesPerSecond: budget.bytes_per_second,
+      refusalsBeforeClose: Number.POSITIVE_INFINITY,
+    };
+    // Made at the first frame, as the Dispatcher makes it.
+    let buckets: AgentBudget | undefined;
     ws.on("message", (data) => {
+      const text = data.toString();
+      if (limits) buckets ??= new AgentBudget(limits);
+      if (buckets && buckets.take(text.length) !== "ok") {
+        this.overBudget.push(text);
+        ws.send(JSON.stringify({ type: "error", code: "rate_limited", message: "over budget: not applied" }));
+        return;
+      }
       let json: unknown;
       try {
-        json = JSON.parse(data.toString());
+        json = JSON.parse(text);
       } catch {
-        this.invalid.push(data.toString());
+        this.invalid.push(text);
         return;
       }
       const parsed = AgentMessage.safeParse(json);
@@ -177,6 +203,7 @@ export class MockControlPlane {
         machine_id: "machine-1",
         heartbeat_interval_ms: this.options.heartbeatMs ?? 60_000,
         lease_ttl_ms: 30_000,
+        ...(this.options.budget ? { budget: this.options.budget } : {}),
         keep: message.in_flight.map((j) => j.run_id).filter((id) => !this.welcomeDrop.includes(id)),
         drop: this.welcomeDrop,
       });
