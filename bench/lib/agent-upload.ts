@@ -1,0 +1,98 @@
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { mbPerSecond } from "./bytes";
+import { withTimeout } from "./dispatch";
+import { gpuFleet, type Simulator } from "./gpu-fleet";
+import { type Account, createDeployment, createMachine, getRunStatus, queueRun } from "./product";
+import { RunSocket } from "./run-socket";
+import { root, type WranglerServer } from "./wrangler";
+
+const POOL = "bytes";
+const PICTURE = "bench-noise.png";
+const WIDTH = 8192;
+
+/** LoadImage of a noise picture → SaveImage: the run writes a PNG as large as the picture (noise does not compress). */
+const GRAPH = {
+  "1": { class_type: "LoadImage", inputs: { image: PICTURE } },
+  "2": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "bench" } },
+};
+
+/** A PNG of `noise` as RGB pixels, 8192 wide: about as many bytes as `noise`. */
+async function noisePicture(noise: Buffer): Promise<Buffer> {
+  const png = (await import(
+    pathToFileURL(path.join(root, "gpu-agent", "sim", "image", "png.ts")).href
+  )) as typeof import("../../gpu-agent/sim/image/png");
+  const height = Math.floor(noise.length / (WIDTH * 3));
+  return png.encodePng({ width: WIDTH, height, rgb: noise.subarray(0, WIDTH * height * 3) });
+}
+
+/**
+ * Row 6 up, the product's way: one GPU agent (the bundle, with `--comfy-dir` as the README installs
+ * it) on a simulator whose run writes a large output, uploaded the way every run's outputs are
+ * (upload request → presigned PUT straight to R2 → success). `upload(rep)` runs one run and gives
+ * the output's MB/s from the `uploading` status to the final one, as a client on the run's socket
+ * sees them; everything the agent does to deliver the file is inside that window.
+ */
+export async function agentUploads(
+  controlPlane: WranglerServer,
+  account: Account,
+  workDir: string,
+  agentBundle: string,
+  noise: Buffer,
+) {
+  const machine = await createMachine(controlPlane, account, `${POOL}-0`, POOL);
+  const fleet = await gpuFleet(controlPlane, account, workDir, agentBundle, [machine], {
+    instancesPerAgent: 1,
+    stepMs: 0,
+    progressThrottleMs: 0,
+    comfyDirs: true,
+  });
+  try {
+    const simulator = fleet.simulators[0] as Simulator;
+    simulator.addInputFile(PICTURE, await noisePicture(noise));
+    const marker = { node: "2", input: "filename_prefix", type: "string" as const };
+    const deploymentId = await createDeployment(controlPlane, account, POOL, GRAPH, marker);
+    const upload = async (rep: number) => {
+      // The output is not written until the run's socket is open, so its statuses are seen live.
+      const hold = simulator.holdNode("SaveImage");
+      const runId = await queueRun(controlPlane, account, deploymentId, `bench-bytes-${rep}`);
+      const socket = await RunSocket.open(controlPlane.url, account.apiKey, runId, 0);
+      hold.release();
+      return uploadMbps(controlPlane, account, runId, socket);
+    };
+    return { upload, stop: fleet.stop };
+  } catch (err) {
+    await fleet.stop();
+    throw err;
+  }
+}
+
+/** Waits for the run's end on its socket; the output bytes over `uploading` → final status, MB/s. */
+async function uploadMbps(controlPlane: WranglerServer, account: Account, runId: string, socket: RunSocket) {
+  try {
+    await withTimeout(
+      new Promise<void>((resolve) => {
+        if (socket.terminalAt !== null) return resolve();
+        socket.onEvent = () => {
+          if (socket.terminalAt !== null) resolve();
+        };
+      }),
+      600_000,
+      `final status of run ${runId}`,
+    );
+  } finally {
+    socket.close();
+  }
+  const run = await getRunStatus(controlPlane, account, runId);
+  const uploading = socket.events.find((e) => e.type === "status" && e.data.status === "uploading");
+  if (run.status !== "success" || !uploading || uploading.replayed || socket.terminalReplayed) {
+    throw new Error(
+      `run ${runId} ended ${run.status} (${JSON.stringify(socket.finalError())}), or was not seen live`,
+    );
+  }
+  // Outputs come grouped by node, then by kind: `{ data: { images: [{ size }] } }`.
+  const groups = (run.outputs ?? []) as { data: Record<string, ({ size: number } | string)[]> }[];
+  const files = groups.flatMap((group) => Object.values(group.data).flat());
+  const bytes = files.reduce((sum, file) => sum + (typeof file === "string" ? 0 : file.size), 0);
+  return mbPerSecond(bytes, (socket.terminalAt as number) - uploading.receivedAt);
+}
