@@ -389,7 +389,7 @@ async function row6(ctx: Context): Promise<Figure[]> {
           target: "≥ 0.8× floor",
           check: { kind: "ratio_min", limit: 0.8 },
           n: config.bytesReps,
-          note: `median of ${config.bytesReps}; a run's output (LoadImage of noise → SaveImage) from the run's \`uploading\` to \`success\` on its socket, agent with --comfy-dir; floor: the bench's own presigned PUT of as many bytes to the same local R2 (POST /api/file/upload, 1 MiB writes); for reference, a plain Node HTTP server on loopback takes ${r.floorUpMbps.toFixed(0)} MB/s and a bare Worker streaming into its R2 binding ${r.bareR2UpMbps.toFixed(0)} MB/s`,
+          note: `median of ${config.bytesReps}; a run's output (the simulator's SaveImage writing as many bytes of noise), from the run's \`uploading\` to \`success\` on its socket, agent with --comfy-dir; floor: the bench's own presigned PUT of as many bytes to the same local R2 (POST /api/file/upload, 1 MiB writes); for reference, a plain Node HTTP server on loopback takes ${r.floorUpMbps.toFixed(0)} MB/s and a bare Worker streaming into its R2 binding ${r.bareR2UpMbps.toFixed(0)} MB/s`,
         });
   return [
     up,
