@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { mbPerSecond } from "./bytes";
@@ -68,7 +69,11 @@ export async function agentUploads(
     const upload = async (rep: number) => {
       // The output is not written until the run's socket is open, so its statuses are seen live.
       const hold = simulator.holdNode("SaveImage");
-      const runId = await queueRun(controlPlane, account, deploymentId, `${PREFIX}-${rep}`);
+      // Retried under one key, so a retry replays the first answer instead of queueing a second run.
+      const key = { "Idempotency-Key": `${PREFIX}-${rep}-${randomUUID()}` };
+      const runId = await onFreshConnection(() =>
+        queueRun(controlPlane, account, deploymentId, `${PREFIX}-${rep}`, key),
+      );
       const socket = await RunSocket.open(controlPlane.url, account.apiKey, runId, 0);
       hold.release();
       return uploadMbps(controlPlane, account, runId, socket);
@@ -96,7 +101,7 @@ async function uploadMbps(controlPlane: WranglerServer, account: Account, runId:
   } finally {
     socket.close();
   }
-  const run = await getRunStatus(controlPlane, account, runId);
+  const run = await onFreshConnection(() => getRunStatus(controlPlane, account, runId));
   const uploading = socket.events.find((e) => e.type === "status" && e.data.status === "uploading");
   if (run.status !== "success" || !uploading || uploading.replayed || socket.terminalReplayed) {
     throw new Error(
@@ -108,4 +113,18 @@ async function uploadMbps(controlPlane: WranglerServer, account: Account, runId:
   const files = groups.flatMap((group) => Object.values(group.data).flat());
   const bytes = files.reduce((sum, file) => sum + (typeof file === "string" ? 0 : file.size), 0);
   return mbPerSecond(bytes, (socket.terminalAt as number) - uploading.receivedAt);
+}
+
+/**
+ * Runs an idempotent call again when it met a keep-alive connection the control plane closed as it was
+ * reused ("socket hang up"): this row leaves the bench's pool idle for many seconds between calls.
+ */
+async function onFreshConnection<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (attempt >= 3 || !/socket hang up|ECONNRESET/.test(String(err))) throw err;
+    }
+  }
 }
