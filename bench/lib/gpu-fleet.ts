@@ -40,7 +40,7 @@ export async function buildAgent(workDir: string): Promise<string> {
 }
 
 type SimModule = typeof import("../../gpu-agent/sim/simulator");
-type Simulator = Awaited<ReturnType<SimModule["startComfySimulator"]>>;
+export type Simulator = Awaited<ReturnType<SimModule["startComfySimulator"]>>;
 
 /**
  * What the simulators did, on the bench's clock. The simulators run in this process; the bench wraps
@@ -110,6 +110,8 @@ export type GpuFleetOptions = {
   stepMs: number;
   /** The agent's --progress-throttle-ms; 0 relays every progress event. */
   progressThrottleMs: number;
+  /** Keep each simulator's files in a real directory and tell the agent (`--comfy-dir`), as the README's install does. */
+  comfyDirs?: boolean;
 };
 
 /** Waits until every machine shows `online` (the agent said hello). */
@@ -158,10 +160,14 @@ export async function gpuFleet(
   try {
     for (const [i, machine] of machines.entries()) {
       const mine: string[] = [];
+      const dirs: string[] = [];
       for (let j = 0; j < opts.instancesPerAgent; j++) {
-        const simulator = await sim.startComfySimulator({ stepMs: opts.stepMs });
+        const dir = opts.comfyDirs ? path.join(workDir, `comfyui-${machine.id}-${j}`) : undefined;
+        if (dir) mkdirSync(dir, { recursive: true });
+        const simulator = await sim.startComfySimulator({ stepMs: opts.stepMs, dir });
         simulators.push(simulator);
         mine.push(simulator.url);
+        if (dir) dirs.push(dir);
       }
       const stateDir = path.join(workDir, `agent-${machine.id}`);
       mkdirSync(stateDir, { recursive: true });
@@ -181,6 +187,7 @@ export async function gpuFleet(
         "1",
         "--log-level",
         "warn",
+        ...(dirs.length ? ["--comfy-dir", dirs.join(",")] : []),
       ];
       agents.push(
         startProcess(`gpu agent ${i}`, process.execPath, args, {

@@ -131,10 +131,11 @@ export async function queueRun(
   account: Account,
   deploymentId: string,
   marker: number | string,
+  headers: Record<string, string> = {},
 ) {
   const { run_id } = await call<{ run_id: string }>("POST", `${server.url}/api/run/deployment/queue`, {
     body: { deployment_id: deploymentId, inputs: { marker } },
-    headers: bearer(account.apiKey),
+    headers: { ...bearer(account.apiKey), ...headers },
   });
   return run_id;
 }

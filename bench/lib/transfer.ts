@@ -46,7 +46,8 @@ async function bareWorkerR2(floorWorker: WranglerServer, body: Buffer, name: str
 
 /**
  * Alternates floor and product round trips `reps` times; the medians of each direction. A bare
- * Worker's R2 round trip is measured alongside, to tell local R2's cost from the product's.
+ * Worker's R2 round trip is measured alongside, to tell local R2's cost from the product's, and
+ * `agentUpload` (a run whose output the GPU agent uploads; MB/s) where it is given.
  */
 export async function bytesRoundTrip(
   controlPlane: WranglerServer,
@@ -55,11 +56,13 @@ export async function bytesRoundTrip(
   workDir: string,
   body: Buffer,
   reps: number,
+  agentUpload?: (rep: number) => Promise<number>,
 ) {
   const loopback = await startLoopback(workDir);
   const floor = { up: [] as number[], down: [] as number[] };
   const product = { up: [] as number[], down: [] as number[] };
   const bareR2 = { up: [] as number[], down: [] as number[] };
+  const agentUp: number[] = [];
   const add = (to: { up: number[]; down: number[] }, r: { upMbps: number; downMbps: number }) => {
     to.up.push(r.upMbps);
     to.down.push(r.downMbps);
@@ -69,6 +72,7 @@ export async function bytesRoundTrip(
       add(floor, await loopbackCopy(loopback.url, body, `payload-${i}`));
       add(product, await r2RoundTrip(controlPlane, account, body, `payload-${i}.bin`));
       add(bareR2, await bareWorkerR2(floorWorker, body, `payload-${i}`));
+      if (agentUpload) agentUp.push(await agentUpload(i));
     }
   } finally {
     await loopback.stop();
@@ -80,5 +84,6 @@ export async function bytesRoundTrip(
     floorDownMbps: median(floor.down),
     bareR2UpMbps: median(bareR2.up),
     bareR2DownMbps: median(bareR2.down),
+    agentUpMbps: agentUp.length ? median(agentUp) : null,
   };
 }

@@ -10,7 +10,8 @@ import { InputError } from "./inputs/bind-inputs";
 import type { InstanceProbe } from "./instances";
 import type { Logger } from "./log";
 import type { ModelLister } from "./models/inventory";
-import { type OpenOutput, UploadError } from "./uploads/upload-outputs";
+import type { OpenOutput } from "./uploads/output-source";
+import { UploadError } from "./uploads/upload-outputs";
 
 /** What ComfyUI said while running a prompt, in the protocol's terms. */
 export type PromptEvent =

@@ -1,4 +1,4 @@
-import { statfs, unlink } from "node:fs/promises";
+import { stat, statfs, unlink } from "node:fs/promises";
 import { resolve, sep } from "node:path";
 import type { ComfyFile } from "./job-journal";
 import type { Logger } from "./log";
@@ -32,6 +32,13 @@ export class ComfyFolders {
         if (error.code !== "ENOENT") this.log.warn("could not remove a file", { path, error: error.message });
       });
     }
+  }
+
+  /** A file's path on this host and its size; undefined when it is not a file there. */
+  async localFile(file: ComfyFile): Promise<{ path: string; size: number } | undefined> {
+    const path = this.pathOf(file);
+    const info = path ? await stat(path).catch(() => undefined) : undefined;
+    return path && info?.isFile() ? { path, size: info.size } : undefined;
   }
 
   /** Free and total bytes of the file system ComfyUI's folders are on. */

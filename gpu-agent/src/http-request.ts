@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
 /**
@@ -22,7 +22,7 @@ export interface HttpRequestInit {
   method?: string;
   headers?: Record<string, string>;
   /** Bytes, or a stream sent as it is read (never gathered in memory). */
-  body?: string | Uint8Array | ReadableStream<Uint8Array>;
+  body?: string | Uint8Array | Readable;
   signal?: AbortSignal;
 }
 
@@ -42,8 +42,7 @@ export function sendRequest(url: string, init: HttpRequestInit = {}): Promise<Ht
     if (body === undefined) request.end();
     else if (typeof body === "string" || body instanceof Uint8Array) request.end(body);
     // A failed body stream destroys the request, which rejects through its "error" above.
-    else
-      pipeline(Readable.fromWeb(body as import("node:stream/web").ReadableStream), request).catch(() => {});
+    else pipeline(body, request).catch(() => {});
   });
 }
 
@@ -63,11 +62,6 @@ function reply(response: IncomingMessage): HttpReply {
       response.resume();
     },
   };
-}
-
-/** The body as a web stream, for readers written against `ReadableStream`. */
-export function webBody(response: IncomingMessage): ReadableStream<Uint8Array> {
-  return Readable.toWeb(response) as unknown as ReadableStream<Uint8Array>;
 }
 
 /** A multipart/form-data body of text fields and one file. */

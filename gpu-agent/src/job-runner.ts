@@ -20,6 +20,7 @@ import type { ComfyFile, JobJournal, JobRecord } from "./job-journal";
 import type { Logger } from "./log";
 import type { JobGate } from "./models/file-hasher";
 import { type OutputFile, splitOutputs } from "./uploads/output-files";
+import { outputOpener } from "./uploads/output-source";
 import { describeOutputs, UploadError, uploadOutputs } from "./uploads/upload-outputs";
 
 export interface JobSettings {
@@ -240,7 +241,7 @@ export class JobRun {
 
   private async uploadAll(files: OutputFile[]): Promise<RunOutput[]> {
     const { instance, settings } = this.deps;
-    const open = instance.client.openOutput;
+    const open = outputOpener(instance.folders, instance.client.openOutput);
     const described = await describeOutputs(files, open, this.abort.signal);
     const uploaded: RunOutput[] = [];
     for (let i = 0; i < described.length; i += MAX_FILES_PER_UPLOAD_REQUEST) {

@@ -1,5 +1,6 @@
+import type { Readable } from "node:stream";
 import type * as z from "zod/mini";
-import { type HttpReply, multipartBody, sendRequest, webBody } from "../http-request";
+import { type HttpReply, multipartBody, sendRequest } from "../http-request";
 import {
   ComfyError,
   ComfyHttpError,
@@ -33,7 +34,7 @@ export interface ComfyFileRef {
 
 /** An open GET /view download. The body streams; nothing is read into memory here. */
 export interface ComfyDownload {
-  body: ReadableStream<Uint8Array>;
+  body: Readable;
   contentType: string;
   /** From Content-Length; null when the server did not say. */
   size: number | null;
@@ -152,7 +153,7 @@ export class ComfyHttp {
       }
       const length = response.headers["content-length"];
       return {
-        body: webBody(response.body),
+        body: response.body,
         contentType: response.headers["content-type"] ?? "application/octet-stream",
         size: length === undefined ? null : Number(length),
       };

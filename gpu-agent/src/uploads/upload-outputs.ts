@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type * as z from "zod/mini";
 import type { RunOutput, UploadGrant } from "../../../src/protocol/v1";
@@ -5,19 +6,9 @@ import { contentTypeFor } from "../filenames";
 import { sendRequest } from "../http-request";
 import type { Logger } from "../log";
 import { type DescribedOutput, type OutputFile, uploadNames } from "./output-files";
+import type { OpenOutput } from "./output-source";
 
 type Grant = z.infer<typeof UploadGrant>;
-
-/** An output file's bytes, streaming from ComfyUI's GET /view. */
-export interface OutputDownload {
-  body: ReadableStream<Uint8Array>;
-  contentType: string;
-  /** From Content-Length; null when ComfyUI did not say. */
-  size: number | null;
-}
-
-/** Opens GET /view of an output; throws UploadError (naming the HTTP status) when it is not served. */
-export type OpenOutput = (file: OutputFile, signal: AbortSignal) => Promise<OutputDownload>;
 
 const MAX_RETRY_DELAY_MS = 5_000;
 
@@ -38,7 +29,7 @@ export interface UploadOptions {
   log: Logger;
 }
 
-/** Reads each output's content type and size from its /view headers, without reading the bytes. */
+/** Reads each output's content type and size from its source (file or /view headers), not its bytes. */
 export async function describeOutputs(
   files: OutputFile[],
   open: OpenOutput,
@@ -47,11 +38,11 @@ export async function describeOutputs(
   const names = uploadNames(files);
   return Promise.all(
     files.map(async (file, i) => {
-      const download = await open(file, signal);
+      const source = await open(file, signal);
       // Without a Content-Length (chunked), count the bytes once: the PUT needs the size up front.
-      const size = download.size ?? (await countBytes(download.body));
-      await download.body.cancel();
-      const header = download.contentType.split(";")[0]?.trim();
+      const size = source.size ?? (await countBytes(source.body));
+      source.body.destroy();
+      const header = source.contentType?.split(";")[0]?.trim();
       const contentType =
         header && header !== "application/octet-stream" ? header : contentTypeFor(file.filename);
       return { ...file, upload_name: names[i] ?? file.filename, content_type: contentType, size };
@@ -60,8 +51,8 @@ export async function describeOutputs(
 }
 
 /**
- * Streams every output from /view straight into its presigned PUT (never whole in memory), a few at
- * a time, retrying transient failures. Returns the run's outputs with the keys they were stored under.
+ * Streams every output from its source straight into its presigned PUT (never whole in memory), a few
+ * at a time, retrying transient failures. Returns the run's outputs with the keys they were stored under.
  */
 export async function uploadOutputs(
   outputs: DescribedOutput[],
@@ -130,9 +121,9 @@ async function uploadOnce(output: DescribedOutput, grant: Grant, open: OpenOutpu
   if (!response.ok) throw new UploadError(`storage refused ${output.filename}: HTTP ${response.status}`);
 }
 
-async function countBytes(body: ReadableStream<Uint8Array>): Promise<number> {
+async function countBytes(body: Readable): Promise<number> {
   let size = 0;
-  for await (const chunk of body) size += chunk.byteLength;
+  for await (const chunk of body) size += (chunk as Buffer).byteLength;
   return size;
 }
 

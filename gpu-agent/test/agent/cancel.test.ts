@@ -1,3 +1,5 @@
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ApiGraph } from "../../../src/protocol/graph";
 import { type Harness, imageGraph, jobMessage, startHarness } from "./helpers/harness";
@@ -82,5 +84,20 @@ describe("cancel", () => {
     await h.mock.untilReport(job.run_id, "succeeded", 10_000);
     expect(h.sim.counters.interrupts).toBe(0);
     expect(h.mock.reports("unknown")).toEqual([]);
+  });
+
+  it("stops an upload read from ComfyUI's folders mid-way, reports cancelled, and removes the outputs", async () => {
+    h = await startHarness({ comfyDirs: true, mock: { holdPuts: true } });
+    const job = jobMessage(imageGraph());
+    h.mock.send(job);
+    await h.mock.until(() => h.mock.putsStarted > 0, "an output's PUT to begin");
+    h.mock.send({ type: "cancel", run_id: job.run_id, lease_token: job.lease_token, reason: "cancelled" });
+    await h.mock.untilReport(job.run_id, "cancelled");
+    expect(h.mock.reportKinds(job.run_id)).not.toContain("succeeded");
+    expect(h.mock.uploads).toEqual([]);
+    const comfyDir = h.config.comfyDir?.[0] as string;
+    for (const folder of ["output/edge", "temp"]) {
+      expect(readdirSync(join(comfyDir, folder)).filter((name) => name.endsWith(".png"))).toEqual([]);
+    }
   });
 });

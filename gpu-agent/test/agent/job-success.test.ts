@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { RunOutput } from "../../../src/protocol/v1";
+import { decodePng } from "../../sim/image/png";
 import { type Harness, imageGraph, jobMessage, startHarness } from "./helpers/harness";
 
 let h: Harness;
@@ -81,6 +82,26 @@ describe("a job, end to end", () => {
     expect(h.mock.invalid).toEqual([]);
     await h.mock.until(() => h.agent.runningJobs.length === 0, "the slot to free up");
     expect(await h.agent.flushReports(1000)).toBe(true);
+  });
+
+  it("reads outputs from ComfyUI's folders when it knows them, never asking /view", async () => {
+    h = await startHarness({ comfyDirs: true });
+    const job = jobMessage(imageGraph());
+    h.mock.send(job);
+    const done = await h.mock.untilReport(job.run_id, "succeeded", 10_000);
+    if (done.report.kind !== "succeeded") throw new Error("not succeeded");
+    const files = done.report.outputs.filter((o) => o.kind === "images");
+    expect(files.map((o) => [o.type, o.content_type])).toEqual([
+      ["output", "image/png"],
+      ["temp", "image/png"],
+    ]);
+    for (const output of files) {
+      const upload = h.mock.uploads.find((u) => u.key === output.key);
+      expect(upload?.bytes.length).toBe(output.size);
+      expect(upload?.headers["content-type"]).toBe("image/png");
+      expect(decodePng(upload?.bytes ?? Buffer.alloc(0))?.image).toMatchObject({ width: 32, height: 24 });
+    }
+    expect(h.sim.counters.views).toBe(0);
   });
 
   it("retries a failed upload", async () => {

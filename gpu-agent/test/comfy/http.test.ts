@@ -40,7 +40,7 @@ describe("ComfyHttp", () => {
     const download = await comfy.http.view({ filename: "ten.png", subfolder: "", type: "input" });
     expect(download.contentType).toBe("image/png");
     expect(download.size).toBe(10);
-    expect(await new Response(download.body).text()).toBe("0123456789");
+    expect(Buffer.concat(await download.body.toArray()).toString()).toBe("0123456789");
     const missing = comfy.http.view({ filename: "nope.png", subfolder: "", type: "output" });
     await expect(missing).rejects.toBeInstanceOf(ComfyHttpError);
     await expect(missing).rejects.toMatchObject({ status: 404 });

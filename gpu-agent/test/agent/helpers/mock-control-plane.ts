@@ -21,6 +21,8 @@ export interface MockOptions {
   grantUploads?: boolean;
   /** Make the first N PUTs fail with 500. */
   failPuts?: number;
+  /** Read PUTs but never answer them, as storage stalling mid-upload. */
+  holdPuts?: boolean;
   /**
    * Refuse the first message this picks out unapplied, with the error frame a Dispatcher sends when a
    * connection is over its budget (it does not say which message it refused).
@@ -41,6 +43,8 @@ export class MockControlPlane {
   readonly received: AgentMessage[] = [];
   readonly invalid: unknown[] = [];
   readonly uploads: RecordedUpload[] = [];
+  /** PUTs that reached the storage endpoint, answered or not. */
+  putsStarted = 0;
   readonly authHeaders: (string | undefined)[] = [];
   connections = 0;
   socket: WebSocket | undefined;
@@ -239,9 +243,11 @@ export class MockControlPlane {
       res.writeHead(404).end();
       return;
     }
+    this.putsStarted += 1;
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
+      if (this.options.holdPuts) return;
       if (this.failPutsLeft > 0) {
         this.failPutsLeft -= 1;
         res.writeHead(500).end("try again");
