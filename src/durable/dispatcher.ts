@@ -478,7 +478,8 @@ export class Dispatcher extends DurableObject<Bindings> {
       return this.refuseReport(ws, message, error);
     }
     this.send(ws, { type: "ack", event_id, status });
-    if (status === "ok") await this.dispatch();
+    // Only a run's end frees its slot; other reports leave nothing new to dispatch.
+    if (status === "ok" && TERMINAL_REPORTS.has(message.report.kind)) await this.dispatch();
   }
 
   /**
