@@ -40,6 +40,8 @@ const { values: args } = parseArgs({
     profile: { type: "boolean", default: false },
     only: { type: "string" },
     "emulate-agent": { type: "boolean", default: false },
+    "sustained-runs": { type: "string" },
+    "local-traces": { type: "boolean", default: false },
   },
 });
 /** `--only 1,6`: measure only these rows (for working on one figure; a full run measures all). */
@@ -68,7 +70,15 @@ const SMOKE = {
   fanOut: { subscribers: 5, steps: 3 },
   sustained: { runs: 16, clients: 2, agents: 2, drainTimeoutMs: 60_000, settleMs: 200 },
 };
-const config = args.smoke ? SMOKE : FULL;
+const preset = args.smoke ? SMOKE : FULL;
+/** `--sustained-runs 500`: row 9 with fewer runs (for working on it; a full run queues 2,000). */
+const config = args["sustained-runs"]
+  ? { ...preset, sustained: { ...preset.sustained, runs: Number(args["sustained-runs"]) } }
+  : preset;
+// wrangler dev records a trace of every invocation, D1 query and Durable Object call into a local
+// SQLite store in the same workerd (its local explorer); production does not trace on the Worker's
+// thread. Both Workers run without it unless `--local-traces` (bench/README.md has the cost).
+if (!args["local-traces"]) process.env.X_LOCAL_OBSERVABILITY = "false";
 
 type Context = {
   controlPlane: WranglerServer;
@@ -487,12 +497,14 @@ async function main() {
     machine,
     at: new Date(started).toISOString(),
     mode: args.smoke ? "smoke" : "full",
+    localTraces: args["local-traces"],
+    ...(args["sustained-runs"] ? { sustainedRuns: config.sustained.runs } : {}),
     figures,
     ...(profiles.length ? { profiles } : {}),
   };
   writeFileSync(args.out, `${JSON.stringify(results, null, 2)}\n`);
   console.log(
-    `\ncomfy-edge bench (${results.mode}) on ${machine.cpus}× ${machine.cpu_model}, ${results.at}\n`,
+    `\ncomfy-edge bench (${results.mode}${results.localTraces ? ", local traces on" : ""}) on ${machine.cpus}× ${machine.cpu_model}, ${results.at}\n`,
   );
   console.log(table(figures));
   for (const f of figures) if (f.note) console.log(`\n${f.id} ${f.name}: ${f.note}`);

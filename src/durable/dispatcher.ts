@@ -60,6 +60,11 @@ export class Dispatcher extends DurableObject<Bindings> {
   private readonly slotModels: SlotModels;
   /** Work on one run happens in order; different runs proceed independently. */
   private readonly runChains = new Map<string, Promise<unknown>>();
+  /**
+   * The alarm as this object last set or read it (undefined: not read since it started), so a dispatch
+   * reads storage only to move the alarm earlier. Only this object sets it.
+   */
+  private alarmAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -480,7 +485,8 @@ export class Dispatcher extends DurableObject<Bindings> {
       return this.refuseReport(ws, message, error);
     }
     this.send(ws, { type: "ack", event_id, status });
-    if (status === "ok") await this.dispatch();
+    // Only a run's end frees its slot; other reports leave nothing new to dispatch.
+    if (status === "ok" && TERMINAL_REPORTS.has(message.report.kind)) await this.dispatch();
   }
 
   /**
@@ -650,6 +656,8 @@ export class Dispatcher extends DurableObject<Bindings> {
   }
 
   override async alarm() {
+    // A fired alarm is no longer set; the dispatch below sets the next one.
+    this.alarmAt = null;
     const now = Date.now();
     for (const job of this.queue.pastDeadline(now)) {
       await this.serial(job.run_id, () => this.runs.timedOut(job.run_id));
@@ -665,8 +673,10 @@ export class Dispatcher extends DurableObject<Bindings> {
   private async scheduleAlarm() {
     const next = this.queue.nextWakeUp();
     if (next === null) return;
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || next < current) await this.ctx.storage.setAlarm(next);
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (this.alarmAt !== null && next >= this.alarmAt) return;
+    await this.ctx.storage.setAlarm(next);
+    this.alarmAt = next;
   }
 
   private serial<T>(runId: string, work: () => Promise<T>): Promise<T> {

@@ -12,9 +12,6 @@ import { enqueueRunWebhooks } from "../webhooks/enqueue";
 /** What the lifecycle acts with: the Worker's bindings and its database. */
 export type LifecycleContext = { env: Bindings; db: Db };
 
-/** One committed status change: the run's row before it and after it. */
-export type RunChange = { before: RunRow; after: RunRow };
-
 /** Fields written together with a status change. */
 export type RunChangeFields = Partial<Omit<NewRun, "id" | "userId" | "status" | "createdAt" | "updatedAt">>;
 
@@ -35,21 +32,19 @@ const ALLOWED_FROM: Record<RunStatus, readonly RunStatus[]> = {
 
 export const canMove = (from: RunStatus, to: RunStatus) => ALLOWED_FROM[to].includes(from);
 
-/** A racing writer can move a run between our read and our write; a few tries always settle it. */
-const MAX_TRIES = 3;
-
 /**
  * What a caller already knows or writes with a change: the run's row read in the same round trip as
- * its own reads (`before`, for the first try), and writes that belong to the change (`alongside`), made
- * in one D1 batch with it.
+ * its own reads (`before`), and writes that belong to the change (`alongside`), made in one D1 batch
+ * with it.
  */
 export type ChangeOptions = { before?: RunRow; alongside?: BatchItem<"sqlite">[] };
 
 /**
  * THE transition point: every change of a run's status flows through here, and nothing else writes
- * `runs.status`. D1 first (compare-and-set on the status read), then `afterRunChange`. Returns the new
- * row, or undefined when the move is not allowed from where the run is (a late or repeated change),
- * so each change is applied and announced at most once.
+ * `runs.status`. D1 first, then `afterRunChange`. The write is one compare-and-set on the statuses the
+ * move is allowed from, so a change costs one round trip and no racing writer can slip between a read
+ * and the write. Returns the new row, or undefined when the move is not allowed from where the run is
+ * (a late or repeated change), so each change is applied and announced at most once.
  */
 export async function changeRunStatus(
   ctx: LifecycleContext,
@@ -58,23 +53,23 @@ export async function changeRunStatus(
   fields: RunChangeFields = {},
   options: ChangeOptions = {},
 ): Promise<RunRow | undefined> {
-  let known = options.before;
-  for (let tries = 0; tries < MAX_TRIES; tries++) {
-    const before = known ?? (await findRunById(ctx.db, runId));
-    known = undefined;
-    if (!before || !canMove(before.status, to)) return undefined;
-    const update = updateRunStatus(ctx.db, runId, before.status, {
-      ...fields,
-      ...stamps(before, to, fields),
-      status: to,
-    });
-    const [after] = await writeChange(ctx.db, update, options.alongside ?? []);
-    if (after) {
-      await afterRunChange(ctx, { before, after });
-      return after;
-    }
-  }
-  throw new Error(`run ${runId}: status kept changing under a move to ${to}`);
+  const before = options.before ?? (await readIfNeeded(ctx.db, runId, to, fields));
+  if (before && !canMove(before.status, to)) return undefined;
+  const update = updateRunStatus(ctx.db, runId, ALLOWED_FROM[to], {
+    ...fields,
+    ...stamps(before, to, fields),
+    status: to,
+  });
+  const [after] = await writeChange(ctx.db, update, options.alongside ?? []);
+  if (!after) return undefined;
+  await afterRunChange(ctx, after);
+  return after;
+}
+
+/** Only a success with no progress in hand needs the row first: its complete progress counts the last one's nodes. */
+async function readIfNeeded(db: Db, runId: string, to: RunStatus, fields: RunChangeFields) {
+  if (to !== "success" || fields.progress) return undefined;
+  return findRunById(db, runId);
 }
 
 /** The change's update, in one batch with the writes that belong to it when there are any. */
@@ -90,27 +85,29 @@ async function writeChange(
 
 /**
  * What follows every committed status change: the RunRoom event, the run's webhooks and the fleet
- * event, all at once (each reads only `change`; D1 already holds the row). Webhooks and fleet events
+ * event, all at once (each reads only the new row; D1 already holds it). Webhooks and fleet events
  * never throw; a RunRoom failure is the caller's, after the other two have gone.
  */
-async function afterRunChange(ctx: LifecycleContext, change: RunChange): Promise<void> {
+async function afterRunChange(ctx: LifecycleContext, after: RunRow): Promise<void> {
   const [room] = await Promise.allSettled([
-    runRoomClient(ctx.env, change.after.id).publishStatus(change.after),
-    enqueueRunWebhooks(ctx.env, ctx.db, change.after),
-    publishTaskStatus(ctx.env, change.after.userId, change.after),
+    runRoomClient(ctx.env, after.id).publishStatus(after),
+    enqueueRunWebhooks(ctx.env, ctx.db, after),
+    publishTaskStatus(ctx.env, after.userId, after),
   ]);
   if (room.status === "rejected") throw room.reason;
 }
 
 /** Timestamps and progress that follow from the move itself. */
-function stamps(before: RunRow, to: RunStatus, fields: RunChangeFields): RunChangeFields {
+function stamps(before: RunRow | undefined, to: RunStatus, fields: RunChangeFields): RunChangeFields {
   const now = nowIso();
   if (to === "not-started") return { machineId: null, instanceId: null, promptId: null, progress: null };
   if (to === "queued") return { queuedAt: now };
   if (to === "running") return { startedAt: now };
   if (!isTerminal(to)) return {};
-  const last = fields.progress ?? before.progress ?? null;
-  return { endedAt: now, progress: to === "success" ? completeProgress(last) : last };
+  const last = fields.progress ?? before?.progress;
+  // Without a newer one in hand, an ending other than success keeps the progress the row holds.
+  if (to !== "success") return last === undefined ? { endedAt: now } : { endedAt: now, progress: last };
+  return { endedAt: now, progress: completeProgress(last ?? null) };
 }
 
 /** A succeeded run's progress: everything done, nothing running, nothing left to wait for. */

@@ -124,9 +124,18 @@ const noMachineOnline = (pool: string): RunWarning => ({
 async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
   const gpu = spec.options.gpu ?? null;
   if (gpu) await checkGpuRequirement(ctx.db, ctx.userId, spec, gpu);
-  const warnings = await checkNodeClasses(ctx, spec.graph, spec.pool);
-  const jobInputs = await resolveJobInputs(ctx, spec.bindings, spec.inputs);
-  const models = await requiredModels(ctx, graphAsRun(spec.graph, spec.bindings, jobInputs), spec);
+  // The node-class check and the inputs' and models' checks read D1 independently: one wait, not two.
+  const [nodeCheck, inputCheck] = await Promise.allSettled([
+    checkNodeClasses(ctx, spec.graph, spec.pool),
+    resolveJobInputs(ctx, spec.bindings, spec.inputs).then(async (jobInputs) => ({
+      jobInputs,
+      models: await requiredModels(ctx, graphAsRun(spec.graph, spec.bindings, jobInputs), spec),
+    })),
+  ]);
+  if (nodeCheck.status === "rejected") throw nodeCheck.reason;
+  if (inputCheck.status === "rejected") throw inputCheck.reason;
+  const warnings = nodeCheck.value;
+  const { jobInputs, models } = inputCheck.value;
   const priority = PRIORITIES[spec.options.priority ?? "normal"];
   const row = await insertRun(ctx.db, {
     id: newId(),

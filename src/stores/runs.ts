@@ -64,20 +64,20 @@ export async function listRuns(db: Db, userId: string, f: RunFilters) {
 }
 
 /**
- * Writes a status change if the run is still in `from` (compare-and-set); returns the new row, or
- * undefined when another writer moved the run first. Only the run lifecycle calls this.
+ * The run's status moved with a compare-and-set on the statuses it may move from (a query, to run alone
+ * or in a batch): the new row, or none when the run is missing or elsewhere. Only the run lifecycle
+ * calls this.
  */
-/** The run's status moved with a compare-and-set on `from` (a query, to run alone or in a batch). */
 export const updateRunStatus = (
   db: Db,
   id: string,
-  from: RunStatus,
+  from: readonly RunStatus[],
   fields: Partial<Omit<NewRun, "id" | "userId">> & { status: RunStatus },
 ) =>
   db
     .update(runs)
     .set({ ...fields, updatedAt: nowIso() })
-    .where(and(eq(runs.id, id), eq(runs.status, from)))
+    .where(and(eq(runs.id, id), inArray(runs.status, [...from])))
     .returning();
 
 /** Updates fields of a run that is not finished, without changing its status. */

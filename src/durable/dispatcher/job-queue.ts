@@ -1,4 +1,4 @@
-import { JobPayload } from "../../protocol/v1";
+import type { JobPayload } from "../../protocol/v1";
 import { modelsKey } from "./slot-models";
 import { WaitingLine } from "./waiting-line";
 
@@ -115,9 +115,10 @@ export class JobQueue {
     return this.sql.exec<Job>("SELECT * FROM jobs WHERE run_id = ?", runId).toArray()[0];
   }
 
+  /** Written by `add` from a job the control plane built (typed end to end): read back as written, not parsed again. */
   payload(runId: string): JobPayload {
     const row = this.sql.exec<{ payload: string }>("SELECT payload FROM jobs WHERE run_id = ?", runId).one();
-    return JobPayload.parse(JSON.parse(row.payload));
+    return JSON.parse(row.payload) as JobPayload;
   }
 
   /**
