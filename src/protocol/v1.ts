@@ -373,9 +373,11 @@ export const SendBudget = z.object({
 export type SendBudget = z.infer<typeof SendBudget>;
 
 /** The budget the control plane gives each agent connection, and what an agent assumes without one. */
+// Sized for a box of 8 GPUs relaying every sampler step with a preview (8 × ~10 steps/s × 2 frames):
+// pacing should only ever coalesce a misbehaving or unusually fast agent's progress, never a normal one's.
 export const AGENT_SEND_BUDGET: SendBudget = {
-  messages: 200,
-  messages_per_second: 50,
+  messages: 400,
+  messages_per_second: 200,
   bytes: 16 * 1024 * 1024,
   bytes_per_second: 1024 * 1024,
 };
