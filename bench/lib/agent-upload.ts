@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { mbPerSecond } from "./bytes";
-import { withTimeout } from "./dispatch";
 import { gpuFleet, type Simulator } from "./gpu-fleet";
 import { type Account, createDeployment, createMachine, getRunStatus, queueRun } from "./product";
 import { RunSocket } from "./run-socket";
@@ -88,16 +87,7 @@ export async function agentUploads(
 /** Waits for the run's end on its socket; the output bytes over `uploading` → final status, MB/s. */
 async function uploadMbps(controlPlane: WranglerServer, account: Account, runId: string, socket: RunSocket) {
   try {
-    await withTimeout(
-      new Promise<void>((resolve) => {
-        if (socket.terminalAt !== null) return resolve();
-        socket.onEvent = () => {
-          if (socket.terminalAt !== null) resolve();
-        };
-      }),
-      600_000,
-      `final status of run ${runId}`,
-    );
+    await socket.waitTerminal(600_000, `final status of run ${runId}`);
   } finally {
     socket.close();
   }

@@ -1,4 +1,3 @@
-import { withTimeout } from "./dispatch";
 import type { Fleet } from "./fleet";
 import { type Account, queueRun } from "./product";
 import { RunSocket } from "./run-socket";
@@ -61,16 +60,7 @@ export async function liveRuns(
     const runId = await queueRun(controlPlane, account, deploymentId, marker);
     const socket = await RunSocket.open(controlPlane.url, account.apiKey, runId, 0);
     try {
-      await withTimeout(
-        new Promise<void>((resolve) => {
-          if (socket.terminalAt !== null) return resolve();
-          socket.onEvent = () => {
-            if (socket.terminalAt !== null) resolve();
-          };
-        }),
-        opts.timeoutMs,
-        `final status of run ${runId}`,
-      );
+      await socket.waitTerminal(opts.timeoutMs, `final status of run ${runId}`);
     } finally {
       socket.close();
     }

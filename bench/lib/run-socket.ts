@@ -1,4 +1,5 @@
 import WebSocket from "ws";
+import { withTimeout } from "./dispatch";
 
 const TERMINAL = new Set(["success", "failed", "cancelled", "timeout"]);
 
@@ -104,17 +105,23 @@ export class RunSocket {
     return null;
   }
 
+  /** Resolves once a final status has arrived, or rejects after `timeoutMs` naming `what`. */
+  waitTerminal(timeoutMs: number, what: string): Promise<void> {
+    return withTimeout(
+      new Promise<void>((resolve) => {
+        if (this.terminalAt !== null) return resolve();
+        this.onEvent = () => {
+          if (this.terminalAt !== null) resolve();
+        };
+      }),
+      timeoutMs,
+      what,
+    );
+  }
+
   /** Resolves when the socket closes, or rejects after `timeoutMs`. */
-  async waitEnd(timeoutMs: number) {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`run did not end within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      return await Promise.race([this.ended, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  waitEnd(timeoutMs: number) {
+    return withTimeout(this.ended, timeoutMs, "the run's end");
   }
 
   close() {

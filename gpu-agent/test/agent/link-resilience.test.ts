@@ -60,15 +60,21 @@ describe("a lost link", () => {
   });
 
   it("waits out a control-plane restart that cut off an upload-URL request, then delivers", async () => {
-    // The request's own limit is far shorter than the outage: only time with the link up counts.
-    h = await startHarness({ mock: { grantUploads: false }, timings: { uploadUrlTimeoutMs: 20 } });
+    // The request's own limit is shorter than the outage: only time with the link up counts. It is
+    // still long enough for the mock's grant to arrive after the reconnect on a loaded machine.
+    const limitMs = 1000;
+    h = await startHarness({ mock: { grantUploads: false }, timings: { uploadUrlTimeoutMs: limitMs } });
     const job = jobMessage(imageGraph());
     h.mock.send(job);
     await h.mock.until(() => h.mock.all("upload_request").length > 0, "the upload-URL request");
     h.mock.refuseConnections = true;
     h.mock.socket?.terminate();
+    const cutAt = Date.now();
     const refusedFrom = h.mock.authHeaders.length;
-    await h.mock.until(() => h.mock.authHeaders.length >= refusedFrom + 5, "five refused reconnects");
+    await h.mock.until(
+      () => h.mock.authHeaders.length >= refusedFrom + 5 && Date.now() - cutAt > 1.5 * limitMs,
+      "five refused reconnects over an outage longer than the request's limit",
+    );
     h.mock.options.grantUploads = true;
     h.mock.refuseConnections = false;
     await h.mock.untilReport(job.run_id, "succeeded", 10_000);
