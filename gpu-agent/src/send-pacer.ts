@@ -1,3 +1,4 @@
+import { SendBuckets } from "../../src/protocol/send-buckets";
 import type { SendBudget } from "../../src/protocol/v1";
 
 /**
@@ -25,31 +26,22 @@ interface HeldFrame extends Frame {
  * ahead of it, so each run's frames keep their order.
  */
 export class SendPacer {
-  private messages: number;
-  private bytes: number;
-  private at: number;
+  private readonly buckets: SendBuckets;
   private readonly control: Frame[] = [];
   private readonly latest = new Map<string, HeldFrame>();
   private timer: NodeJS.Timeout | undefined;
-  private readonly capacity: { messages: number; bytes: number };
-  private readonly rate: { messages: number; bytes: number };
 
   constructor(
     budget: SendBudget,
     private readonly write: (text: string) => void,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
   ) {
-    this.capacity = { messages: Math.max(1, budget.messages * SHARE), bytes: budget.bytes * SHARE };
-    this.rate = { messages: budget.messages_per_second * SHARE, bytes: budget.bytes_per_second * SHARE };
-    this.messages = this.capacity.messages;
-    this.bytes = this.capacity.bytes;
-    this.at = now();
+    this.buckets = new SendBuckets(budget, SHARE, now);
   }
 
   /** Counts a frame sent around the pacer (the hello, before the budget was known). */
   charge(text: string): void {
-    this.messages -= 1;
-    this.bytes -= text.length;
+    this.buckets.charge(text.length);
   }
 
   /** Frames waiting for tokens. */
@@ -89,7 +81,6 @@ export class SendPacer {
   }
 
   private drain() {
-    this.refill();
     while (this.control.length > 0) {
       if (!this.take(this.control[0] as Frame)) return this.wake();
       this.write((this.control.shift() as Frame).text);
@@ -102,20 +93,12 @@ export class SendPacer {
   }
 
   private take(frame: Frame): boolean {
-    // A frame larger than the whole byte bucket goes once the bucket is full, or it would never go.
-    const bytes = Math.min(frame.text.length, this.capacity.bytes);
-    if (this.messages < 1 || this.bytes < bytes) return false;
-    this.messages -= 1;
-    this.bytes -= frame.text.length;
-    return true;
+    return this.buckets.take(frame.text.length, this.need(frame));
   }
 
-  private refill() {
-    const now = this.now();
-    const seconds = Math.max(0, now - this.at) / 1000;
-    this.at = now;
-    this.messages = Math.min(this.capacity.messages, this.messages + seconds * this.rate.messages);
-    this.bytes = Math.min(this.capacity.bytes, this.bytes + seconds * this.rate.bytes);
+  /** A frame larger than the whole byte bucket goes once the bucket is full, or it would never go. */
+  private need(frame: Frame): number {
+    return Math.min(frame.text.length, this.buckets.capacity.bytes);
   }
 
   /** Drains again once the next frame's tokens have come in. */
@@ -123,12 +106,7 @@ export class SendPacer {
     if (this.timer) return;
     const next = this.control[0] ?? this.latest.values().next().value;
     if (!next) return;
-    const bytes = Math.min(next.text.length, this.capacity.bytes);
-    const seconds = Math.max(
-      (1 - this.messages) / this.rate.messages,
-      (bytes - this.bytes) / this.rate.bytes,
-      0.001,
-    );
+    const seconds = Math.max(this.buckets.secondsUntil(this.need(next)), 0.001);
     this.timer = setTimeout(
       () => {
         this.timer = undefined;

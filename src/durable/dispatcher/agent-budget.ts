@@ -1,3 +1,4 @@
+import { SendBuckets } from "../../protocol/send-buckets";
 import { AGENT_SEND_BUDGET } from "../../protocol/v1";
 
 /**
@@ -31,39 +32,28 @@ export const AGENT_BUDGET: BudgetLimits = {
 export type BudgetVerdict = "ok" | "refused" | "close";
 
 export class AgentBudget {
-  private messages: number;
-  private bytes: number;
+  private readonly buckets: SendBuckets;
   private refusals = 0;
-  private at: number;
 
   constructor(
     private readonly limits: BudgetLimits = AGENT_BUDGET,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
   ) {
-    this.messages = limits.messages;
-    this.bytes = limits.bytes;
-    this.at = now();
+    const budget = {
+      messages: limits.messages,
+      messages_per_second: limits.messagesPerSecond,
+      bytes: limits.bytes,
+      bytes_per_second: limits.bytesPerSecond,
+    };
+    this.buckets = new SendBuckets(budget, 1, now);
   }
 
   /** Charges one message of `size` bytes. */
   take(size: number): BudgetVerdict {
-    this.refill();
-    if (this.messages >= this.limits.messages / 2 && this.bytes >= this.limits.bytes / 2) this.refusals = 0;
-    if (this.messages >= 1 && this.bytes >= size) {
-      this.messages -= 1;
-      this.bytes -= size;
-      return "ok";
-    }
+    if (this.buckets.halfFull()) this.refusals = 0;
+    if (this.buckets.take(size)) return "ok";
     this.refusals += 1;
     return this.refusals >= this.limits.refusalsBeforeClose ? "close" : "refused";
-  }
-
-  private refill() {
-    const now = this.now();
-    const seconds = Math.max(0, now - this.at) / 1000;
-    this.at = now;
-    this.messages = Math.min(this.limits.messages, this.messages + seconds * this.limits.messagesPerSecond);
-    this.bytes = Math.min(this.limits.bytes, this.bytes + seconds * this.limits.bytesPerSecond);
   }
 }
 
