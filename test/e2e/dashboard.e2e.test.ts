@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePng } from "../../gpu-agent/sim/image/png";
 import { type ComfySimulator, startComfySimulator } from "../../gpu-agent/sim/simulator";
 import { type RunningAgent, startAgent } from "./support/agent";
+import { invertDeployment, uploadPng } from "./support/api";
 import { launchChromium } from "./support/browser";
 import { type E2EUser, sharedWorker } from "./support/worker";
 
@@ -198,6 +199,37 @@ describe("dashboard in Chromium", () => {
     await screenshot(page, "dashboard-run", true);
     await page.emulateMedia({ colorScheme: "dark" });
     await screenshot(page, "dashboard-run-dark");
+  });
+
+  it("shows the warnings of a run queued while no machine was online, then its logs and machine once one takes it", async () => {
+    // No agent of this user is connected when the run is queued, so its events begin with warnings.
+    const user = await worker.createUser("early");
+    const machine = await call<{ id: string; token: string }>(user, "POST", "/api/machine/custom", {
+      name: "late-box",
+    });
+    const queued = await call<{ run_id: string }>(user, "POST", "/api/run/deployment/queue", {
+      deployment_id: await invertDeployment(worker, user),
+      inputs: { input_image: await uploadPng(worker, user, sim) },
+    });
+    const page = await newPage();
+    await signInWithPassword(page, user);
+    await page.goto(`${worker.url}/app/runs/${queued.run_id}`);
+    const logs = page.getByTestId("logs");
+    await logs.getByText("is online; the run waits in the queue", { exact: false }).waitFor();
+
+    const late = await startAgent({ server: worker.url, token: machine.token, comfy: sim.url });
+    try {
+      await page.locator('[data-status="success"]').first().waitFor({ timeout: 60_000 });
+      await logs.getByText("running on comfy-0 (attempt 1)").waitFor();
+      await logs.getByText("uploaded 1 output file(s)", { exact: false }).waitFor();
+      await expect.poll(() => page.getByTestId("run-machine").textContent()).toBe(machine.id.slice(0, 8));
+    } finally {
+      await late.stop("SIGKILL");
+    }
+    const asOwner = await fetch(`${worker.url}/api/run/${queued.run_id}`, {
+      headers: { Authorization: `Bearer ${owner.apiKey}` },
+    });
+    expect(asOwner.status).toBe(404);
   });
 
   it("cancels a slow run from its page", async () => {

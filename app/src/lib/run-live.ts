@@ -20,7 +20,32 @@ type Frame =
   | { type: "status"; seq: number; at: string; data: RunSnapshot }
   | { type: "progress"; seq: number; at: string; data: Progress }
   | { type: "log"; seq: number; at: string; data: { level: string; message: string; node_id?: string } }
+  | { type: "warning"; seq: number; at: string; data: { code: string; message: string } }
   | { type: "preview"; data: { url: string } };
+
+type Numbered = Exclude<Frame, { type: "snapshot" | "preview" }>;
+
+/**
+ * The state after one numbered event. A warning (e.g. no machine online when the run was queued) is shown
+ * among the logs; a type this page does not know (a newer server's) leaves the state as it was.
+ */
+function applyEvent(s: RunLive, frame: Numbered): RunLive {
+  switch (frame.type) {
+    case "status":
+      return { ...s, snapshot: frame.data, progress: frame.data.progress ?? s.progress };
+    case "progress":
+      return { ...s, progress: frame.data };
+    case "log":
+      return { ...s, logs: [...s.logs, { seq: frame.seq, at: frame.at, ...frame.data }] };
+    case "warning":
+      return {
+        ...s,
+        logs: [...s.logs, { seq: frame.seq, at: frame.at, level: "WARNING", message: frame.data.message }],
+      };
+    default:
+      return s;
+  }
+}
 
 /** Fetches the latest preview with the session's credential (an <img> cannot send one). */
 async function loadPreview(runId: string): Promise<string | null> {
@@ -74,18 +99,8 @@ export function useRunLive(runId: string): RunLive {
       if ((frame.type === "snapshot" || frame.type === "status") && frame.data)
         ended = TERMINAL.has(frame.data.status);
       setState((s) => {
-        switch (frame.type) {
-          case "snapshot":
-            return frame.data
-              ? { ...s, snapshot: frame.data, progress: frame.data.progress ?? s.progress }
-              : s;
-          case "status":
-            return { ...s, snapshot: frame.data, progress: frame.data.progress ?? s.progress };
-          case "progress":
-            return { ...s, progress: frame.data };
-          case "log":
-            return { ...s, logs: [...s.logs, { seq: frame.seq, at: frame.at, ...frame.data }] };
-        }
+        if (frame.type !== "snapshot") return applyEvent(s, frame);
+        return frame.data ? { ...s, snapshot: frame.data, progress: frame.data.progress ?? s.progress } : s;
       });
     };
 

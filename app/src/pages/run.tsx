@@ -246,7 +246,9 @@ export function RunPage({ id }: { id: string }) {
           </div>
           <div>
             <dt>Machine</dt>
-            <dd class="mono">{run.machine_id?.slice(0, 8) ?? "—"}</dd>
+            <dd class="mono" data-testid="run-machine">
+              {run.machine_id?.slice(0, 8) ?? "—"}
+            </dd>
           </div>
           <div>
             <dt>Created</dt>
