@@ -172,6 +172,7 @@ export async function gpuFleet(
       const stateDir = path.join(workDir, `agent-${machine.id}`);
       mkdirSync(stateDir, { recursive: true });
       const args = [
+        ...agentProfileFlags(),
         agentBundle,
         "--server",
         controlPlane.url,
@@ -216,6 +217,15 @@ export async function gpuFleet(
     simulators,
     stop,
   };
+}
+
+/**
+ * `BENCH_AGENT_CPU_PROF=<dir>`: each agent writes a V8 CPU profile (`.cpuprofile`, open in Chrome's
+ * DevTools) into that directory when it exits, to see where its time goes.
+ */
+function agentProfileFlags(): string[] {
+  const dir = process.env.BENCH_AGENT_CPU_PROF;
+  return dir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(dir)] : [];
 }
 
 /** Progress messages the simulators have sent so far (all fleets). */
