@@ -39,6 +39,11 @@ describe("the bundled agent", () => {
     expect(text).not.toContain("Ongeldige invoer");
   });
 
+  it("loads Node's builtins with require(): an imported one gets an ES module facade (node:http's loads undici)", () => {
+    const imports = readFileSync(bundle, "utf8").match(/^import .*$/gm);
+    expect(imports).toEqual(['import { createRequire as __agentCreateRequire } from "node:module";']);
+  });
+
   it("exits 2 with the flag's name on bad configuration", async () => {
     const concurrency = ["--server", "https://x", "--token", "t", "--upload-concurrency", "0"];
     const zero = await run(SYSTEM_NODE, [bundle, ...concurrency], { env: bareEnv }).catch((e) => e);
