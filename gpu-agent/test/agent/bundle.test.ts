@@ -107,7 +107,12 @@ describe("the bundled agent", () => {
         const { child, exited } = startBundledAgent(process.execPath);
         await mock.until(() => mock.all("hello")[hellos], "hello from the bundle", 10_000);
         const commandLine = readFileSync(`/proc/${child.pid}/cmdline`, "utf8").split("\0");
-        expect(commandLine.slice(0, 3)).toEqual([process.execPath, "--max-semi-space-size=1", bundle]);
+        expect(commandLine.slice(0, 4)).toEqual([
+          process.execPath,
+          "--max-semi-space-size=1",
+          "--v8-pool-size=1",
+          bundle,
+        ]);
         child.kill("SIGTERM");
         expect(await exited).toBe(0);
       },
