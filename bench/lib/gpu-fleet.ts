@@ -26,6 +26,12 @@ export function gpuAgentPresent(): boolean {
  */
 export async function buildAgent(workDir: string): Promise<string> {
   const bundle = path.join(workDir, "comfy-edge-agent.mjs");
+  // `BENCH_AGENT_BUNDLE=<file>`: measure that build instead (an agent built from another commit).
+  const prebuilt = process.env.BENCH_AGENT_BUNDLE;
+  if (prebuilt) {
+    copyFileSync(path.resolve(prebuilt), bundle);
+    return bundle;
+  }
   for (let attempt = 1; ; attempt++) {
     await runCommand(process.execPath, [path.join(agentDir, "build.mjs")], { cwd: root, timeoutMs: 120_000 });
     copyFileSync(path.join(agentDir, "dist", "comfy-edge-agent.mjs"), bundle);
