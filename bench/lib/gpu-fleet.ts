@@ -26,6 +26,12 @@ export function gpuAgentPresent(): boolean {
  */
 export async function buildAgent(workDir: string): Promise<string> {
   const bundle = path.join(workDir, "comfy-edge-agent.mjs");
+  // `BENCH_AGENT_BUNDLE=<file>`: measure that build instead (an agent built from another commit).
+  const prebuilt = process.env.BENCH_AGENT_BUNDLE;
+  if (prebuilt) {
+    copyFileSync(path.resolve(prebuilt), bundle);
+    return bundle;
+  }
   for (let attempt = 1; ; attempt++) {
     await runCommand(process.execPath, [path.join(agentDir, "build.mjs")], { cwd: root, timeoutMs: 120_000 });
     copyFileSync(path.join(agentDir, "dist", "comfy-edge-agent.mjs"), bundle);
@@ -172,6 +178,7 @@ export async function gpuFleet(
       const stateDir = path.join(workDir, `agent-${machine.id}`);
       mkdirSync(stateDir, { recursive: true });
       const args = [
+        ...agentProfileFlags(),
         agentBundle,
         "--server",
         controlPlane.url,
@@ -216,6 +223,15 @@ export async function gpuFleet(
     simulators,
     stop,
   };
+}
+
+/**
+ * `BENCH_AGENT_CPU_PROF=<dir>`: each agent writes a V8 CPU profile (`.cpuprofile`, open in Chrome's
+ * DevTools) into that directory when it exits, to see where its time goes.
+ */
+function agentProfileFlags(): string[] {
+  const dir = process.env.BENCH_AGENT_CPU_PROF;
+  return dir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(dir)] : [];
 }
 
 /** Progress messages the simulators have sent so far (all fleets). */

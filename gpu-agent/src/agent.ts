@@ -17,7 +17,7 @@ import { type ComfyPort, createComfyPort } from "./comfy-adapter";
 import { ComfyFolders } from "./comfy-folders";
 import type { AgentConfig } from "./config";
 import { gpusFromSystemStats, HostLoad } from "./host-load";
-import { type ComfyInstance, InstancePool } from "./instances";
+import { type ComfyInstance, InstancePool, readObjectInfo } from "./instances";
 import { JobJournal, type JobRecord } from "./job-journal";
 import { JobRun } from "./job-runner";
 import { Link, type LinkEnd, type Welcome } from "./link";
@@ -303,15 +303,25 @@ export class Agent implements Drainable {
   }
 
   /** The control plane lacks this instance's node definitions: send them, if they are still that set. */
-  private sendObjectInfo(instanceId: string, hash: string) {
-    const objectInfo = this.pool.get(instanceId)?.objectInfo;
-    if (objectInfo?.hash !== hash) return;
-    this.link.send({
-      type: "object_info",
-      instance_id: instanceId,
-      hash,
-      definitions: JSON.parse(objectInfo.json),
-    });
+  private async sendObjectInfo(instanceId: string, hash: string) {
+    const instance = this.pool.get(instanceId);
+    if (!instance || instance.objectInfo?.hash !== hash) return;
+    let definitions: Record<string, unknown>;
+    try {
+      const read = await readObjectInfo(
+        instance.client,
+        AbortSignal.timeout(this.timings.probeTimeoutMs * 6),
+      );
+      // Not that set any more (ComfyUI restarted with other nodes): nothing to send for this hash.
+      if (read.hash !== hash) return;
+      definitions = read.definitions;
+    } catch (error) {
+      this.options.log.warn(`${instanceId}: could not read /object_info to send it`, {
+        error: String(error),
+      });
+      return;
+    }
+    this.link.send({ type: "object_info", instance_id: instanceId, hash, definitions });
   }
 
   /** The control plane's inventory of this instance is stale: send it, if it is still that one. */
@@ -389,7 +399,7 @@ export class Agent implements Drainable {
         this.uploads.answer(message);
         break;
       case "object_info_request":
-        this.sendObjectInfo(message.instance_id, message.hash);
+        void this.sendObjectInfo(message.instance_id, message.hash);
         break;
       case "models_request":
         this.sendModels(message.instance_id, message.hash);

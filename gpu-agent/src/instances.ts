@@ -24,11 +24,11 @@ export class ComfyInstance<Client extends InstanceProbe = InstanceProbe> {
   /** Its folders on this host, when the agent was told where they are. */
   folders: ComfyFolders | undefined;
   /**
-   * Its `GET /object_info` as the JSON text that was hashed, kept to send when the control plane asks
-   * for it by hash. Text, not the parsed definitions: those take several times the memory (megabytes
-   * of JSON per instance on a ComfyUI with many custom nodes) for a message that is rarely sent.
+   * The hash of its `GET /object_info`, by which the control plane knows the definitions, and what the
+   * agent reads from them. The definitions themselves (megabytes of JSON per instance on a ComfyUI with
+   * many custom nodes) are not kept: they are read again on the rare request for them.
    */
-  objectInfo: { hash: string; json: string; outputNodes: ReadonlySet<string> } | undefined;
+  objectInfo: { hash: string; outputNodes: ReadonlySet<string> } | undefined;
   /** Its model files, sent when the control plane asks for them by hash. */
   models: ModelInventory | undefined;
 
@@ -125,16 +125,12 @@ export class InstancePool<Client extends InstanceProbe = InstanceProbe> {
     if (instance.available) return;
     try {
       // Custom nodes may have changed while it was down, so read the classes again.
-      const definitions = await instance.client.objectInfo(
+      const { definitions, hash } = await readObjectInfo(
+        instance.client,
         AbortSignal.timeout(this.options.probeTimeoutMs * 6),
       );
       instance.nodeClasses = Object.keys(definitions);
-      const json = JSON.stringify(definitions);
-      instance.objectInfo = {
-        hash: createHash("sha256").update(json).digest("hex"),
-        json,
-        outputNodes: outputNodeClasses(definitions),
-      };
+      instance.objectInfo = { hash, outputNodes: outputNodeClasses(definitions) };
     } catch (error) {
       this.options.log.warn(`${instance.id}: could not read /object_info`, { error: describe(error) });
     }
@@ -143,6 +139,13 @@ export class InstancePool<Client extends InstanceProbe = InstanceProbe> {
     this.options.log.info(`${instance.id} available`, { url: instance.url });
     this.options.onChange(instance);
   }
+}
+
+/** An instance's node definitions, with the hash of their JSON text that names them to the control plane. */
+export async function readObjectInfo(client: InstanceProbe, signal: AbortSignal) {
+  const definitions = await client.objectInfo(signal);
+  const hash = createHash("sha256").update(JSON.stringify(definitions)).digest("hex");
+  return { definitions, hash };
 }
 
 function describe(error: unknown): string {

@@ -1,10 +1,11 @@
 /**
- * V8 flags the agent runs with: a young generation capped at 1 MB per semi-space. Startup (every
- * ComfyUI's node definitions) otherwise grows it to 16 MB, which idle never gives back; capped, the
- * agent needs about 20 MB less at the same CPU (bench/README.md, row 5). A heap flag only works on
- * Node's command line.
+ * V8 flags the agent runs with: a young generation capped at 1 MB per semi-space (startup, every
+ * ComfyUI's node definitions, otherwise grows it to 16 MB, which idle never gives back: about 20 MB), and
+ * one V8 worker thread instead of one per core (each thread that collects or compiles in parallel holds
+ * memory of its own: about 4 MB less while jobs run, at the same CPU). bench/README.md, row 5. A heap
+ * flag only works on Node's command line.
  */
-export const NODE_FLAGS = ["--max-semi-space-size=1"];
+export const NODE_FLAGS = ["--max-semi-space-size=1", "--v8-pool-size=1"];
 
 /** Set in the environment of the process restarted with the flags, so it never restarts again. */
 const APPLIED = "COMFY_EDGE_AGENT_NODE_FLAGS";

@@ -22,19 +22,24 @@ const lineOf = (line: Line) => `${JSON.stringify(line)}\n`;
 
 /**
  * Reports not yet acknowledged by the control plane, kept in an append-only JSON-lines file so they
- * survive a lost link and an agent restart. An entry is written before it is sent, and fsync'd too
- * unless the caller says it may be lost with the host (progress: the next one supersedes it; a later
- * fsync'd entry flushes it anyway). Acks are appended without fsync, since a lost ack only means a
- * resend, which the server tolerates.
+ * survive a lost link and an agent restart. An entry is written and fsync'd before it is sent. An entry
+ * the caller keeps in memory only (progress: the next one supersedes it, and after a restart the run
+ * reports afresh) is resent after a reconnect like the others, but never touches the file, nor does
+ * its ack. Acks are appended without fsync, since a lost ack only means a resend, which the server
+ * tolerates.
  *
  * Lines are appended with a synchronous write, a few microseconds into the page cache, where an
- * asynchronous one costs a thread-pool round trip per line at the rate progress and acks come. Only
- * fsyncs and compactions wait on the disk, one at a time, in order.
+ * asynchronous one costs a thread-pool round trip per line. Only fsyncs and compactions wait on the
+ * disk, one at a time, in order.
  */
 export class Outbox {
   private readonly entries = new Map<string, OutboxEntry>();
+  /** Entries kept in memory only: neither they nor their acks are in the file. */
+  private readonly inMemory = new Set<string>();
   private deadLines = 0;
   private disk: Promise<unknown> = Promise.resolve();
+  /** Steps queued on `disk` and not yet done. */
+  private diskBusy = 0;
   /** Lines appended while a compaction writes the new file; they follow into it once it is in place. */
   private held: string[] | undefined;
   private readonly emptyWaiters = new Set<() => void>();
@@ -64,18 +69,23 @@ export class Outbox {
   }
 
   /**
-   * Resolves once the entry is written, and on disk when `durable`; always after the entries appended
-   * before it, so that reports go out in the order they were made.
+   * Resolves once the entry is on disk, or at once when it is kept in memory only (`onDisk` false); always
+   * after the entries appended before it, so that reports go out in the order they were made.
    */
-  append(entry: OutboxEntry, durable = true): Promise<void> {
-    this.entries.set(entry.message.event_id, entry);
+  append(entry: OutboxEntry, onDisk = true): Promise<void> {
+    const id = entry.message.event_id;
+    this.entries.set(id, entry);
+    if (!onDisk) {
+      this.inMemory.add(id);
+      return this.afterDisk();
+    }
     try {
       this.write(lineOf({ add: entry }));
     } catch (error) {
       return Promise.reject(error);
     }
     // Behind a compaction in flight too, so a synced line is in the new file.
-    return this.onDisk(durable ? () => datasync(this.fd) : async () => {});
+    return this.onDisk(() => datasync(this.fd));
   }
 
   /** Forgets an acknowledged entry and returns it; undefined for an unknown or already acked id. */
@@ -83,6 +93,12 @@ export class Outbox {
     const entry = this.entries.get(eventId);
     if (!entry) return undefined;
     this.entries.delete(eventId);
+    if (!this.inMemory.delete(eventId)) this.writeAck(eventId);
+    if (this.entries.size === 0) for (const wake of this.emptyWaiters) wake();
+    return entry;
+  }
+
+  private writeAck(eventId: string) {
     this.deadLines += 2;
     try {
       this.write(lineOf({ ack: eventId }));
@@ -93,8 +109,6 @@ export class Outbox {
       this.deadLines = 0;
       void this.compact();
     }
-    if (this.entries.size === 0) for (const wake of this.emptyWaiters) wake();
-    return entry;
   }
 
   /** Resolves true once every entry is acked, false if that takes longer than timeoutMs. */
@@ -127,10 +141,18 @@ export class Outbox {
     else writeSync(this.fd, line);
   }
 
+  /** Resolves after every fsync and compaction queued so far; at once (one resolved promise) when none are. */
+  private afterDisk(): Promise<void> {
+    return this.diskBusy === 0 ? Promise.resolve() : this.onDisk(async () => {});
+  }
+
   /** Runs `step` after every fsync and compaction queued before it. */
   private onDisk<T>(step: () => Promise<T>): Promise<T> {
+    this.diskBusy++;
     const next = this.disk.then(step);
-    this.disk = next.catch((error) => this.log.error("outbox write failed", { error }));
+    this.disk = next
+      .catch((error) => this.log.error("outbox write failed", { error }))
+      .finally(() => this.diskBusy--);
     return next;
   }
 
@@ -151,7 +173,10 @@ export class Outbox {
   }
 
   private async rewrite() {
-    const live = [...this.entries.values()].map((entry) => lineOf({ add: entry })).join("");
+    const live = [...this.entries.values()]
+      .filter((entry) => !this.inMemory.has(entry.message.event_id))
+      .map((entry) => lineOf({ add: entry }))
+      .join("");
     this.held = [];
     try {
       const tmp = `${this.path}.tmp`;

@@ -19,10 +19,10 @@ export interface ReportLink {
 }
 
 /**
- * Run reports on their way to the control plane: each gets an event id, goes to the on-disk outbox,
- * then out if the link is up; the outbox keeps it until its ack and resends it after a reconnect.
- * While the link's budget is short, a progress report waiting to go is replaced by the next one of the
- * same node, and forgotten: the newest state of every node still goes.
+ * Run reports on their way to the control plane: each gets an event id, goes to the outbox (on disk
+ * unless it is progress), then out if the link is up; the outbox keeps it until its ack and resends it
+ * after a reconnect. While the link's budget is short, a progress report waiting to go is replaced by
+ * the next one of the same node, and forgotten: the newest state of every node still goes.
  */
 export class Reports {
   constructor(
@@ -31,7 +31,10 @@ export class Reports {
     private readonly log: Logger,
   ) {}
 
-  /** Resolves once the report is written (fsync'd unless it is progress) and handed to the link. */
+  /**
+   * Resolves once the report is fsync'd and handed to the link. Progress is kept in memory only: it is
+   * superseded by the next one, and a restarted agent's runs report theirs afresh.
+   */
   report(lease: Lease, report: RunReport): Promise<void> {
     const message: ReportMessage = {
       type: "report",
@@ -44,8 +47,8 @@ export class Reports {
     const send = () => {
       this.send(message);
     };
-    const durable = report.kind !== "progress";
-    return this.outbox.append({ message, instanceId: lease.instance_id }, durable).then(send, (error) => {
+    const onDisk = report.kind !== "progress";
+    return this.outbox.append({ message, instanceId: lease.instance_id }, onDisk).then(send, (error) => {
       this.log.error("could not persist a report; sending it anyway", { error });
       send();
     });

@@ -121,15 +121,18 @@ function stepEvent(message: {
   return undefined;
 }
 
+/** The nodes' entries are passed on as parsed (their other fields unread), not copied. */
 function progressStateOf(data: Record<string, unknown>): ProgressStateEvent | undefined {
   const { prompt_id, nodes } = data;
   if (typeof prompt_id !== "string" || !isRecord(nodes)) return undefined;
-  const states: Record<string, { state: string }> = {};
-  for (const [id, node] of Object.entries(nodes)) {
+  for (const id in nodes) {
+    const node = nodes[id];
     if (!isRecord(node) || typeof node.state !== "string") return undefined;
-    states[id] = { state: node.state };
   }
-  return { type: "progress_state", data: { prompt_id, nodes: states } };
+  return {
+    type: "progress_state",
+    data: { prompt_id, nodes: nodes as Record<string, { state: string }> },
+  };
 }
 
 function progressOf(data: Record<string, unknown>): ProgressEvent | undefined {

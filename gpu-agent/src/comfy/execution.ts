@@ -85,6 +85,8 @@ class PromptRun {
   private startReported = false;
   private unreachableSince: number | undefined;
   private lastProgress = "";
+  /** When the prompt's last event came, or the last probe was made: the quiet probe counts from it. */
+  private heardAt = Date.now();
 
   constructor(private readonly options: RunPromptOptions) {
     this.tracker = new ProgressTracker(options.graph);
@@ -169,10 +171,13 @@ class PromptRun {
         if (found) return found;
       }
       const troubled = !this.options.socket.isOpen || this.unreachableSince !== undefined;
-      if (!(await this.wakeup.sleep(troubled ? Math.min(1_000, quietMs) : quietMs))) {
-        const found = await this.probe();
-        if (found) return found;
-      }
+      // The prompt's events push the quiet probe back without waking this loop (one timer per sleep,
+      // not one per event): a sleep that ends while they still come sleeps on for the rest.
+      const wait = troubled ? Math.min(1_000, quietMs) : this.heardAt + quietMs - Date.now();
+      if (wait > 0 && (await this.wakeup.sleep(wait))) continue;
+      if (!troubled && this.heardAt + quietMs > Date.now()) continue;
+      const found = await this.probe();
+      if (found) return found;
     }
   }
 
@@ -193,6 +198,8 @@ class PromptRun {
     } catch (error) {
       if (!(error instanceof ComfyError)) throw error;
       return this.unreachable(error);
+    } finally {
+      this.heardAt = Date.now();
     }
     if (this.unreachableSince !== undefined) {
       this.unreachableSince = undefined;
@@ -294,9 +301,10 @@ class PromptRun {
         this.wakeup.poke();
       }
       if (!this.events.apply(notice.event)) return;
+      this.heardAt = Date.now();
       if (this.events.started) this.reportStarted();
       if (this.events.running) this.pushProgress(this.tracker.snapshot());
-      this.wakeup.poke();
+      if (this.events.finished) this.wakeup.poke();
     } else if (notice.kind === "preview") {
       const { preview } = notice;
       const ours = preview.promptId === undefined ? this.events.running : preview.promptId === this.promptId;

@@ -53,7 +53,7 @@ export class ProgressTracker {
 
   /** `progress_state`: ComfyUI's own per-node states; finished nodes count as done. */
   nodeStates(nodes: Record<string, { state: string }>): void {
-    for (const [id, node] of Object.entries(nodes)) if (node.state === "finished") this.done.add(id);
+    for (const id in nodes) if (nodes[id]?.state === "finished") this.done.add(id);
   }
 
   snapshot(): Progress {

@@ -39,6 +39,11 @@ describe("the bundled agent", () => {
     expect(text).not.toContain("Ongeldige invoer");
   });
 
+  it("loads Node's builtins with require(): an imported one gets an ES module facade (node:http's loads undici)", () => {
+    const imports = readFileSync(bundle, "utf8").match(/^import .*$/gm);
+    expect(imports).toEqual(['import { createRequire as __agentCreateRequire } from "node:module";']);
+  });
+
   it("exits 2 with the flag's name on bad configuration", async () => {
     const concurrency = ["--server", "https://x", "--token", "t", "--upload-concurrency", "0"];
     const zero = await run(SYSTEM_NODE, [bundle, ...concurrency], { env: bareEnv }).catch((e) => e);
@@ -102,7 +107,12 @@ describe("the bundled agent", () => {
         const { child, exited } = startBundledAgent(process.execPath);
         await mock.until(() => mock.all("hello")[hellos], "hello from the bundle", 10_000);
         const commandLine = readFileSync(`/proc/${child.pid}/cmdline`, "utf8").split("\0");
-        expect(commandLine.slice(0, 3)).toEqual([process.execPath, "--max-semi-space-size=1", bundle]);
+        expect(commandLine.slice(0, 4)).toEqual([
+          process.execPath,
+          "--max-semi-space-size=1",
+          "--v8-pool-size=1",
+          bundle,
+        ]);
         child.kill("SIGTERM");
         expect(await exited).toBe(0);
       },

@@ -35,13 +35,20 @@ describe("Outbox", () => {
     await second.close();
   });
 
-  it("writes a non-durable entry to the file at once, without fsync", async () => {
+  it("keeps an in-memory entry out of the file, and its ack too, yet resends it until acked", async () => {
     const dir = mkdtempSync(join(tmpdir(), "outbox-"));
     const outbox = await Outbox.open(dir, silentLogger);
-    await outbox.append(entry(1), false);
-    // Readable by another process before any close or later fsync: only a host crash can lose it.
-    const lines = readFileSync(join(dir, "outbox.jsonl"), "utf8").trim().split("\n");
-    expect(lines.map((line) => JSON.parse(line).add?.message.event_id)).toEqual(["evt-1"]);
+    await outbox.append(entry(1));
+    await outbox.append(entry(2), false);
+    await outbox.append(entry(3), false);
+    expect(ids(outbox)).toEqual(["evt-1", "evt-2", "evt-3"]);
+    expect(outbox.ack("evt-2")?.message.event_id).toBe("evt-2");
+    expect(outbox.ack("evt-2")).toBeUndefined();
+    const file = () => readFileSync(join(dir, "outbox.jsonl"), "utf8").trim().split("\n");
+    expect(file().map((line) => JSON.parse(line))).toEqual([{ add: entry(1) }]);
+    await outbox.compact();
+    expect(file().map((line) => JSON.parse(line))).toEqual([{ add: entry(1) }]);
+    expect(ids(outbox)).toEqual(["evt-1", "evt-3"]);
     await outbox.close();
     const reopened = await Outbox.open(dir, silentLogger);
     expect(ids(reopened)).toEqual(["evt-1"]);
@@ -63,7 +70,8 @@ describe("Outbox", () => {
   it("compacts the file once acked lines pile up", async () => {
     const dir = mkdtempSync(join(tmpdir(), "outbox-"));
     const outbox = await Outbox.open(dir, silentLogger);
-    for (let n = 0; n < 1050; n++) await outbox.append(entry(n), false);
+    const appended = Array.from({ length: 1050 }, (_, n) => outbox.append(entry(n)));
+    await Promise.all(appended);
     for (let n = 0; n < 1049; n++) outbox.ack(`evt-${n}`);
     await outbox.append(entry(9999));
     const lines = readFileSync(join(dir, "outbox.jsonl"), "utf8").trim().split("\n");
@@ -72,7 +80,7 @@ describe("Outbox", () => {
     await outbox.close();
   });
 
-  it("resolves appends in order: a progress entry waits for the fsync of the entry before it", async () => {
+  it("resolves appends in order: an in-memory entry waits for the fsync of the entry before it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "outbox-"));
     const outbox = await Outbox.open(dir, silentLogger);
     const resolved: string[] = [];
@@ -90,10 +98,9 @@ describe("Outbox", () => {
     const compacting = outbox.compact();
     // Let the rewrite take its snapshot and go to the disk before the next lines come.
     await new Promise(setImmediate);
-    const durable = outbox.append(entry(4));
-    await outbox.append(entry(5), false);
+    const appended = [outbox.append(entry(4)), outbox.append(entry(5))];
     outbox.ack("evt-1");
-    await Promise.all([compacting, durable]);
+    await Promise.all([compacting, ...appended]);
     // No close(): what a crash would leave.
     const reopened = await Outbox.open(dir, silentLogger);
     expect(ids(reopened)).toEqual(["evt-2", "evt-3", "evt-4", "evt-5"]);

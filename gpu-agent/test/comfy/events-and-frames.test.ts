@@ -17,7 +17,7 @@ describe("parseEvent", () => {
     }
   });
 
-  it("reads a sampler step's progress and node states with the fields the agent uses, and nothing else", () => {
+  it("reads a sampler step's progress (the fields the agent uses, nothing else) and node states", () => {
     const step = { value: 3, max: 20, prompt_id: "p1", node: "5", extra: { big: true } };
     expect(parseEvent(JSON.stringify({ type: "progress", data: step }))).toEqual({
       type: "progress",
@@ -28,7 +28,7 @@ describe("parseEvent", () => {
       data: { value: 1, max: 2, node: null },
     });
     const state = { prompt_id: "p1", nodes: { "5": { state: "running", value: 3, max: 20, node_id: "5" } } };
-    expect(parseEvent(JSON.stringify({ type: "progress_state", data: state }))).toEqual({
+    expect(parseEvent(JSON.stringify({ type: "progress_state", data: state }))).toMatchObject({
       type: "progress_state",
       data: { prompt_id: "p1", nodes: { "5": { state: "running" } } },
     });
@@ -79,5 +79,27 @@ describe("parsePreviewFrame", () => {
     expect(parsePreviewFrame(Buffer.from([0, 0, 0, 3, 0, 0, 0, 1, 65]))).toBeUndefined();
     expect(parsePreviewFrame(Buffer.from([0, 0, 0, 4, 0, 0, 1, 0, 123]))).toBeUndefined();
     expect(parsePreviewFrame(Buffer.from([0, 0, 0]))).toBeUndefined();
+  });
+
+  it("reads a type-4 frame's metadata fields only when they are strings", () => {
+    const frame = (metadata: unknown) => {
+      const json = Buffer.from(JSON.stringify(metadata));
+      const head = Buffer.alloc(8);
+      head.writeUInt32BE(4, 0);
+      head.writeUInt32BE(json.length, 4);
+      return Buffer.concat([head, json, Buffer.from([0xff, 0xd8])]);
+    };
+    expect(parsePreviewFrame(frame({ prompt_id: "p", node_id: "7", display_node_id: null }))).toEqual({
+      mimeType: "image/jpeg",
+      image: Buffer.from([0xff, 0xd8]),
+      promptId: "p",
+      nodeId: "7",
+    });
+    expect(
+      parsePreviewFrame(frame({ node_id: "7", display_node_id: "3", image_type: "image/png" })),
+    ).toMatchObject({ mimeType: "image/png", promptId: undefined, nodeId: "3" });
+    expect(parsePreviewFrame(frame({ prompt_id: 5 }))).toBeUndefined();
+    expect(parsePreviewFrame(frame({ image_type: ["image/png"] }))).toBeUndefined();
+    expect(parsePreviewFrame(frame("metadata"))).toBeUndefined();
   });
 });

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Progress } from "../../../src/protocol/v1";
 import { runPrompt } from "../../src/comfy/execution";
 import type { PromptGraph } from "../../src/comfy/http";
@@ -50,6 +50,22 @@ describe("runPrompt", () => {
     const bytes = Buffer.from(await new Response(download.body).arrayBuffer());
     expect(bytes.subarray(1, 4).toString()).toBe("PNG");
     expect(download.size).toBe(bytes.length);
+  });
+
+  it("asks ComfyUI where the prompt is once its events stop, while the socket stays open", async () => {
+    const hold = comfy.sim.holdNode("KSampler");
+    const progress: Progress[] = [];
+    const running = run(samplerGraph(3), { onProgress: (p) => progress.push(p) });
+    await hold.reached();
+    hold.step(1);
+    await vi.waitUntil(() => progress.some((p) => p.step === 1), { timeout: 5_000 });
+    // Events stopped mid-sampler: quiet probes (each one restarts the quiet time) ask the queue.
+    const asked = vi.spyOn(comfy.http, "getQueue");
+    await vi.waitUntil(() => asked.mock.calls.length >= 2, { timeout: 5_000, interval: 20 });
+    expect(comfy.socket.isOpen).toBe(true);
+    hold.release();
+    expect(await running).toMatchObject({ kind: "success" });
+    expect(progress.at(-1)).toMatchObject({ percentage: 100 });
   });
 
   it("reports ComfyUI's validation errors", async () => {
