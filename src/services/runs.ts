@@ -6,14 +6,12 @@ import type { SseFormat } from "../durable/run-room/sse-hub";
 import type { Bindings } from "../env";
 import { AppError, notFound } from "../lib/errors";
 import { deriveInputSpec, paramBindings, validateRunInputs } from "../lib/graph";
-import { newId } from "../lib/ids";
+import { newId, nowIso } from "../lib/ids";
 import type { ApiGraph, InputBinding } from "../protocol/graph";
 import { changeRunStatus } from "../runs/lifecycle";
 import { withFreshOutputUrls } from "../runs/outputs";
 import {
-  deleteUnqueuedRun,
   findRun,
-  insertRun,
   listLogs,
   listRuns,
   type NewLog,
@@ -137,34 +135,17 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
   const warnings = nodeCheck.value;
   const { jobInputs, models } = inputCheck.value;
   const priority = PRIORITIES[spec.options.priority ?? "normal"];
-  const row = await insertRun(ctx.db, {
-    id: newId(),
-    userId: ctx.userId,
-    deploymentId: spec.deploymentId,
-    workflowId: spec.workflowId,
-    workflowVersionId: spec.workflowVersionId,
-    pool: spec.pool,
-    priority,
-    inputs: spec.inputs,
-    graph: spec.graph,
-    bindings: spec.bindings,
-    metadata: spec.options.metadata ?? null,
-    webhookUrl: spec.options.webhook ?? null,
-    webhookIntermediateStatus: spec.options.webhookIntermediateStatus ?? false,
-    timeoutMinutes: spec.options.timeoutMinutes ?? null,
-    origin: spec.origin,
-    retriedFrom: spec.retriedFrom,
-    warnings: warnings.length > 0 ? warnings : null,
-    gpu,
-  });
+  const runId = newId();
+  const createdAt = nowIso();
   const timeout = spec.options.timeoutMinutes;
-  const { position, agents } = await dispatcherClient(ctx.env, ctx.userId, spec.pool)
-    .enqueue({
-      runId: row.id,
+  // The Dispatcher writes the row beside sending the job, and answers once it exists.
+  const queued = await dispatcherClient(ctx.env, ctx.userId, spec.pool).enqueue(
+    {
+      runId,
       userId: ctx.userId,
       priority,
       attempt: 1,
-      deadlineAt: timeout ? Date.parse(row.createdAt) + timeout * 60_000 : null,
+      deadlineAt: timeout ? Date.parse(createdAt) + timeout * 60_000 : null,
       payload: {
         graph: spec.graph,
         bindings: spec.bindings,
@@ -173,11 +154,30 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
         gpu,
         models,
       },
-    })
-    .catch(async (err: unknown) => {
-      await deleteUnqueuedRun(ctx.db, row.id);
-      throw err;
-    });
+    },
+    {
+      id: runId,
+      userId: ctx.userId,
+      deploymentId: spec.deploymentId,
+      workflowId: spec.workflowId,
+      workflowVersionId: spec.workflowVersionId,
+      pool: spec.pool,
+      priority,
+      inputs: spec.inputs,
+      graph: spec.graph,
+      bindings: spec.bindings,
+      metadata: spec.options.metadata ?? null,
+      webhookUrl: spec.options.webhook ?? null,
+      webhookIntermediateStatus: spec.options.webhookIntermediateStatus ?? false,
+      timeoutMinutes: timeout ?? null,
+      origin: spec.origin,
+      retriedFrom: spec.retriedFrom,
+      warnings: warnings.length > 0 ? warnings : null,
+      gpu,
+      createdAt,
+    },
+  );
+  const { position, agents, run: row } = queued;
   const run = agents === 0 ? await addWarning(ctx.db, row, noMachineOnline(spec.pool)) : row;
   // The room comes to exist with its first event or subscriber (which hands it the row's snapshot).
   if (run.warnings)
