@@ -40,7 +40,8 @@ export type RunOptions = {
   gpu?: string | null;
 };
 
-type Context = { env: Bindings; db: Db; userId: string; origin: string };
+/** `admitted`: the request's rate-limit verdict, awaited before the run is written (see the auth middleware). */
+type Context = { env: Bindings; db: Db; userId: string; origin: string; admitted?: Promise<void> };
 
 /** Queues a run of a deployment: inputs checked against its input spec, then pushed to its pool. */
 export async function queueDeploymentRun(
@@ -138,6 +139,7 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
   const runId = newId();
   const createdAt = nowIso();
   const timeout = spec.options.timeoutMinutes;
+  await ctx.admitted;
   // The Dispatcher writes the row beside sending the job, and answers once it exists.
   const queued = await dispatcherClient(ctx.env, ctx.userId, spec.pool).enqueue(
     {

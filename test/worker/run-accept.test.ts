@@ -38,6 +38,12 @@ const newRow = (userId: string, runId: string): NewRun => ({
   origin: "execution",
 });
 
+/** Queues a job with its row straight on the Dispatcher; resolves to its answer, or to the error it threw. */
+const enqueueDirect = (userId: string, runId: string): Promise<unknown> =>
+  (dispatcherOf(userId).enqueue(jobFor(userId, runId), newRow(userId, runId)) as Promise<unknown>).catch(
+    (error: Error) => error,
+  );
+
 const storedRun = async (runId: string) => (await findRunById(createDb(env.DB), runId)) as RunRow;
 
 /** A run whose row exists and whose job has left the queue: enqueuing its id again cannot write the row. */
@@ -60,7 +66,7 @@ describe("the Dispatcher as a run's first durable home", () => {
   it("writes the row it is handed and returns it with the queue's answer", async () => {
     const user = await createUser();
     const runId = crypto.randomUUID();
-    const queued = await dispatcherOf(user.id).enqueue(jobFor(user.id, runId), newRow(user.id, runId));
+    const queued = await enqueueDirect(user.id, runId);
     expect(queued).toMatchObject({ position: 0, agents: 0, run: { id: runId, status: "not-started" } });
     expect((await storedRun(runId)).userId).toBe(user.id);
   });
@@ -69,7 +75,7 @@ describe("the Dispatcher as a run's first durable home", () => {
     const user = await createUser();
     const runId = await cancelledRun(user);
     const stub = dispatcherOf(user.id);
-    const refused = await stub.enqueue(jobFor(user.id, runId), newRow(user.id, runId)).catch((e: Error) => e);
+    const refused = await enqueueDirect(user.id, runId);
     expect(String(refused)).toMatch(/Failed query: insert into "runs"/);
     expect(await stub.stats()).toMatchObject({ queued: 0, leased: 0, stopping: 0 });
     expect((await storedRun(runId)).status).toBe("cancelled");
@@ -80,7 +86,7 @@ describe("the Dispatcher as a run's first durable home", () => {
     const runId = await cancelledRun(user);
     const agent = await TestAgent.connect((await createMachine(user)).token);
     const stub = dispatcherOf(user.id);
-    const refused = await stub.enqueue(jobFor(user.id, runId), newRow(user.id, runId)).catch((e: Error) => e);
+    const refused = await enqueueDirect(user.id, runId);
     expect(String(refused)).toMatch(/Failed query: insert into "runs"/);
     const job = await agent.job(runId);
     const cancel = await agent.next("cancel");
@@ -104,7 +110,7 @@ describe("the Dispatcher as a run's first durable home", () => {
         report: { kind: "accepted", prompt_id: "p-1" },
       });
     const runId = crypto.randomUUID();
-    await dispatcherOf(user.id).enqueue(jobFor(user.id, runId), newRow(user.id, runId));
+    await enqueueDirect(user.id, runId);
     const ack = await agent.until(() => agent.all("ack").find((a) => a.event_id === `evt-${runId}`), "ack");
     expect(ack.status).toBe("ok");
     expect(await storedRun(runId)).toMatchObject({ status: "queued", promptId: "p-1" });
