@@ -10,6 +10,7 @@ import { newId, nowIso } from "../lib/ids";
 import type { ApiGraph, InputBinding } from "../protocol/graph";
 import { changeRunStatus } from "../runs/lifecycle";
 import { withFreshOutputUrls } from "../runs/outputs";
+import { type PoolState, readPoolState } from "../stores/pool-state";
 import {
   findRun,
   listLogs,
@@ -50,7 +51,11 @@ export async function queueDeploymentRun(
   inputs: Record<string, unknown>,
   options: RunOptions,
 ) {
-  const { deployment, graph, inputSpec } = await resolveDeploymentForRun(ctx.db, ctx.userId, deploymentId);
+  const { deployment, graph, inputSpec, poolState } = await resolveDeploymentForRun(
+    ctx.db,
+    ctx.userId,
+    deploymentId,
+  );
   const values = validateRunInputs(inputSpec, inputs);
   return createAndEnqueue(ctx, {
     graph,
@@ -63,6 +68,7 @@ export async function queueDeploymentRun(
     workflowVersionId: deployment.workflowVersionId,
     origin: "api",
     options,
+    poolState,
   });
 }
 
@@ -113,6 +119,8 @@ type NewRunSpec = {
   origin: RunRow["origin"];
   options: RunOptions;
   retriedFrom?: string;
+  /** The pool's state when the caller read it already (with the deployment); read here otherwise. */
+  poolState?: PoolState;
 };
 
 const noMachineOnline = (pool: string): RunWarning => ({
@@ -120,21 +128,29 @@ const noMachineOnline = (pool: string): RunWarning => ({
   message: `No machine of pool "${pool}" is online; the run waits in the queue until one connects`,
 });
 
+/**
+ * What a new run is checked against before it is queued: the GPU it asks for, the node classes and
+ * model files of the machines that may run it, and its inputs' files (the pool's state and the files are
+ * read at once; the checks then fail in a fixed order).
+ */
+async function checkNewRun(ctx: Context, spec: NewRunSpec, gpu: string | null) {
+  if (gpu) await checkGpuRequirement(ctx.db, ctx.userId, spec, gpu);
+  const [pool, inputs] = await Promise.allSettled([
+    spec.poolState ?? readPoolState(ctx.db, ctx.userId, spec),
+    resolveJobInputs(ctx, spec.bindings, spec.inputs),
+  ]);
+  if (pool.status === "rejected") throw pool.reason;
+  const warnings = await checkNodeClasses(ctx, spec.graph, spec.pool, pool.value.definitionHashes);
+  if (inputs.status === "rejected") throw inputs.reason;
+  const jobInputs = inputs.value;
+  const runGraph = graphAsRun(spec.graph, spec.bindings, jobInputs);
+  const models = await requiredModels(ctx, runGraph, spec, pool.value.instances);
+  return { warnings, jobInputs, models };
+}
+
 async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
   const gpu = spec.options.gpu ?? null;
-  if (gpu) await checkGpuRequirement(ctx.db, ctx.userId, spec, gpu);
-  // The node-class check and the inputs' and models' checks read D1 independently: one wait, not two.
-  const [nodeCheck, inputCheck] = await Promise.allSettled([
-    checkNodeClasses(ctx, spec.graph, spec.pool),
-    resolveJobInputs(ctx, spec.bindings, spec.inputs).then(async (jobInputs) => ({
-      jobInputs,
-      models: await requiredModels(ctx, graphAsRun(spec.graph, spec.bindings, jobInputs), spec),
-    })),
-  ]);
-  if (nodeCheck.status === "rejected") throw nodeCheck.reason;
-  if (inputCheck.status === "rejected") throw inputCheck.reason;
-  const warnings = nodeCheck.value;
-  const { jobInputs, models } = inputCheck.value;
+  const { warnings, jobInputs, models } = await checkNewRun(ctx, spec, gpu);
   const priority = PRIORITIES[spec.options.priority ?? "normal"];
   const runId = newId();
   const createdAt = nowIso();
