@@ -122,16 +122,30 @@ export class Dispatcher extends DurableObject<Bindings> {
     return { run: row, position: this.queue.position(job.runId), agents: this.agents.connectedCount() };
   }
 
-  /** Writes a new run's row; if it cannot be written, its job leaves the queue, or is stopped if already sent. */
+  /** Writes a new run's row; if it cannot be written, its job is withdrawn. */
   private async record(run: NewRun): Promise<RunRow> {
     try {
       return await insertRun(createDb(this.env.DB), run);
     } catch (error) {
-      const job = this.queue.get(run.id as string);
-      if (job?.state === "queued") this.queue.remove(job.run_id);
-      else if (job) this.stopOnAgent(job, "cancelled");
+      this.withdraw(run.id as string);
       throw error;
     }
+  }
+
+  /** A job whose run has no row: it leaves the queue, or is stopped if already sent. */
+  private withdraw(runId: string) {
+    const job = this.queue.get(runId);
+    if (job?.state === "queued") this.queue.remove(runId);
+    else if (job) this.stopOnAgent(job, "cancelled");
+  }
+
+  /**
+   * Moves a leased run to `queued`. A run that cannot move and has no row lost it to a restart of this
+   * object between storing the job and writing the row (its queue call failed): the job is withdrawn.
+   */
+  private async markLeased(job: Job, slot: { machineId: string; instanceId: string }) {
+    const moved = await this.runs.leased(job.run_id, slot.machineId, job.attempt, slot.instanceId);
+    if (!moved && !(await findRunById(createDb(this.env.DB), job.run_id))) this.withdraw(job.run_id);
   }
 
   private async storedRun(runId: string): Promise<RunRow> {
@@ -622,9 +636,7 @@ export class Dispatcher extends DurableObject<Bindings> {
         this.queue.requeue(job.run_id, job.attempt);
         continue;
       }
-      void this.serial(job.run_id, () =>
-        this.runs.leased(job.run_id, slot.machineId, job.attempt, slot.instanceId),
-      );
+      void this.serial(job.run_id, () => this.markLeased(job, slot));
     }
     await this.scheduleAlarm();
   }

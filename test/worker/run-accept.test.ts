@@ -97,6 +97,20 @@ describe("the Dispatcher as a run's first durable home", () => {
     agent.close();
   });
 
+  it("withdraws a job whose run has no row when it is leased (its row was lost to a restart)", async () => {
+    const user = await createUser();
+    const runId = await executeRun(user);
+    // What a restart between storing the job and writing its row leaves: a job, and no row.
+    await env.DB.prepare("DELETE FROM runs WHERE id = ?").bind(runId).run();
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    const job = await agent.job(runId);
+    expect(await agent.next("cancel")).toMatchObject({ run_id: runId, lease_token: job.lease_token });
+    expect((await agent.report(job, { kind: "cancelled" })).status).toBe("ok");
+    expect(await dispatcherOf(user.id).stats()).toMatchObject({ queued: 0, leased: 0, stopping: 0 });
+    expect(await findRunById(createDb(env.DB), runId)).toBeUndefined();
+    agent.close();
+  });
+
   it("applies a report sent the moment the job arrives, after the row it waited for", async () => {
     const user = await createUser();
     const agent = await TestAgent.connect((await createMachine(user)).token);
