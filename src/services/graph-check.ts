@@ -9,10 +9,10 @@ type Context = { env: { BUCKET: R2Bucket } };
 const missingNodeMessage = (classType: string) => `Cannot execute because node ${classType} does not exist.`;
 
 /**
- * Refuses a graph that names a node class no machine of the pool reports (the definition sets they
- * report, read with the rest of the pool's state), before it is queued, with
- * ComfyUI's `node_errors` beside our envelope. While no machine has reported definitions there is no
- * ground truth: the graph is accepted with a warning.
+ * Refuses a graph that names a node class no machine of the pool reports (`definitionHashes`, read
+ * with the rest of the pool's state), before it is queued, with ComfyUI's `node_errors` beside our
+ * envelope. While no machine has reported definitions there is no ground truth: the graph is accepted
+ * with a warning.
  */
 export async function checkNodeClasses(
   ctx: Context,
