@@ -30,5 +30,7 @@ export type AppEnv = {
     principal: Principal;
     /** Set once the request was counted against its principal's rate limits. */
     rateCounted?: boolean;
+    /** The rate-limit verdict still on its way (`requireUserAdmittedBeforeWrites`); rejects past a limit. */
+    admission?: Promise<void>;
   };
 };

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
+import type { NewRun, RunRow } from "../db/schema";
 import type { Bindings } from "../env";
 import { randomToken } from "../lib/crypto";
 import { poolSettings } from "../lib/fleet-settings";
@@ -21,6 +22,7 @@ import { discardUploadedOutputs, outputUploadGrants } from "../runs/outputs";
 import { ReportRefused, RunReports } from "../runs/reports";
 import { findFleetSettings } from "../stores/fleet-settings";
 import { recordMachineState } from "../stores/machines";
+import { findRunById, insertRun } from "../stores/runs";
 import { enqueueMachineWebhooks } from "../webhooks/enqueue";
 import { AgentBudgets } from "./dispatcher/agent-budget";
 import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry";
@@ -103,16 +105,53 @@ export class Dispatcher extends DurableObject<Bindings> {
   // ---- client side (RPC) ----
 
   /**
-   * Queues a run and dispatches at once if a slot is idle; returns how many runs wait before it and
-   * how many agents are connected (none: the run waits for a machine, which its caller reports).
+   * Queues a new run and dispatches at once if a slot is idle: this queue is the run's first durable
+   * home, so its job can leave for an agent while the run's D1 row is still being written. The write
+   * is the first work on the run's chain (its lease and reports wait behind it), and the call returns
+   * once the row exists: the row, how many runs wait before it, and how many agents are connected
+   * (none: the run waits for a machine, which its caller reports). A row that cannot be written takes
+   * the job back. Enqueuing a run already held changes nothing and returns its row as stored.
    */
-  async enqueue(job: NewJob): Promise<{ position: number | null; agents: number }> {
+  async enqueue(job: NewJob, run: NewRun): Promise<{ run: RunRow; position: number | null; agents: number }> {
     const fallback = this.fleet.settings().defaultTimeoutMinutes;
-    this.queue.add(
+    const added = this.queue.add(
       job.deadlineAt === null && fallback ? { ...job, deadlineAt: Date.now() + fallback * 60_000 } : job,
     );
-    await this.dispatch();
-    return { position: this.queue.position(job.runId), agents: this.agents.connectedCount() };
+    const recorded = this.serial(job.runId, () => (added ? this.record(run) : this.storedRun(job.runId)));
+    const [row] = await Promise.all([recorded, this.dispatch()]);
+    return { run: row, position: this.queue.position(job.runId), agents: this.agents.connectedCount() };
+  }
+
+  /** Writes a new run's row; if it cannot be written, its job is withdrawn. */
+  private async record(run: NewRun): Promise<RunRow> {
+    try {
+      return await insertRun(createDb(this.env.DB), run);
+    } catch (error) {
+      this.withdraw(run.id as string);
+      throw error;
+    }
+  }
+
+  /** A job whose run has no row: it leaves the queue, or is stopped if already sent. */
+  private withdraw(runId: string) {
+    const job = this.queue.get(runId);
+    if (job?.state === "queued") this.queue.remove(runId);
+    else if (job) this.stopOnAgent(job, "cancelled");
+  }
+
+  /**
+   * Moves a leased run to `queued`. A run that cannot move and has no row lost it to a restart of this
+   * object between storing the job and writing the row (its queue call failed): the job is withdrawn.
+   */
+  private async markLeased(job: Job, slot: { machineId: string; instanceId: string }) {
+    const moved = await this.runs.leased(job.run_id, slot.machineId, job.attempt, slot.instanceId);
+    if (!moved && !(await findRunById(createDb(this.env.DB), job.run_id))) this.withdraw(job.run_id);
+  }
+
+  private async storedRun(runId: string): Promise<RunRow> {
+    const row = await findRunById(createDb(this.env.DB), runId);
+    if (!row) throw new Error(`run ${runId} is queued but has no row`);
+    return row;
   }
 
   async position(runId: string): Promise<number | null> {
@@ -597,9 +636,7 @@ export class Dispatcher extends DurableObject<Bindings> {
         this.queue.requeue(job.run_id, job.attempt);
         continue;
       }
-      void this.serial(job.run_id, () =>
-        this.runs.leased(job.run_id, slot.machineId, job.attempt, slot.instanceId),
-      );
+      void this.serial(job.run_id, () => this.markLeased(job, slot));
     }
     await this.scheduleAlarm();
   }

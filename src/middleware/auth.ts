@@ -23,6 +23,23 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
+/**
+ * `requireUser` for the routes that queue runs: the rate-limit call runs beside the route's reads
+ * instead of before them. The service awaits `admission` before its first write, so a request over its
+ * limit still writes nothing, and the answer is 429 whatever else the route found wrong.
+ */
+export const requireUserAdmittedBeforeWrites = createMiddleware<AppEnv>(async (c, next) => {
+  if (c.var.principal) return next();
+  const principal = await authenticate(c.var.db, c.env, bearerToken(c.req.header("Authorization")));
+  c.set("principal", principal);
+  const admission = enforceRateLimit(c, principal.userId);
+  // Handled here and below, so a route that fails before awaiting it leaves no unhandled rejection.
+  admission.catch(() => {});
+  c.set("admission", admission);
+  await next();
+  await admission;
+});
+
 export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   if (c.var.principal.role !== "admin") throw new AppError("forbidden", "Administrator role required");
   await next();
@@ -48,4 +65,8 @@ export const userContext = (c: Context<AppEnv>) => ({
   db: c.var.db,
   userId: c.var.principal.userId,
   origin: new URL(c.req.url).origin,
+  /** Settles once the request is within its rate limits (at once unless the route defers the check). */
+  admitted: c.var.admission ?? ADMITTED,
 });
+
+const ADMITTED = Promise.resolve();

@@ -9,7 +9,7 @@ import {
   type DeploymentRow,
   type DeploymentView,
   findDeployment,
-  findLiveDeployment,
+  findDeploymentForRun,
   findVersionGraph,
   insertDeployment,
   listDeploymentEvents,
@@ -18,6 +18,7 @@ import {
   updateDeployment as updateDeploymentRow,
 } from "../stores/deployments";
 import { findMachine } from "../stores/machines";
+import type { PoolState } from "../stores/pool-state";
 import { findVersionById } from "../stores/workflows";
 import { findVersionToPin } from "./workflows";
 
@@ -325,9 +326,11 @@ export async function resolveDeploymentForRun(
   };
   graph: ApiGraph;
   inputSpec: InputBinding[];
+  poolState: PoolState;
 }> {
-  const d = await findLiveDeployment(db, userId, deploymentId);
-  if (!d) throw notFound("Deployment");
+  const found = await findDeploymentForRun(db, userId, deploymentId);
+  if (!found) throw notFound("Deployment");
+  const { deployment: d, poolState } = found;
   if (!d.isActive) throw new AppError("conflict", "This deployment is deactivated");
   const graph = await graphsByVersion.getOrLoad(d.workflowVersionId, () =>
     findVersionGraph(db, d.workflowVersionId),
@@ -345,5 +348,6 @@ export async function resolveDeploymentForRun(
     },
     graph,
     inputSpec: d.inputSpec,
+    poolState,
   };
 }

@@ -1,21 +1,26 @@
-import type { Db } from "../db/client";
 import type { RunWarning } from "../db/schema/runs";
 import { AppError } from "../lib/errors";
 import type { ApiGraph } from "../protocol/graph";
 import { reportedNodeClasses } from "./node-definitions";
 
-type Context = { env: { BUCKET: R2Bucket }; db: Db; userId: string };
+type Context = { env: { BUCKET: R2Bucket } };
 
 /** ComfyUI's own wording for a class it does not know (`POST /prompt` answers it with HTTP 400). */
 const missingNodeMessage = (classType: string) => `Cannot execute because node ${classType} does not exist.`;
 
 /**
- * Refuses a graph that names a node class no machine of the pool reports, before it is queued, with
- * ComfyUI's `node_errors` beside our envelope. While no machine has reported definitions there is no
- * ground truth: the graph is accepted with a warning.
+ * Refuses a graph that names a node class no machine of the pool reports (`definitionHashes`, read
+ * with the rest of the pool's state), before it is queued, with ComfyUI's `node_errors` beside our
+ * envelope. While no machine has reported definitions there is no ground truth: the graph is accepted
+ * with a warning.
  */
-export async function checkNodeClasses(ctx: Context, graph: ApiGraph, pool: string): Promise<RunWarning[]> {
-  const known = await reportedNodeClasses(ctx.db, ctx.env.BUCKET, ctx.userId, pool);
+export async function checkNodeClasses(
+  ctx: Context,
+  graph: ApiGraph,
+  pool: string,
+  definitionHashes: readonly string[],
+): Promise<RunWarning[]> {
+  const known = await reportedNodeClasses(ctx.env.BUCKET, definitionHashes);
   if (!known)
     return [
       {

@@ -13,15 +13,14 @@ import { bindInputs, InputError } from "../protocol/bind-inputs";
 import type { ApiGraph, InputBinding } from "../protocol/graph";
 import type { JobPayload } from "../protocol/v1";
 import {
+  type InventoryInstance,
   instanceModelFiles,
-  instancesWithInventory,
   type ModelScope,
   modelFilesInScope,
 } from "../stores/models";
 import { definitionsByHash } from "./node-definitions";
 
 type Context = { env: { BUCKET: R2Bucket }; db: Db; userId: string };
-type Instance = Awaited<ReturnType<typeof instancesWithInventory>>[number];
 
 /**
  * Definitions and inventory under these hashes never change, so an isolate keeps what it worked out:
@@ -30,7 +29,7 @@ type Instance = Awaited<ReturnType<typeof instancesWithInventory>>[number];
 const analyses = new Map<string, ModelInputs>();
 const CACHE_LIMIT = 512;
 
-async function instanceModelInputs(ctx: Context, instance: Instance): Promise<ModelInputs> {
+async function instanceModelInputs(ctx: Context, instance: InventoryInstance): Promise<ModelInputs> {
   const key = `${instance.definitionsHash ?? ""}|${instance.modelsHash}`;
   const cached = analyses.get(key);
   if (cached) return cached;
@@ -69,12 +68,17 @@ const fileKey = (m: ModelRef) => `${m.folder}/${m.name}`;
 
 /**
  * The model files a run's graph names (the inputs whose values are a model folder's files in the node
- * definitions of the machines in scope), checked against their inventories: refused unless one ComfyUI
- * instance holds them all, since a run goes to a single instance. Returns them for the Dispatcher to route
- * on; none while no machine in scope has reported an inventory (nothing to check against).
+ * definitions of the machines in scope), checked against the inventories of `instances` (those in scope
+ * that reported one): refused unless one ComfyUI instance holds them all, since a run goes to a single
+ * instance. Returns them for the Dispatcher to route on; none while no machine in scope has reported an
+ * inventory (nothing to check against).
  */
-export async function requiredModels(ctx: Context, graph: ApiGraph, scope: ModelScope): Promise<ModelRef[]> {
-  const instances = await instancesWithInventory(ctx.db, ctx.userId, scope);
+export async function requiredModels(
+  ctx: Context,
+  graph: ApiGraph,
+  scope: ModelScope,
+  instances: readonly InventoryInstance[],
+): Promise<ModelRef[]> {
   if (instances.length === 0) return [];
   const inputs = mergeModelInputs(await Promise.all(instances.map((i) => instanceModelInputs(ctx, i))));
   const named = modelsNamedBy(graph, inputs);

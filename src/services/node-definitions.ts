@@ -34,11 +34,10 @@ export async function reportedDefinitions(db: Db, bucket: R2Bucket, userId: stri
 const classCache = new Map<string, ReadonlySet<string>>();
 
 /**
- * Every node class the machines of a pool have reported (with ComfyDeploy's external nodes), or
- * undefined while none has reported definitions.
+ * Every node class in these reported definition sets (with ComfyDeploy's external nodes), or undefined
+ * while none has been reported.
  */
-export async function reportedNodeClasses(db: Db, bucket: R2Bucket, userId: string, pool: string) {
-  const hashes = await reportedDefinitionHashes(db, userId, pool);
+export async function reportedNodeClasses(bucket: R2Bucket, hashes: readonly string[]) {
   if (hashes.length === 0) return undefined;
   const key = [...hashes].sort().join(",");
   const cached = classCache.get(key);

@@ -6,14 +6,13 @@ import type { SseFormat } from "../durable/run-room/sse-hub";
 import type { Bindings } from "../env";
 import { AppError, notFound } from "../lib/errors";
 import { deriveInputSpec, paramBindings, validateRunInputs } from "../lib/graph";
-import { newId } from "../lib/ids";
+import { newId, nowIso } from "../lib/ids";
 import type { ApiGraph, InputBinding } from "../protocol/graph";
 import { changeRunStatus } from "../runs/lifecycle";
 import { withFreshOutputUrls } from "../runs/outputs";
+import { type PoolState, readPoolState } from "../stores/pool-state";
 import {
-  deleteUnqueuedRun,
   findRun,
-  insertRun,
   listLogs,
   listRuns,
   type NewLog,
@@ -42,7 +41,8 @@ export type RunOptions = {
   gpu?: string | null;
 };
 
-type Context = { env: Bindings; db: Db; userId: string; origin: string };
+/** `admitted`: the request's rate-limit verdict, awaited before the run is written (see the auth middleware). */
+type Context = { env: Bindings; db: Db; userId: string; origin: string; admitted?: Promise<void> };
 
 /** Queues a run of a deployment: inputs checked against its input spec, then pushed to its pool. */
 export async function queueDeploymentRun(
@@ -51,7 +51,11 @@ export async function queueDeploymentRun(
   inputs: Record<string, unknown>,
   options: RunOptions,
 ) {
-  const { deployment, graph, inputSpec } = await resolveDeploymentForRun(ctx.db, ctx.userId, deploymentId);
+  const { deployment, graph, inputSpec, poolState } = await resolveDeploymentForRun(
+    ctx.db,
+    ctx.userId,
+    deploymentId,
+  );
   const values = validateRunInputs(inputSpec, inputs);
   return createAndEnqueue(ctx, {
     graph,
@@ -64,6 +68,7 @@ export async function queueDeploymentRun(
     workflowVersionId: deployment.workflowVersionId,
     origin: "api",
     options,
+    poolState,
   });
 }
 
@@ -114,6 +119,8 @@ type NewRunSpec = {
   origin: RunRow["origin"];
   options: RunOptions;
   retriedFrom?: string;
+  /** The pool's state when the caller read it already (with the deployment); read here otherwise. */
+  poolState?: PoolState;
 };
 
 const noMachineOnline = (pool: string): RunWarning => ({
@@ -121,50 +128,42 @@ const noMachineOnline = (pool: string): RunWarning => ({
   message: `No machine of pool "${pool}" is online; the run waits in the queue until one connects`,
 });
 
+/**
+ * What a new run is checked against before it is queued: the GPU it asks for, the node classes and
+ * model files of the machines that may run it, and its inputs' files (the pool's state and the files are
+ * read at once; the checks then fail in a fixed order).
+ */
+async function checkNewRun(ctx: Context, spec: NewRunSpec, gpu: string | null) {
+  if (gpu) await checkGpuRequirement(ctx.db, ctx.userId, spec, gpu);
+  const [pool, inputs] = await Promise.allSettled([
+    spec.poolState ?? readPoolState(ctx.db, ctx.userId, spec),
+    resolveJobInputs(ctx, spec.bindings, spec.inputs),
+  ]);
+  if (pool.status === "rejected") throw pool.reason;
+  const warnings = await checkNodeClasses(ctx, spec.graph, spec.pool, pool.value.definitionHashes);
+  if (inputs.status === "rejected") throw inputs.reason;
+  const jobInputs = inputs.value;
+  const runGraph = graphAsRun(spec.graph, spec.bindings, jobInputs);
+  const models = await requiredModels(ctx, runGraph, spec, pool.value.instances);
+  return { warnings, jobInputs, models };
+}
+
 async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
   const gpu = spec.options.gpu ?? null;
-  if (gpu) await checkGpuRequirement(ctx.db, ctx.userId, spec, gpu);
-  // The node-class check and the inputs' and models' checks read D1 independently: one wait, not two.
-  const [nodeCheck, inputCheck] = await Promise.allSettled([
-    checkNodeClasses(ctx, spec.graph, spec.pool),
-    resolveJobInputs(ctx, spec.bindings, spec.inputs).then(async (jobInputs) => ({
-      jobInputs,
-      models: await requiredModels(ctx, graphAsRun(spec.graph, spec.bindings, jobInputs), spec),
-    })),
-  ]);
-  if (nodeCheck.status === "rejected") throw nodeCheck.reason;
-  if (inputCheck.status === "rejected") throw inputCheck.reason;
-  const warnings = nodeCheck.value;
-  const { jobInputs, models } = inputCheck.value;
+  const { warnings, jobInputs, models } = await checkNewRun(ctx, spec, gpu);
   const priority = PRIORITIES[spec.options.priority ?? "normal"];
-  const row = await insertRun(ctx.db, {
-    id: newId(),
-    userId: ctx.userId,
-    deploymentId: spec.deploymentId,
-    workflowId: spec.workflowId,
-    workflowVersionId: spec.workflowVersionId,
-    pool: spec.pool,
-    priority,
-    inputs: spec.inputs,
-    graph: spec.graph,
-    bindings: spec.bindings,
-    metadata: spec.options.metadata ?? null,
-    webhookUrl: spec.options.webhook ?? null,
-    webhookIntermediateStatus: spec.options.webhookIntermediateStatus ?? false,
-    timeoutMinutes: spec.options.timeoutMinutes ?? null,
-    origin: spec.origin,
-    retriedFrom: spec.retriedFrom,
-    warnings: warnings.length > 0 ? warnings : null,
-    gpu,
-  });
+  const runId = newId();
+  const createdAt = nowIso();
   const timeout = spec.options.timeoutMinutes;
-  const { position, agents } = await dispatcherClient(ctx.env, ctx.userId, spec.pool)
-    .enqueue({
-      runId: row.id,
+  await ctx.admitted;
+  // The Dispatcher writes the row beside sending the job, and answers once it exists.
+  const queued = await dispatcherClient(ctx.env, ctx.userId, spec.pool).enqueue(
+    {
+      runId,
       userId: ctx.userId,
       priority,
       attempt: 1,
-      deadlineAt: timeout ? Date.parse(row.createdAt) + timeout * 60_000 : null,
+      deadlineAt: timeout ? Date.parse(createdAt) + timeout * 60_000 : null,
       payload: {
         graph: spec.graph,
         bindings: spec.bindings,
@@ -173,11 +172,30 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
         gpu,
         models,
       },
-    })
-    .catch(async (err: unknown) => {
-      await deleteUnqueuedRun(ctx.db, row.id);
-      throw err;
-    });
+    },
+    {
+      id: runId,
+      userId: ctx.userId,
+      deploymentId: spec.deploymentId,
+      workflowId: spec.workflowId,
+      workflowVersionId: spec.workflowVersionId,
+      pool: spec.pool,
+      priority,
+      inputs: spec.inputs,
+      graph: spec.graph,
+      bindings: spec.bindings,
+      metadata: spec.options.metadata ?? null,
+      webhookUrl: spec.options.webhook ?? null,
+      webhookIntermediateStatus: spec.options.webhookIntermediateStatus ?? false,
+      timeoutMinutes: timeout ?? null,
+      origin: spec.origin,
+      retriedFrom: spec.retriedFrom,
+      warnings: warnings.length > 0 ? warnings : null,
+      gpu,
+      createdAt,
+    },
+  );
+  const { position, agents, run: row } = queued;
   const run = agents === 0 ? await addWarning(ctx.db, row, noMachineOnline(spec.pool)) : row;
   // The room comes to exist with its first event or subscriber (which hands it the row's snapshot).
   if (run.warnings)

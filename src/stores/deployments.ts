@@ -1,12 +1,17 @@
-import { and, asc, count, desc, eq, isNotNull, isNull, sql } from "drizzle-orm";
+import { type AnyColumn, and, asc, count, desc, eq, isNotNull, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import {
   type DeploymentEnvironment,
   deploymentEvents,
   deployments,
+  machines,
   workflows,
   workflowVersions,
 } from "../db/schema";
+
+import { inventoryInstanceRows } from "./models";
+import { definitionHashRows, distinctHashes } from "./node-definitions";
+import type { PoolState } from "./pool-state";
 
 export type DeploymentRow = typeof deployments.$inferSelect;
 export type DeploymentEventRow = typeof deploymentEvents.$inferSelect;
@@ -110,8 +115,26 @@ export async function countLiveDeployments(db: Db, userId: string, workflowId: s
 }
 
 /** A live deployment's own row, for starting a run (its version's graph is read apart, and cached). */
-export const findLiveDeployment = (db: Db, userId: string, id: string) =>
-  db.select().from(deployments).where(live(userId, id)).get();
+/**
+ * A live deployment with what checking a run of it reads about its pool (see `PoolState`), in one round
+ * trip: the pool and the pinned machine are subqueries on the deployment, so a deployment that does
+ * not exist or is not the user's reads nothing else.
+ */
+export async function findDeploymentForRun(db: Db, userId: string, id: string) {
+  const ofDeployment = (column: AnyColumn) =>
+    sql`(select ${column} from ${deployments} where ${live(userId, id)})`;
+  const pool = ofDeployment(deployments.pool);
+  // An unpinned deployment's scope is every machine of its pool.
+  const machineId = sql`coalesce(${ofDeployment(deployments.machineId)}, ${machines.id})`;
+  const [[deployment], hashRows, instances] = await db.batch([
+    db.select().from(deployments).where(live(userId, id)),
+    definitionHashRows(db, userId, pool),
+    inventoryInstanceRows(db, userId, { pool, machineId }),
+  ]);
+  if (!deployment) return undefined;
+  const poolState: PoolState = { definitionHashes: distinctHashes(hashRows), instances };
+  return { deployment, poolState };
+}
 
 /** The graph of a workflow version; a version never changes once written. */
 export async function findVersionGraph(db: Db, versionId: string) {

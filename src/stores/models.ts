@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, type SQLWrapper } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { machineModelSets, machineModels, machineNodeDefinitions, machines } from "../db/schema";
 import { nowIso } from "../lib/ids";
@@ -89,7 +89,10 @@ export type MachineModelRow = Awaited<ReturnType<typeof listUserModels>>[number]
 /** Where model files are looked for: a pool, or one machine of it (a pinned deployment). */
 export type ModelScope = { pool: string; machineId?: string | null };
 
-const inScope = (userId: string, scope: ModelScope) =>
+/** A scope whose pool and machine may also be SQL (subqueries on a deployment), for batched reads. */
+type ScopeExpression = { pool: string | SQLWrapper; machineId?: string | SQLWrapper | null };
+
+const inScope = (userId: string, scope: ScopeExpression) =>
   and(
     eq(machines.userId, userId),
     isNull(machines.deletedAt),
@@ -101,8 +104,8 @@ const inScope = (userId: string, scope: ModelScope) =>
  * The instances in scope that reported a model inventory, with the hash of that inventory and of the
  * node definitions they report (if any): together they say which inputs name model files.
  */
-export async function instancesWithInventory(db: Db, userId: string, scope: ModelScope) {
-  return db
+export const inventoryInstanceRows = (db: Db, userId: string, scope: ScopeExpression) =>
+  db
     .select({
       machineId: machineModelSets.machineId,
       instanceId: machineModelSets.instanceId,
@@ -118,9 +121,9 @@ export async function instancesWithInventory(db: Db, userId: string, scope: Mode
         eq(machineNodeDefinitions.instanceId, machineModelSets.instanceId),
       ),
     )
-    .where(inScope(userId, scope))
-    .all();
-}
+    .where(inScope(userId, scope));
+
+export type InventoryInstance = Awaited<ReturnType<typeof inventoryInstanceRows>>[number];
 
 /** The files of one instance's inventory, folder and name only. */
 export async function instanceModelFiles(db: Db, machineId: string, instanceId: string) {

@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, isNull, type SQLWrapper } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { machineNodeDefinitions, machines, nodeDefinitions } from "../db/schema";
 import { nowIso } from "../lib/ids";
@@ -37,9 +37,12 @@ export async function linkInstanceDefinitions(db: Db, machineId: string, instanc
     });
 }
 
-/** The definition hashes a user's live machines (of one pool, when given) report, oldest report first. */
-export async function reportedDefinitionHashes(db: Db, userId: string, pool?: string) {
-  const rows = await db
+/**
+ * The definition rows of a user's live machines (of one pool, when given: a name, or a subquery), oldest
+ * report first, as a query to run alone or in a batch.
+ */
+export const definitionHashRows = (db: Db, userId: string, pool?: string | SQLWrapper) =>
+  db
     .select({ hash: machineNodeDefinitions.hash })
     .from(machineNodeDefinitions)
     .innerJoin(machines, eq(machines.id, machineNodeDefinitions.machineId))
@@ -50,9 +53,13 @@ export async function reportedDefinitionHashes(db: Db, userId: string, pool?: st
         pool === undefined ? undefined : eq(machines.pool, pool),
       ),
     )
-    .orderBy(asc(machineNodeDefinitions.reportedAt))
-    .all();
-  return [...new Set(rows.map((row) => row.hash))];
+    .orderBy(asc(machineNodeDefinitions.reportedAt));
+
+export const distinctHashes = (rows: { hash: string }[]) => [...new Set(rows.map((row) => row.hash))];
+
+/** The definition hashes a user's live machines (of one pool, when given) report, oldest report first. */
+export async function reportedDefinitionHashes(db: Db, userId: string, pool?: string) {
+  return distinctHashes(await definitionHashRows(db, userId, pool).all());
 }
 
 export async function readNodeDefinitions(bucket: R2Bucket, hash: string) {

@@ -10,11 +10,6 @@ export async function insertRun(db: Db, row: NewRun): Promise<RunRow> {
   return created as RunRow;
 }
 
-/** Undoes a run that never reached its queue, so no request leaves a run that can never start. */
-export async function deleteUnqueuedRun(db: Db, id: string) {
-  await db.delete(runs).where(and(eq(runs.id, id), eq(runs.status, "not-started")));
-}
-
 /** Runs still `not-started` that were created before `before`: waiting in a queue, or never queued. */
 export function listOldUnstartedRuns(db: Db, before: string, limit: number) {
   return db

@@ -292,6 +292,36 @@ describe("runs that name model files", () => {
     theirs.agent.close();
   });
 
+  it("of a deployment pinned to a machine are checked against that machine's inventory alone", async () => {
+    const user = await createUser();
+    const a = await machineWith(user, { checkpoints: ["a.safetensors"] });
+    const b = await machineWith(user, { checkpoints: ["b.safetensors"] });
+    const onA = await createDeployment(user, {
+      graph: checkpointGraph("b.safetensors"),
+      machine_id: a.machine.id,
+    });
+    const queue = (id: string) =>
+      api<{ run_id: string } & Refusal>("/api/run/deployment/queue", {
+        method: "POST",
+        token: user.apiKey,
+        json: { deployment_id: id, inputs: {} },
+      });
+
+    const refused = await queue(onA.id);
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toContain("Model files not found on the deployment's machine");
+    const onB = await createDeployment(user, {
+      workflow_id: onA.workflow_id,
+      environment: "staging",
+      machine_id: b.machine.id,
+    });
+    const queued = await queue(onB.id);
+    expect(queued.status).toBe(200);
+    expect((await b.agent.job(queued.body.run_id)).run_id).toBe(queued.body.run_id);
+    a.agent.close();
+    b.agent.close();
+  });
+
   it("are not checked while no machine of the pool has reported an inventory", async () => {
     const user = await createUser();
     const agent = await TestAgent.connect((await createMachine(user)).token);

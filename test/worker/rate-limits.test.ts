@@ -3,6 +3,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../../src/app";
 import type { RateLimiter } from "../../src/durable/rate-limiter";
+import { dispatcherOf } from "../helpers/dispatcher";
+import { createDeployment } from "../helpers/fixtures";
 import { BASE } from "../helpers/http";
 import { createUser } from "../helpers/users";
 
@@ -11,6 +13,8 @@ async function call(path: string, overrides: Record<string, string>, init: Reque
   const res = await app.fetch(new Request(`${BASE}${path}`, init), { ...env, ...overrides });
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
 }
+
+const auth = (token: string) => ({ headers: { Authorization: `Bearer ${token}` } });
 
 /** Ends a limiter's current failure window, as if its 15 minutes had passed. */
 async function endFailureWindow(key: string, windowSeconds: number) {
@@ -50,6 +54,51 @@ describe("request rate limits", () => {
     const other = await createUser();
     const theirs = await call("/api/runs", limits, { headers: { Authorization: `Bearer ${other.apiKey}` } });
     expect(theirs.status).toBe(200);
+  });
+});
+
+describe("the queue routes count the request beside their reads", () => {
+  const limits = { RATE_LIMIT_PER_MINUTE: "2", RATE_LIMIT_PER_HOUR: "100", RATE_LIMIT_PER_DAY: "1000" };
+  const queue = (token: string, deploymentId: string, vars = limits) =>
+    call("/api/run/deployment/queue", vars, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ deployment_id: deploymentId, inputs: {} }),
+    });
+  const runsOf = async (userId: string) =>
+    (
+      await env.DB.prepare("SELECT count(*) AS n FROM runs WHERE user_id = ?")
+        .bind(userId)
+        .first<{ n: number }>()
+    )?.n;
+
+  it("past the limit, queue nothing and answer 429, whatever else is wrong with the request", async () => {
+    const user = await createUser();
+    const other = await createUser();
+    const deployment = await createDeployment(user);
+    // Creating the deployment counted under the default limits; these calls count under 2 a minute.
+    const used =
+      2 - Number((await call("/api/runs", limits, auth(user.apiKey))).headers.get("X-RateLimit-Remaining"));
+    for (let i = used; i < 2; i++)
+      expect((await call("/api/runs", limits, auth(user.apiKey))).status).toBe(200);
+
+    const limited = await queue(user.apiKey, deployment.id);
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ error: "rate_limit_exceeded" });
+    expect(limited.headers.get("X-RateLimit-Remaining")).toBe("0");
+    expect(Number(limited.headers.get("Retry-After"))).toBeGreaterThan(0);
+    expect((await queue(user.apiKey, "no-such-deployment")).status).toBe(429);
+    expect(await runsOf(user.id)).toBe(0);
+    expect(await dispatcherOf(user.id).stats()).toMatchObject({ queued: 0, leased: 0 });
+
+    // Within its limit, the other tenant queues, and cannot reach this tenant's deployment.
+    const theirs = await createDeployment(other);
+    const roomier = { ...limits, RATE_LIMIT_PER_MINUTE: "50" };
+    const queued = await queue(other.apiKey, theirs.id, roomier);
+    expect(queued.status).toBe(200);
+    expect(queued.headers.get("X-RateLimit-Limit")).toBe("50");
+    expect((await queue(other.apiKey, deployment.id, roomier)).status).toBe(404);
+    expect(await runsOf(other.id)).toBe(1);
   });
 });
 

@@ -2,8 +2,10 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
+import type { RunRow } from "../../src/db/schema";
 import type { Dispatcher } from "../../src/durable/dispatcher";
 import { failUnqueuedRuns } from "../../src/services/run-reconciler";
+import { findRunById } from "../../src/stores/runs";
 import { dispatcherOf } from "../helpers/dispatcher";
 import { api } from "../helpers/http";
 import { executeRun, getRunStatus } from "../helpers/runs";
@@ -62,14 +64,21 @@ describe("the unqueued-run sweep", () => {
         )
         .one(),
     );
-    await stub.enqueue({
-      runId,
-      userId: user.id,
-      priority: job.priority,
-      attempt: 1,
-      deadlineAt: null,
-      payload: JSON.parse(job.payload),
-    });
+    const row = (await findRunById(createDb(env.DB), runId)) as RunRow;
+    const again = await stub.enqueue(
+      {
+        runId,
+        userId: user.id,
+        priority: job.priority,
+        attempt: 1,
+        deadlineAt: null,
+        payload: JSON.parse(job.payload),
+      },
+      { ...row, metadata: { changed: true } },
+    );
     expect(await stub.stats()).toMatchObject({ queued: 1 });
+    // The row stays as first written, and the repeat is answered with it.
+    expect((again as unknown as { run: RunRow }).run).toMatchObject({ id: runId, metadata: row.metadata });
+    expect(await findRunById(createDb(env.DB), runId)).toEqual(row);
   });
 });

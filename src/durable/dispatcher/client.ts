@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { NewRun, RunRow } from "../../db/schema";
 import type { Bindings } from "../../env";
 import { AppError } from "../../lib/errors";
 import type { ModelCleanupMessage, ModelDeleteMessage } from "../../protocol/v1";
@@ -33,6 +34,7 @@ export const readAgentIdentity = (request: Request): AgentIdentity =>
 export const CancelOutcome = z.enum(["removed", "stopping", "unknown"]);
 export type CancelOutcome = z.infer<typeof CancelOutcome>;
 const Position = z.number().int().nonnegative().nullable();
+const Queued = z.object({ position: Position, agents: z.number().int() });
 const Stats = z.object({
   queued: z.number().int(),
   leased: z.number().int(),
@@ -44,8 +46,12 @@ const Stats = z.object({
 export function dispatcherClient(env: Bindings, userId: string, pool: string) {
   const stub = env.DISPATCHER.getByName(dispatcherName(userId, pool));
   return {
-    enqueue: async (job: NewJob) =>
-      z.object({ position: Position, agents: z.number().int() }).parse(await stub.enqueue(job)),
+    /** Queues a new run and writes its row (see `Dispatcher.enqueue`); resolves once the row exists. */
+    enqueue: async (job: NewJob, run: NewRun) => {
+      // RPC typing cannot express the row's free-form JSON columns; the row is the one D1 returned.
+      const queued = (await stub.enqueue(job, run)) as unknown as { run: RunRow };
+      return { ...Queued.parse(queued), run: queued.run };
+    },
     position: async (runId: string) => Position.parse(await stub.position(runId)),
     cancel: async (runId: string, reason: "cancelled" | "timeout") =>
       CancelOutcome.parse(await stub.cancel(runId, reason)),

@@ -4,7 +4,12 @@ import { isTerminal, RUN_STATUSES, type RunStatus } from "../../db/schema";
 import type { AppEnv } from "../../env";
 import { AppError } from "../../lib/errors";
 import { createRouter, errorResponses, jsonBody, jsonContent } from "../../lib/openapi";
-import { userContext as ctxOf, requireUser, requireUserOrQueryToken } from "../../middleware/auth";
+import {
+  userContext as ctxOf,
+  requireUser,
+  requireUserAdmittedBeforeWrites,
+  requireUserOrQueryToken,
+} from "../../middleware/auth";
 import { limitBody, MiB } from "../../middleware/body-limit";
 import { comfyDeployRun, outputGroups, statusView } from "../../services/run-views";
 import {
@@ -59,7 +64,7 @@ for (const [path, summary] of [
       summary,
       description:
         "Inputs are checked against the deployment's input spec. The run goes to an idle agent at once.",
-      middleware: [requireUser] as const,
+      middleware: [requireUserAdmittedBeforeWrites] as const,
       request: { body: jsonBody(QueueRunSchema) },
       responses: {
         200: jsonContent(QueuedSchema, "Queued"),
@@ -82,7 +87,7 @@ runRoutes.openapi(
     summary: "Run a deployment and wait for its outputs",
     description:
       "Waits up to `sync_timeout_seconds` (default 300). A run that failed answers 422 with its error; one still running answers 504 with its id in `details`, to be polled.",
-    middleware: [requireUser] as const,
+    middleware: [requireUserAdmittedBeforeWrites] as const,
     request: {
       body: jsonBody(
         QueueRunSchema.extend({ sync_timeout_seconds: z.number().int().min(1).max(900).optional() }).openapi(

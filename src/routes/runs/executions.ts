@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { RUN_STATUSES } from "../../db/schema";
 import { createRouter, errorResponses, jsonBody, jsonContent } from "../../lib/openapi";
-import { userContext as ctxOf, requireUser } from "../../middleware/auth";
+import { userContext as ctxOf, requireUser, requireUserAdmittedBeforeWrites } from "../../middleware/auth";
 import { limitBody, MiB } from "../../middleware/body-limit";
 import {
   EXECUTION_STATUSES,
@@ -93,7 +93,7 @@ executionRoutes.openapi(
     tags,
     security,
     summary: "Execute a raw workflow graph",
-    middleware: [requireUser] as const,
+    middleware: [requireUserAdmittedBeforeWrites] as const,
     request: { body: jsonBody(ExecuteSchema) },
     responses: {
       200: jsonContent(
@@ -232,7 +232,7 @@ executionRoutes.openapi(
     tags,
     security,
     summary: "Retry a failed, cancelled or timed-out execution as a new one",
-    middleware: [requireUser] as const,
+    middleware: [requireUserAdmittedBeforeWrites] as const,
     request: { params: ExecutionParam },
     responses: {
       200: jsonContent(

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, errorResponses, jsonBody, jsonContent } from "../../lib/openapi";
-import { userContext as ctxOf, requireUser } from "../../middleware/auth";
+import { userContext as ctxOf, requireUser, requireUserAdmittedBeforeWrites } from "../../middleware/auth";
 import { limitBody, MiB } from "../../middleware/body-limit";
 import { EXECUTION_STATUSES, RUN_STATUSES_OF, taskView } from "../../services/run-views";
 import { cancelRun, queueGraphRun, readRun, searchRuns } from "../../services/runs";
@@ -76,7 +76,7 @@ taskRoutes.openapi(
     tags,
     security,
     summary: "Submit a workflow with params",
-    middleware: [requireUser] as const,
+    middleware: [requireUserAdmittedBeforeWrites] as const,
     request: { body: jsonBody(SubmitSchema) },
     responses: {
       200: jsonContent(

@@ -1,0 +1,133 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { createDb } from "../../src/db/client";
+import type { NewRun, RunRow } from "../../src/db/schema";
+import type { NewJob } from "../../src/durable/dispatcher/job-queue";
+import { findRunById } from "../../src/stores/runs";
+import { dispatcherOf } from "../helpers/dispatcher";
+import { api } from "../helpers/http";
+import { createMachine, demoGraph, executeRun, getRunStatus } from "../helpers/runs";
+import { TestAgent } from "../helpers/test-agent";
+import { createUser, type TestUser } from "../helpers/users";
+
+const jobFor = (userId: string, runId: string): NewJob => ({
+  runId,
+  userId,
+  priority: 1,
+  attempt: 1,
+  deadlineAt: null,
+  payload: {
+    graph: demoGraph,
+    bindings: [],
+    inputs: {},
+    input_urls: {},
+    machine_id: null,
+    gpu: null,
+    models: [],
+  },
+});
+
+const newRow = (userId: string, runId: string): NewRun => ({
+  id: runId,
+  userId,
+  pool: "default",
+  priority: 1,
+  inputs: {},
+  graph: demoGraph,
+  bindings: [],
+  origin: "execution",
+});
+
+/** Queues a job with its row straight on the Dispatcher; resolves to its answer, or to the error it threw. */
+const enqueueDirect = (userId: string, runId: string): Promise<unknown> =>
+  (dispatcherOf(userId).enqueue(jobFor(userId, runId), newRow(userId, runId)) as Promise<unknown>).catch(
+    (error: Error) => error,
+  );
+
+const storedRun = async (runId: string) => (await findRunById(createDb(env.DB), runId)) as RunRow;
+
+/** A run whose row exists and whose job has left the queue: enqueuing its id again cannot write the row. */
+async function cancelledRun(user: TestUser) {
+  const runId = await executeRun(user);
+  expect((await api(`/api/run/${runId}/cancel`, { method: "POST", token: user.apiKey })).status).toBe(200);
+  expect(await dispatcherOf(user.id).stats()).toMatchObject({ queued: 0, leased: 0 });
+  return runId;
+}
+
+describe("the Dispatcher as a run's first durable home", () => {
+  it("answers the queue call only once the run's row exists, and the row is the caller's alone", async () => {
+    const user = await createUser();
+    const other = await createUser();
+    const runId = await executeRun(user);
+    expect((await getRunStatus(user, runId)).status).toBe("not-started");
+    expect((await api(`/api/run/${runId}`, { token: other.apiKey })).status).toBe(404);
+  });
+
+  it("writes the row it is handed and returns it with the queue's answer", async () => {
+    const user = await createUser();
+    const runId = crypto.randomUUID();
+    const queued = await enqueueDirect(user.id, runId);
+    expect(queued).toMatchObject({ position: 0, agents: 0, run: { id: runId, status: "not-started" } });
+    expect((await storedRun(runId)).userId).toBe(user.id);
+  });
+
+  it("takes a waiting job back when its row cannot be written", async () => {
+    const user = await createUser();
+    const runId = await cancelledRun(user);
+    const stub = dispatcherOf(user.id);
+    const refused = await enqueueDirect(user.id, runId);
+    expect(String(refused)).toMatch(/Failed query: insert into "runs"/);
+    expect(await stub.stats()).toMatchObject({ queued: 0, leased: 0, stopping: 0 });
+    expect((await storedRun(runId)).status).toBe("cancelled");
+  });
+
+  it("stops a job already sent to an agent when its row cannot be written", async () => {
+    const user = await createUser();
+    const runId = await cancelledRun(user);
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    const stub = dispatcherOf(user.id);
+    const refused = await enqueueDirect(user.id, runId);
+    expect(String(refused)).toMatch(/Failed query: insert into "runs"/);
+    const job = await agent.job(runId);
+    const cancel = await agent.next("cancel");
+    expect(cancel).toMatchObject({ run_id: runId, lease_token: job.lease_token, reason: "cancelled" });
+    expect((await agent.report(job, { kind: "cancelled" })).status).toBe("ok");
+    expect(await stub.stats()).toMatchObject({ queued: 0, leased: 0, stopping: 0 });
+    expect((await storedRun(runId)).status).toBe("cancelled");
+    agent.close();
+  });
+
+  it("withdraws a job whose run has no row when it is leased (its row was lost to a restart)", async () => {
+    const user = await createUser();
+    const runId = await executeRun(user);
+    // What a restart between storing the job and writing its row leaves: a job, and no row.
+    await env.DB.prepare("DELETE FROM runs WHERE id = ?").bind(runId).run();
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    const job = await agent.job(runId);
+    expect(await agent.next("cancel")).toMatchObject({ run_id: runId, lease_token: job.lease_token });
+    expect((await agent.report(job, { kind: "cancelled" })).status).toBe("ok");
+    expect(await dispatcherOf(user.id).stats()).toMatchObject({ queued: 0, leased: 0, stopping: 0 });
+    expect(await findRunById(createDb(env.DB), runId)).toBeUndefined();
+    agent.close();
+  });
+
+  it("applies a report sent the moment the job arrives, after the row it waited for", async () => {
+    const user = await createUser();
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    agent.onJob = (job) =>
+      agent.send({
+        type: "report",
+        event_id: `evt-${job.run_id}`,
+        run_id: job.run_id,
+        lease_token: job.lease_token,
+        at: Date.now(),
+        report: { kind: "accepted", prompt_id: "p-1" },
+      });
+    const runId = crypto.randomUUID();
+    await enqueueDirect(user.id, runId);
+    const ack = await agent.until(() => agent.all("ack").find((a) => a.event_id === `evt-${runId}`), "ack");
+    expect(ack.status).toBe("ok");
+    expect(await storedRun(runId)).toMatchObject({ status: "queued", promptId: "p-1" });
+    agent.close();
+  });
+});
