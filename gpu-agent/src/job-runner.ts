@@ -150,7 +150,6 @@ export class JobRun {
       return instance.client.runPrompt(resume.graph, onEvent, signal, { id: resume.prompt_id, attach: true });
     }
     this.log("INFO", `running on ${instance.id} (attempt ${job.attempt})`);
-    await this.deps.journal.save(this.record);
     const plan = planInputs(job);
     await this.uploadInputs(plan);
     const promptId = randomUUID();
@@ -235,8 +234,11 @@ export class JobRun {
       this.deps.uploads?.end();
     }
     const bytes = uploaded.reduce((sum, output) => sum + output.size, 0);
-    this.log("INFO", `uploaded ${uploaded.length} output file(s), ${bytes} bytes`);
-    this.finish({ kind: "succeeded", outputs: [...uploaded, ...texts] });
+    // The line rides on the final report: one report for the control plane to apply, not two in a row.
+    const logs = [
+      { level: "INFO" as const, message: `uploaded ${uploaded.length} output file(s), ${bytes} bytes` },
+    ];
+    this.finish({ kind: "succeeded", outputs: [...uploaded, ...texts], logs });
   }
 
   private async uploadAll(files: OutputFile[]): Promise<RunOutput[]> {

@@ -31,7 +31,13 @@ export class Reports {
     private readonly log: Logger,
   ) {}
 
-  /** Resolves once the report is written (fsync'd unless it is progress) and handed to the link. */
+  /**
+   * Writes the report to the outbox and hands it to the link at once; resolves once it is on disk. Only
+   * a run's final report is fsync'd: until it is, the run's journal record stays, so a host crash
+   * before then leaves a run the restarted agent follows again. Every other report is superseded or
+   * repeated by what comes after it (a re-attached run reports `accepted` and `started` again), and a
+   * later fsync flushes it anyway, so it is sent without waiting on the disk.
+   */
   report(lease: Lease, report: RunReport): Promise<void> {
     const message: ReportMessage = {
       type: "report",
@@ -41,13 +47,12 @@ export class Reports {
       at: Date.now(),
       report,
     };
-    const send = () => {
-      this.send(message);
-    };
-    const durable = report.kind !== "progress";
-    return this.outbox.append({ message, instanceId: lease.instance_id }, durable).then(send, (error) => {
-      this.log.error("could not persist a report; sending it anyway", { error });
-      send();
+    const durable = TERMINAL_REPORTS.has(report.kind);
+    // The line is written before `append` returns, so sending now keeps the file's order on the link.
+    const written = this.outbox.append({ message, instanceId: lease.instance_id }, durable);
+    this.send(message);
+    return written.catch((error) => {
+      this.log.error("could not persist a report; it was sent anyway", { error });
     });
   }
 
