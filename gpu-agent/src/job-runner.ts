@@ -21,7 +21,7 @@ import type { Logger } from "./log";
 import type { JobGate } from "./models/file-hasher";
 import { type OutputFile, splitOutputs } from "./uploads/output-files";
 import { outputOpener } from "./uploads/output-source";
-import { describeOutputs, UploadError, uploadOutputs } from "./uploads/upload-outputs";
+import { describeOutputs, KeptSources, UploadError, uploadOutputs } from "./uploads/upload-outputs";
 
 export interface JobSettings {
   uploadConcurrency: number;
@@ -244,22 +244,28 @@ export class JobRun {
   private async uploadAll(files: OutputFile[]): Promise<RunOutput[]> {
     const { instance, settings } = this.deps;
     const open = outputOpener(instance.folders, instance.client.openOutput);
-    const described = await describeOutputs(files, open, this.abort.signal);
-    const uploaded: RunOutput[] = [];
-    for (let i = 0; i < described.length; i += MAX_FILES_PER_UPLOAD_REQUEST) {
-      const batch = described.slice(i, i + MAX_FILES_PER_UPLOAD_REQUEST);
-      const names = batch.map((d) => ({ name: d.upload_name, content_type: d.content_type, size: d.size }));
-      const grants = await this.deps.requestUploadUrls(names, this.abort.signal);
-      const options = {
-        concurrency: settings.uploadConcurrency,
-        retryDelayMs: settings.uploadRetryDelayMs,
-        retryForMs: settings.uploadRetryForMs,
-        signal: this.abort.signal,
-        log: this.deps.log,
-      };
-      uploaded.push(...(await uploadOutputs(batch, grants, open, options)));
+    const kept = new KeptSources(settings.uploadConcurrency);
+    try {
+      const described = await describeOutputs(files, open, this.abort.signal, kept);
+      const uploaded: RunOutput[] = [];
+      for (let i = 0; i < described.length; i += MAX_FILES_PER_UPLOAD_REQUEST) {
+        const batch = described.slice(i, i + MAX_FILES_PER_UPLOAD_REQUEST);
+        const names = batch.map((d) => ({ name: d.upload_name, content_type: d.content_type, size: d.size }));
+        const grants = await this.deps.requestUploadUrls(names, this.abort.signal);
+        const options = {
+          concurrency: settings.uploadConcurrency,
+          retryDelayMs: settings.uploadRetryDelayMs,
+          retryForMs: settings.uploadRetryForMs,
+          signal: this.abort.signal,
+          log: this.deps.log,
+          kept,
+        };
+        uploaded.push(...(await uploadOutputs(batch, grants, open, options)));
+      }
+      return uploaded;
+    } finally {
+      kept.release();
     }
-    return uploaded;
   }
 
   /**

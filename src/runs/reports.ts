@@ -104,19 +104,26 @@ export class RunReports {
     return changeRunStatus(this.ctx, runId, to, latest ? { ...fields, progress: latest } : fields, options);
   }
 
+  /**
+   * The room gets the progress first: that is what subscribers wait for. The fleet event and the row's
+   * write (at most once a second) follow without holding up the run's next report: progress is
+   * superseded, the row's write cannot touch a finished run, and the final write carries the latest.
+   */
   private async onProgress({ runId, userId }: ReportedRun, progress: Progress) {
-    await Promise.all([
-      runRoomClient(this.ctx.env, runId).publish([{ type: "progress", data: progress }]),
-      publishFleetEvent(this.ctx.env, userId, {
-        type: "task_progress",
-        data: { taskId: runId, progress: progress.percentage },
-      }),
-    ]);
+    const room = runRoomClient(this.ctx.env, runId).publish([{ type: "progress", data: progress }]);
+    void publishFleetEvent(this.ctx.env, userId, {
+      type: "task_progress",
+      data: { taskId: runId, progress: progress.percentage },
+    });
+    await room;
     const now = Date.now();
     const writtenAt = this.progress.get(runId)?.writtenAt ?? 0;
     const due = now - writtenAt >= PROGRESS_WRITE_INTERVAL_MS;
     this.progress.set(runId, { latest: progress, writtenAt: due ? now : writtenAt });
-    if (due) await updateLiveRun(this.ctx.db, runId, { progress });
+    if (!due) return;
+    void updateLiveRun(this.ctx.db, runId, { progress }).catch((error) =>
+      console.error(JSON.stringify({ event: "progress_write_failed", run_id: runId, error: String(error) })),
+    );
   }
 
   /**
