@@ -8,6 +8,8 @@ export interface SimulatorCounters {
   interrupts: number;
   /** Prompt ids asked to be deleted with POST /queue `{delete}`. */
   queueDeletes: number;
+  /** GET /queue calls. */
+  queueReads: number;
   /** POST /queue `{clear: true}` calls. */
   queueClears: number;
   /** POST /upload/image calls. */
@@ -31,6 +33,7 @@ export function zeroCounters(): SimulatorCounters {
     promptsRejected: 0,
     interrupts: 0,
     queueDeletes: 0,
+    queueReads: 0,
     queueClears: 0,
     uploads: 0,
     views: 0,

@@ -21,7 +21,7 @@ import type { Logger } from "./log";
 import type { JobGate } from "./models/file-hasher";
 import { type OutputFile, splitOutputs } from "./uploads/output-files";
 import { outputOpener } from "./uploads/output-source";
-import { describeOutputs, UploadError, uploadOutputs } from "./uploads/upload-outputs";
+import { describeOutputs, KeptSources, UploadError, uploadOutputs } from "./uploads/upload-outputs";
 
 export interface JobSettings {
   uploadConcurrency: number;
@@ -150,7 +150,6 @@ export class JobRun {
       return instance.client.runPrompt(resume.graph, onEvent, signal, { id: resume.prompt_id, attach: true });
     }
     this.log("INFO", `running on ${instance.id} (attempt ${job.attempt})`);
-    await this.deps.journal.save(this.record);
     const plan = planInputs(job);
     await this.uploadInputs(plan);
     const promptId = randomUUID();
@@ -235,29 +234,38 @@ export class JobRun {
       this.deps.uploads?.end();
     }
     const bytes = uploaded.reduce((sum, output) => sum + output.size, 0);
-    this.log("INFO", `uploaded ${uploaded.length} output file(s), ${bytes} bytes`);
-    this.finish({ kind: "succeeded", outputs: [...uploaded, ...texts] });
+    // The line rides on the final report: one report for the control plane to apply, not two in a row.
+    const logs = [
+      { level: "INFO" as const, message: `uploaded ${uploaded.length} output file(s), ${bytes} bytes` },
+    ];
+    this.finish({ kind: "succeeded", outputs: [...uploaded, ...texts], logs });
   }
 
   private async uploadAll(files: OutputFile[]): Promise<RunOutput[]> {
     const { instance, settings } = this.deps;
     const open = outputOpener(instance.folders, instance.client.openOutput);
-    const described = await describeOutputs(files, open, this.abort.signal);
-    const uploaded: RunOutput[] = [];
-    for (let i = 0; i < described.length; i += MAX_FILES_PER_UPLOAD_REQUEST) {
-      const batch = described.slice(i, i + MAX_FILES_PER_UPLOAD_REQUEST);
-      const names = batch.map((d) => ({ name: d.upload_name, content_type: d.content_type, size: d.size }));
-      const grants = await this.deps.requestUploadUrls(names, this.abort.signal);
-      const options = {
-        concurrency: settings.uploadConcurrency,
-        retryDelayMs: settings.uploadRetryDelayMs,
-        retryForMs: settings.uploadRetryForMs,
-        signal: this.abort.signal,
-        log: this.deps.log,
-      };
-      uploaded.push(...(await uploadOutputs(batch, grants, open, options)));
+    const kept = new KeptSources(settings.uploadConcurrency);
+    try {
+      const described = await describeOutputs(files, open, this.abort.signal, kept);
+      const uploaded: RunOutput[] = [];
+      for (let i = 0; i < described.length; i += MAX_FILES_PER_UPLOAD_REQUEST) {
+        const batch = described.slice(i, i + MAX_FILES_PER_UPLOAD_REQUEST);
+        const names = batch.map((d) => ({ name: d.upload_name, content_type: d.content_type, size: d.size }));
+        const grants = await this.deps.requestUploadUrls(names, this.abort.signal);
+        const options = {
+          concurrency: settings.uploadConcurrency,
+          retryDelayMs: settings.uploadRetryDelayMs,
+          retryForMs: settings.uploadRetryForMs,
+          signal: this.abort.signal,
+          log: this.deps.log,
+          kept,
+        };
+        uploaded.push(...(await uploadOutputs(batch, grants, open, options)));
+      }
+      return uploaded;
+    } finally {
+      kept.release();
     }
-    return uploaded;
   }
 
   /**

@@ -20,10 +20,13 @@ const COMPACT_AFTER_DEAD_LINES = 2000;
 const datasync = promisify(fdatasync);
 const lineOf = (line: Line) => `${JSON.stringify(line)}\n`;
 
+/** How an entry is kept: in memory only (never in the file, nor its ack), written, or written and fsync'd. */
+export type Keeping = "memory" | "written" | "synced";
+
 /**
  * Reports not yet acknowledged by the control plane, kept in an append-only JSON-lines file so they
- * survive a lost link and an agent restart. An entry is written and fsync'd before it is sent. An entry
- * the caller keeps in memory only (progress: the next one supersedes it, and after a restart the run
+ * survive a lost link and an agent restart. An entry is written before it is sent, and fsync'd too
+ * when the caller asks (a run's final report). An entry the caller keeps in memory only (progress: the next one supersedes it, and after a restart the run
  * reports afresh) is resent after a reconnect like the others, but never touches the file, nor does
  * its ack. Acks are appended without fsync, since a lost ack only means a resend, which the server
  * tolerates.
@@ -69,13 +72,14 @@ export class Outbox {
   }
 
   /**
-   * Resolves once the entry is on disk, or at once when it is kept in memory only (`onDisk` false); always
-   * after the entries appended before it, so that reports go out in the order they were made.
+   * Resolves once the entry is kept as asked: in memory only, written to the file, or written and
+   * fsync'd; always after the entries appended before it, so that reports go out in the order they
+   * were made.
    */
-  append(entry: OutboxEntry, onDisk = true): Promise<void> {
+  append(entry: OutboxEntry, keeping: Keeping = "synced"): Promise<void> {
     const id = entry.message.event_id;
     this.entries.set(id, entry);
-    if (!onDisk) {
+    if (keeping === "memory") {
       this.inMemory.add(id);
       return this.afterDisk();
     }
@@ -85,7 +89,7 @@ export class Outbox {
       return Promise.reject(error);
     }
     // Behind a compaction in flight too, so a synced line is in the new file.
-    return this.onDisk(() => datasync(this.fd));
+    return keeping === "synced" ? this.onDisk(() => datasync(this.fd)) : this.afterDisk();
   }
 
   /** Forgets an acknowledged entry and returns it; undefined for an unknown or already acked id. */

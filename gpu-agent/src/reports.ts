@@ -8,7 +8,11 @@ import {
   TERMINAL_REPORTS,
 } from "../../src/protocol/v1";
 import type { Logger } from "./log";
-import type { Outbox, OutboxEntry } from "./outbox";
+import type { Keeping, Outbox, OutboxEntry } from "./outbox";
+
+/** How the outbox keeps a report: progress in memory, a run's final report fsync'd, the rest written. */
+const keepingOf = (report: RunReport): Keeping =>
+  report.kind === "progress" ? "memory" : TERMINAL_REPORTS.has(report.kind) ? "synced" : "written";
 
 export type Lease = Pick<z.infer<typeof InFlightJob>, "run_id" | "lease_token" | "instance_id">;
 
@@ -32,8 +36,12 @@ export class Reports {
   ) {}
 
   /**
-   * Resolves once the report is fsync'd and handed to the link. Progress is kept in memory only: it is
-   * superseded by the next one, and a restarted agent's runs report theirs afresh.
+   * Puts the report in the outbox and hands it to the link at once; resolves once it is on disk. Only
+   * a run's final report is fsync'd: until it is, the run's journal record stays, so a host crash
+   * before then leaves a run the restarted agent follows again. Every other report is superseded or
+   * repeated by what comes after it (a re-attached run reports `accepted` and `started` again), and a
+   * later fsync flushes it anyway, so it is sent without waiting on the disk. Progress stays in memory
+   * only: the next one supersedes it, and a restarted agent's runs report theirs afresh.
    */
   report(lease: Lease, report: RunReport): Promise<void> {
     const message: ReportMessage = {
@@ -44,13 +52,11 @@ export class Reports {
       at: Date.now(),
       report,
     };
-    const send = () => {
-      this.send(message);
-    };
-    const onDisk = report.kind !== "progress";
-    return this.outbox.append({ message, instanceId: lease.instance_id }, onDisk).then(send, (error) => {
-      this.log.error("could not persist a report; sending it anyway", { error });
-      send();
+    // The line is written before `append` returns, so sending now keeps the file's order on the link.
+    const written = this.outbox.append({ message, instanceId: lease.instance_id }, keepingOf(report));
+    this.send(message);
+    return written.catch((error) => {
+      this.log.error("could not persist a report; it was sent anyway", { error });
     });
   }
 

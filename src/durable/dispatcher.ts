@@ -563,10 +563,13 @@ export class Dispatcher extends DurableObject<Bindings> {
     const { event_id, run_id, lease_token, report } = message;
     if (this.queue.wasSeen(event_id)) return "ok";
     const job = this.queue.get(run_id);
-    if (!job || job.machine_id !== agent.machineId || !this.queue.holds(run_id, lease_token)) return "stale";
+    const held = job?.state !== "queued" && job?.lease_token === lease_token;
+    if (!job || job.machine_id !== agent.machineId || !held) return "stale";
     // A stopping run is already final in D1; only its logs still matter.
     if (job.state !== "stopping" || report.kind === "log") {
-      const grantedKeys = this.queue.grantedKeys(run_id, lease_token);
+      // Only a success names keys; every other report is applied without reading the grants.
+      const grantedKeys =
+        report.kind === "succeeded" ? this.queue.grantedKeys(run_id, lease_token) : new Set<string>();
       await this.runs.apply(
         { runId: run_id, userId: job.user_id, origin: agent.origin, grantedKeys },
         report,

@@ -143,19 +143,31 @@ export const Progress = z.object({
 });
 export type Progress = z.infer<typeof Progress>;
 
+/** One line of a run's log. */
+const LogLine = {
+  level: z.enum(["DEBUG", "INFO", "WARNING", "ERROR"]),
+  message: z.string().check(z.maxLength(8192)),
+  node_id: z.optional(z.string()),
+};
+export const RunLogLine = z.object(LogLine);
+export type RunLogLine = z.infer<typeof RunLogLine>;
+
+/** Log lines a `succeeded` report may carry. */
+export const MAX_FINAL_LOGS = 20;
+
 /** What happened to a run, as the agent reports it. */
 export const RunReport = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("accepted"), prompt_id: z.string() }),
   z.object({ kind: z.literal("started") }),
   z.object({ kind: z.literal("progress"), progress: Progress }),
-  z.object({
-    kind: z.literal("log"),
-    level: z.enum(["DEBUG", "INFO", "WARNING", "ERROR"]),
-    message: z.string().check(z.maxLength(8192)),
-    node_id: z.optional(z.string()),
-  }),
+  z.object({ kind: z.literal("log"), ...LogLine }),
   z.object({ kind: z.literal("uploading") }),
-  z.object({ kind: z.literal("succeeded"), outputs: z.array(RunOutput).check(z.maxLength(1000)) }),
+  z.object({
+    kind: z.literal("succeeded"),
+    outputs: z.array(RunOutput).check(z.maxLength(1000)),
+    /** The run's last log lines, recorded with its success instead of as `log` reports of their own. */
+    logs: z.optional(z.array(RunLogLine).check(z.maxLength(MAX_FINAL_LOGS))),
+  }),
   z.object({ kind: z.literal("failed"), error: RunFailure }),
   z.object({ kind: z.literal("cancelled") }),
   /** The agent gives the job back unfinished (shutdown, instance lost); it is queued again. */

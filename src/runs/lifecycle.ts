@@ -5,6 +5,7 @@ import { publishTaskStatus } from "../durable/fleet-room/client";
 import { runRoomClient } from "../durable/run-room/client";
 import type { Bindings } from "../env";
 import { nowIso } from "../lib/ids";
+import type { RunEventBody } from "../lib/run-events";
 import type { Progress } from "../protocol/v1";
 import { findRunById, updateRunStatus } from "../stores/runs";
 import { enqueueRunWebhooks } from "../webhooks/enqueue";
@@ -34,10 +35,10 @@ export const canMove = (from: RunStatus, to: RunStatus) => ALLOWED_FROM[to].incl
 
 /**
  * What a caller already knows or writes with a change: the run's row read in the same round trip as
- * its own reads (`before`), and writes that belong to the change (`alongside`), made in one D1 batch
- * with it.
+ * its own reads (`before`), writes that belong to the change (`alongside`), made in one D1 batch
+ * with it, and room events that come just before its status event (`events`), in the same call.
  */
-export type ChangeOptions = { before?: RunRow; alongside?: BatchItem<"sqlite">[] };
+export type ChangeOptions = { before?: RunRow; alongside?: BatchItem<"sqlite">[]; events?: RunEventBody[] };
 
 /**
  * THE transition point: every change of a run's status flows through here, and nothing else writes
@@ -62,7 +63,7 @@ export async function changeRunStatus(
   });
   const [after] = await writeChange(ctx.db, update, options.alongside ?? []);
   if (!after) return undefined;
-  await afterRunChange(ctx, after);
+  await afterRunChange(ctx, after, options.events);
   return after;
 }
 
@@ -88,9 +89,13 @@ async function writeChange(
  * event, all at once (each reads only the new row; D1 already holds it). Webhooks and fleet events
  * never throw; a RunRoom failure is the caller's, after the other two have gone.
  */
-async function afterRunChange(ctx: LifecycleContext, after: RunRow): Promise<void> {
+async function afterRunChange(
+  ctx: LifecycleContext,
+  after: RunRow,
+  events: RunEventBody[] = [],
+): Promise<void> {
   const [room] = await Promise.allSettled([
-    runRoomClient(ctx.env, after.id).publishStatus(after),
+    runRoomClient(ctx.env, after.id).publishStatus(after, events),
     enqueueRunWebhooks(ctx.env, ctx.db, after),
     publishTaskStatus(ctx.env, after.userId, after),
   ]);

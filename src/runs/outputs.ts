@@ -4,7 +4,7 @@ import { normaliseContentType, sanitiseFilename } from "../lib/file-types";
 import { newId, nowIso } from "../lib/ids";
 import { presignPut, signedDownloadUrl } from "../lib/signed-urls";
 import type { RunOutput } from "../protocol/v1";
-import type { FileRow, NewFile } from "../stores/files";
+import type { NewFile } from "../stores/files";
 
 const UPLOAD_GRANT_TTL_SECONDS = 3600;
 const RECORDED_URL_TTL_SECONDS = 7 * 86400;
@@ -47,25 +47,20 @@ export async function discardUploadedOutputs(env: Bindings, keys: Iterable<strin
 
 /**
  * The run's outputs as they are stored, each uploaded one as a file of the run's owner with a signed URL
- * for browsers. A key already recorded (a resent completion report) keeps its file; `newFiles` are the
- * rows to insert, with the run's final write, for the others.
+ * for browsers; `newFiles` are the rows to insert with the run's final write (which keeps a repeated
+ * success from recording a key twice).
  */
 export async function outputFiles(
   env: Bindings,
   run: { runId: string; userId: string; origin: string },
   outputs: RunOutput[],
-  recorded: FileRow[],
-): Promise<{ stored: StoredOutput[]; newFiles: NewFile[] }> {
-  const byKey = new Map(recorded.map((file) => [file.r2Key, file]));
-  const newFiles: NewFile[] = [];
+): Promise<{ stored: StoredOutput[]; newFiles: (NewFile & { runId: string })[] }> {
+  const newFiles: (NewFile & { runId: string })[] = [];
   const stored = await Promise.all(
     outputs.map(async (output) => {
       if (!output.key) return output;
-      let id = byKey.get(output.key)?.id;
-      if (!id) {
-        id = newId();
-        newFiles.push(newOutputFile(id, run, output));
-      }
+      const id = newId();
+      newFiles.push(newOutputFile(id, run, output));
       return {
         ...output,
         file_id: id,
@@ -76,7 +71,11 @@ export async function outputFiles(
   return { stored, newFiles };
 }
 
-const newOutputFile = (id: string, run: { runId: string; userId: string }, output: RunOutput): NewFile => ({
+const newOutputFile = (
+  id: string,
+  run: { runId: string; userId: string },
+  output: RunOutput,
+): NewFile & { runId: string } => ({
   id,
   userId: run.userId,
   r2Key: output.key as string,

@@ -1,9 +1,10 @@
 import type { RunError } from "../db/schema";
 import { publishFleetEvent } from "../durable/fleet-room/client";
 import { runRoomClient } from "../durable/run-room/client";
-import type { Progress, RunOutput, RunReport } from "../protocol/v1";
-import { findOwnedFilesByKeys, insertFileOnce } from "../stores/files";
-import { appendLogs, findRunById, updateLiveRun } from "../stores/runs";
+import type { RunEventBody } from "../lib/run-events";
+import type { Progress, RunLogLine, RunOutput, RunReport } from "../protocol/v1";
+import { insertOutputFileOnSuccess } from "../stores/files";
+import { appendLogs, appendLogsQueries, type NewLog, updateLiveRun } from "../stores/runs";
 import { type ChangeOptions, changeRunStatus, type LifecycleContext } from "./lifecycle";
 import { outputFiles } from "./outputs";
 
@@ -73,16 +74,16 @@ export class RunReports {
       case "progress":
         return this.onProgress(run, report.progress);
       case "log":
-        await appendLogs(this.ctx.db, runId, [
-          { level: report.level, message: report.message, nodeId: report.node_id },
+        // Neither waits for the other: the line is the same in D1 and in the room.
+        await Promise.all([
+          appendLogs(this.ctx.db, runId, [storedLog(report)]),
+          runRoomClient(this.ctx.env, runId).publish([logEvent(report)]),
         ]);
-        return runRoomClient(this.ctx.env, runId).publish([
-          { type: "log", data: { level: report.level, message: report.message, node_id: report.node_id } },
-        ]);
+        return;
       case "uploading":
         return changeRunStatus(this.ctx, runId, "uploading");
       case "succeeded":
-        return this.succeeded(run, report.outputs);
+        return this.succeeded(run, report.outputs, report.logs ?? []);
       case "failed":
         return this.failed(runId, report.error);
       case "cancelled":
@@ -103,22 +104,34 @@ export class RunReports {
     return changeRunStatus(this.ctx, runId, to, latest ? { ...fields, progress: latest } : fields, options);
   }
 
+  /**
+   * The room gets the progress first: that is what subscribers wait for. The fleet event and the row's
+   * write (at most once a second) follow without holding up the run's next report: progress is
+   * superseded, the row's write cannot touch a finished run, and the final write carries the latest.
+   */
   private async onProgress({ runId, userId }: ReportedRun, progress: Progress) {
-    await Promise.all([
-      runRoomClient(this.ctx.env, runId).publish([{ type: "progress", data: progress }]),
-      publishFleetEvent(this.ctx.env, userId, {
-        type: "task_progress",
-        data: { taskId: runId, progress: progress.percentage },
-      }),
-    ]);
+    const room = runRoomClient(this.ctx.env, runId).publish([{ type: "progress", data: progress }]);
+    void publishFleetEvent(this.ctx.env, userId, {
+      type: "task_progress",
+      data: { taskId: runId, progress: progress.percentage },
+    });
+    await room;
     const now = Date.now();
     const writtenAt = this.progress.get(runId)?.writtenAt ?? 0;
     const due = now - writtenAt >= PROGRESS_WRITE_INTERVAL_MS;
     this.progress.set(runId, { latest: progress, writtenAt: due ? now : writtenAt });
-    if (due) await updateLiveRun(this.ctx.db, runId, { progress });
+    if (!due) return;
+    void updateLiveRun(this.ctx.db, runId, { progress }).catch((error) =>
+      console.error(JSON.stringify({ event: "progress_write_failed", run_id: runId, error: String(error) })),
+    );
   }
 
-  private async succeeded(run: ReportedRun, outputs: RunOutput[]) {
+  /**
+   * One D1 round trip: the run's move to `success` with its outputs, each output's file and the
+   * report's log lines, in one batch; then the room gets the lines and the final status in one call.
+   * The files are inserted only if the move happened (see `insertOutputFileOnSuccess`).
+   */
+  private async succeeded(run: ReportedRun, outputs: RunOutput[], logs: RunLogLine[]) {
     const forged = outputs.filter((o) => o.key !== undefined && !run.grantedKeys.has(o.key));
     if (forged.length > 0) {
       console.error(
@@ -134,16 +147,21 @@ export class RunReports {
         `The agent reported outputs at R2 keys it was not granted for this run: ${forged.map((o) => o.key).join(", ")}`,
       );
     }
-    // One round trip reads the run and the files already recorded; the new files go with its final write.
     const { db, env } = this.ctx;
-    const keys = outputs.flatMap((o) => (o.key ? [o.key] : []));
-    const [before, recorded] = await db.batch([
-      findRunById(db, run.runId),
-      findOwnedFilesByKeys(db, run.userId, keys),
-    ]);
-    if (!before) return undefined;
-    const { stored, newFiles } = await outputFiles(env, run, outputs, recorded);
-    const alongside = newFiles.map((file) => insertFileOnce(db, file));
-    return this.end(run.runId, "success", { outputs: stored }, { before, alongside });
+    const { stored, newFiles } = await outputFiles(env, run, outputs);
+    const alongside: ChangeOptions["alongside"] = newFiles.map((file) => insertOutputFileOnSuccess(db, file));
+    if (logs.length > 0) alongside.push(...appendLogsQueries(db, run.runId, logs.map(storedLog)));
+    return this.end(run.runId, "success", { outputs: stored }, { alongside, events: logs.map(logEvent) });
   }
 }
+
+const storedLog = (line: RunLogLine): NewLog => ({
+  level: line.level,
+  message: line.message,
+  nodeId: line.node_id,
+});
+
+const logEvent = (line: RunLogLine): RunEventBody => ({
+  type: "log",
+  data: { level: line.level, message: line.message, node_id: line.node_id },
+});

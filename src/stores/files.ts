@@ -1,6 +1,6 @@
-import { and, count, desc, eq, inArray, lt, ne, type SQL, sql } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns, lt, ne, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { type FilePurpose, type FileStatus, files } from "../db/schema";
+import { type FilePurpose, type FileStatus, files, runs } from "../db/schema";
 import { nowIso } from "../lib/ids";
 
 export type FileRow = typeof files.$inferSelect;
@@ -20,15 +20,22 @@ export function findOwnedFileByKey(db: Db, userId: string, key: string) {
   return db.query.files.findFirst({ where: and(eq(files.r2Key, key), eq(files.userId, userId)) });
 }
 
-/** The owner's files at these keys (a query, to run alone or in a batch). */
-export const findOwnedFilesByKeys = (db: Db, userId: string, keys: string[]) =>
-  db
-    .select()
-    .from(files)
-    .where(and(inArray(files.r2Key, keys), eq(files.userId, userId)));
-
-/** Inserts a file unless its key is taken (a query, to run in a batch with the writes it belongs to). */
-export const insertFileOnce = (db: Db, row: NewFile) => db.insert(files).values(row).onConflictDoNothing();
+/**
+ * Inserts a run's output file in the batch that moves the run to `success`, after that move: only if the
+ * run is a success then, and only if its key is new. A move that was refused (the run already ended)
+ * records nothing, and a repeated success finds its keys taken, so each output is recorded once.
+ */
+export function insertOutputFileOnSuccess(db: Db, row: NewFile & { runId: string }) {
+  // INSERT … SELECT names every column, in the table's order: the row's value, else the column's default.
+  const values = Object.fromEntries(
+    Object.entries(getTableColumns(files)).map(([key, column]) => {
+      const value = row[key as keyof NewFile] ?? (column.hasDefault ? column.default : null);
+      return [key, sql`${value}`.as(column.name)];
+    }),
+  ) as { [K in keyof typeof files._.columns]: SQL.Aliased };
+  const succeeded = and(eq(runs.id, row.runId), eq(runs.status, "success"));
+  return db.insert(files).select(db.select(values).from(runs).where(succeeded)).onConflictDoNothing();
+}
 
 /** For signed URLs, whose signature already names the file. */
 export function findFileById(db: Db, id: string) {

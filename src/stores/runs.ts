@@ -96,6 +96,11 @@ export const MAX_LOGS_PER_RUN = 2000;
 /** Appends lines and trims the run to its newest `keep`, in one round trip. */
 export async function appendLogs(db: Db, runId: string, logs: NewLog[], keep = MAX_LOGS_PER_RUN) {
   if (logs.length === 0) return;
+  await db.batch(appendLogsQueries(db, runId, logs, keep));
+}
+
+/** The queries of `appendLogs` (lines given), to run in a batch with the writes they belong to. */
+export function appendLogsQueries(db: Db, runId: string, logs: NewLog[], keep = MAX_LOGS_PER_RUN) {
   const cutoff = db
     .select({ id: runLogs.id })
     .from(runLogs)
@@ -103,7 +108,7 @@ export async function appendLogs(db: Db, runId: string, logs: NewLog[], keep = M
     .orderBy(desc(runLogs.id))
     .limit(1)
     .offset(keep);
-  await db.batch([
+  return [
     db.insert(runLogs).values(logs.map((l) => ({ runId, at: l.at ?? nowIso(), ...l }))),
     db.delete(runLogs).where(and(eq(runLogs.runId, runId), lte(runLogs.id, cutoff))),
     // changes() is the number of lines the delete just removed
@@ -111,7 +116,7 @@ export async function appendLogs(db: Db, runId: string, logs: NewLog[], keep = M
       .update(runs)
       .set({ logsDropped: sql`${runs.logsDropped} + changes()` })
       .where(eq(runs.id, runId)),
-  ]);
+  ] as const;
 }
 
 export async function listLogs(db: Db, runId: string, opts: { levels?: NewLog["level"][]; tail: number }) {

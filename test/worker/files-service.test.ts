@@ -1,11 +1,14 @@
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
+import { files, type RunStatus, runs } from "../../src/db/schema";
 import type { Bindings } from "../../src/env";
 import { presignPut, signedDownloadUrl, verifyDownloadSignature } from "../../src/lib/signed-urls";
 import { outputFiles } from "../../src/runs/outputs";
 import { requireOwnedFile, sweepExpiredUploads } from "../../src/services/files";
-import { findOwnedFilesByKeys, insertFileOnce } from "../../src/stores/files";
+import { insertOutputFileOnSuccess } from "../../src/stores/files";
+import { insertRun } from "../../src/stores/runs";
 import { expireNow, fetchWorker, presignedUpload, putToPresigned } from "../helpers/files";
 import { api } from "../helpers/http";
 import { createUser } from "../helpers/users";
@@ -13,10 +16,16 @@ import { createUser } from "../helpers/users";
 const bindings = env as unknown as Bindings;
 const db = () => createDb(env.DB);
 
-describe("outputFiles", () => {
-  it("records an output an agent PUT to R2, once per key, readable by its owner", async () => {
+/** A run of `userId` in D1 with this status, and nothing else about it. */
+async function runWithStatus(userId: string, status: RunStatus) {
+  const row = { id: crypto.randomUUID(), userId, inputs: {}, graph: {}, bindings: [], status };
+  return (await insertRun(db(), row)).id;
+}
+
+describe("outputFiles and insertOutputFileOnSuccess", () => {
+  it("records an output an agent PUT to R2 once its run succeeded, once per key, readable by its owner", async () => {
     const user = await createUser();
-    const runId = crypto.randomUUID();
+    const runId = await runWithStatus(user.id, "uploading");
     const key = `outputs/${user.id}/${runId}/0/ComfyUI_00001_.png`;
     await env.BUCKET.put(key, "png bytes", { httpMetadata: { contentType: "image/png" } });
     const run = { runId, userId: user.id, origin: "https://api.example.com" };
@@ -30,29 +39,56 @@ describe("outputFiles", () => {
       size: 9,
       key,
     };
-    const planned = await outputFiles(bindings, run, [output], []);
+    const recorded = () => db().select().from(files).where(eq(files.r2Key, key));
+    const planned = await outputFiles(bindings, run, [output]);
     expect(planned.newFiles).toHaveLength(1);
-    for (const file of planned.newFiles) await insertFileOnce(db(), file);
-    const recorded = await findOwnedFilesByKeys(db(), user.id, [key]);
-    // A resent report: the key is recorded, so its file is reused and nothing new is inserted.
-    const again = await outputFiles(bindings, run, [output], recorded);
-    expect(again.newFiles).toEqual([]);
-    const first = recorded[0]!;
-    expect(again.stored[0]).toMatchObject({ file_id: first.id });
-    expect(planned.stored[0]).toMatchObject({ file_id: first.id });
-    expect(first).toMatchObject({ status: "ready", purpose: "output", runId, size: 9 });
-    expect(await findOwnedFilesByKeys(db(), crypto.randomUUID(), [key])).toEqual([]);
+    // The run has not moved to success: nothing is recorded.
+    await db().batch([insertOutputFileOnSuccess(db(), planned.newFiles[0]!)]);
+    expect(await recorded()).toEqual([]);
+
+    await db().update(runs).set({ status: "success" }).where(eq(runs.id, runId));
+    await db().batch([insertOutputFileOnSuccess(db(), planned.newFiles[0]!)]);
+    // A repeated success plans a new id for the same key: the key is taken, so the first file stays.
+    const again = await outputFiles(bindings, run, [output]);
+    await db().batch([insertOutputFileOnSuccess(db(), again.newFiles[0]!)]);
+    const [first, ...more] = await recorded();
+    expect(more).toEqual([]);
+    expect(planned.stored[0]).toMatchObject({ file_id: first!.id });
+    expect(first).toMatchObject({ userId: user.id, status: "ready", purpose: "output", runId, size: 9 });
 
     const list = await api<{ files: { id: string; run_id: string }[] }>(`/api/files?run_id=${runId}`, {
       token: user.apiKey,
     });
-    expect(list.body.files).toEqual([expect.objectContaining({ id: first.id, run_id: runId })]);
-    const url = await signedDownloadUrl(bindings, "https://api.example.com", first.id, 60);
+    expect(list.body.files).toEqual([expect.objectContaining({ id: first!.id, run_id: runId })]);
+    const other = await createUser("other");
+    const theirs = await api(`/api/files/${first!.id}`, { token: other.apiKey });
+    expect(theirs.status).toBe(404);
+    const url = await signedDownloadUrl(bindings, "https://api.example.com", first!.id, 60);
     expect(url).toMatch(
-      new RegExp(`^https://api.example.com/api/files/${first.id}/content\\?expires=\\d+&sig=`),
+      new RegExp(`^https://api.example.com/api/files/${first!.id}/content\\?expires=\\d+&sig=`),
     );
     const res = await fetchWorker(url.replace("https://api.example.com", "http://comfy-edge.test"));
     expect(await res.text()).toBe("png bytes");
+  });
+
+  it("records nothing for a run that ended otherwise", async () => {
+    const user = await createUser();
+    const runId = await runWithStatus(user.id, "cancelled");
+    const output = {
+      node_id: "9",
+      kind: "images" as const,
+      filename: "a.png",
+      subfolder: "",
+      type: "output",
+      content_type: "image/png",
+      size: 3,
+      key: `outputs/${user.id}/${runId}/0/a.png`,
+    };
+    const planned = await outputFiles(bindings, { runId, userId: user.id, origin: "https://x.test" }, [
+      output,
+    ]);
+    await db().batch([insertOutputFileOnSuccess(db(), planned.newFiles[0]!)]);
+    expect(await db().select().from(files).where(eq(files.runId, runId))).toEqual([]);
   });
 });
 

@@ -74,6 +74,9 @@ const imageOutput = (key: string): RunOutput => ({
   key,
 });
 
+const outputFiles = async (user: TestUser) =>
+  (await api<{ total: number }>("/api/files?purpose=output", { token: user.apiKey })).body.total;
+
 describe("a finished run's progress", () => {
   it("reads complete in its final status event, its WebSocket and SSE snapshots, and every view", async () => {
     const { user, agent, runId, job } = await leasedRun();
@@ -114,6 +117,67 @@ describe("output keys", () => {
     );
     const run = await getRunStatus(user, runId);
     expect(run.status).toBe("success");
+    agent.close();
+  });
+
+  it("records a success's log lines with it: in the run's logs, and on its socket just before the status", async () => {
+    const { user, agent, runId, job } = await leasedRun();
+    const grant = await grantUpload(agent, job, "a.png");
+    await agent.report(job, { kind: "log", level: "INFO", message: "running" });
+    const res = await exports.default.fetch(`${BASE}/api/run/${runId}/ws?after=0`, {
+      headers: { Upgrade: "websocket", Authorization: `Bearer ${user.apiKey}` },
+    });
+    const ws = res.webSocket!;
+    const frames: { type: string; data: { message?: string; status?: string } }[] = [];
+    const closed = new Promise((resolve) => ws.addEventListener("close", resolve));
+    ws.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string)));
+    ws.accept();
+    const logs = [
+      { level: "INFO" as const, message: "uploaded 1 output file(s), 3 bytes" },
+      { level: "WARNING" as const, message: "slow storage", node_id: "3" },
+    ];
+    const ack = await agent.report(job, { kind: "succeeded", outputs: [imageOutput(grant.key)], logs });
+    expect(ack.status).toBe("ok");
+    await closed;
+    expect(frames.slice(-3).map((f) => f.data.message ?? f.data.status)).toEqual([
+      "uploaded 1 output file(s), 3 bytes",
+      "slow storage",
+      "success",
+    ]);
+    const stored = await api<{ logs: { message: string; level: string; node_id: string | null }[] }>(
+      `/api/workflows/${runId}/logs`,
+      { token: user.apiKey },
+    );
+    expect(stored.body.logs.map((l) => [l.level, l.message])).toEqual([
+      ["INFO", "running"],
+      ["INFO", "uploaded 1 output file(s), 3 bytes"],
+      ["WARNING", "slow storage"],
+    ]);
+    const other = await createUser();
+    expect((await api(`/api/workflows/${runId}/logs`, { token: other.apiKey })).status).toBe(404);
+    expect(await outputFiles(user)).toBe(1);
+    agent.close();
+  });
+
+  it("refuses a success with more log lines than a report may carry, and records none of it", async () => {
+    const { user, agent, runId, job } = await leasedRun();
+    const grant = await grantUpload(agent, job, "a.png");
+    const logs = Array.from({ length: 21 }, (_, i) => ({ level: "INFO" as const, message: `line ${i}` }));
+    agent.send({
+      type: "report",
+      event_id: `evt-${crypto.randomUUID()}`,
+      run_id: job.run_id,
+      lease_token: job.lease_token,
+      at: Date.now(),
+      report: { kind: "succeeded", outputs: [imageOutput(grant.key)], logs },
+    });
+    const refusal = await agent.until(
+      () => agent.all("error").find((m) => m.code === "invalid_message"),
+      "the refusal",
+    );
+    expect(refusal.message).toContain("logs");
+    expect((await getRunStatus(user, runId)).status).toBe("running");
+    expect(await outputFiles(user)).toBe(0);
     agent.close();
   });
 
@@ -161,9 +225,6 @@ describe("a report that fails to apply", () => {
 describe("cancel racing with upload and completion", () => {
   const cancel = (user: TestUser, runId: string) =>
     api<{ status: string }>(`/api/run/${runId}/cancel`, { method: "POST", token: user.apiKey });
-  const outputFiles = async (user: TestUser) =>
-    (await api<{ total: number }>("/api/files?purpose=output", { token: user.apiKey })).body.total;
-
   it("cancel first: the run ends cancelled and what its agent uploaded is deleted", async () => {
     const { user, agent, runId, job } = await leasedRun();
     await agent.report(job, { kind: "uploading" });

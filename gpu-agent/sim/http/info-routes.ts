@@ -47,6 +47,7 @@ export function promptInfo(comfy: ComfyProcess): Reply {
 }
 
 export function queueInfo(comfy: ComfyProcess): Reply {
+  comfy.durable.counters.queueReads++;
   const { running, waiting } = comfy.queue;
   return json(200, {
     queue_running: running ? [queueTuple(running)] : [],

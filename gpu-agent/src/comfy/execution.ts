@@ -181,13 +181,29 @@ class PromptRun {
     }
   }
 
-  /** The socket said ComfyUI is done with the prompt; errors end here, a success needs the history. */
+  /**
+   * The socket said ComfyUI is done with the prompt; errors end here, a success needs the history.
+   * ComfyUI writes the history before it says so, so one request usually ends the run; without an
+   * entry, the probe asks the queue too.
+   */
   private async endFromEvents(ending: Ending | undefined): Promise<RunResult | undefined> {
     if (ending && ending.kind !== "success") return this.result(ending, undefined);
+    const entry = await this.historyEntry();
+    if (entry) return this.result(endingFromHistory(entry), entry);
     const found = await this.probe();
     // Not in the history yet (it should be): look again when the quiet timer says so.
     if (!found) this.events.finished = false;
     return found;
+  }
+
+  /** The prompt's history entry; undefined when there is none or ComfyUI did not answer (the probe then sees why). */
+  private async historyEntry(): Promise<HistoryEntry | undefined> {
+    try {
+      return await this.options.http.getHistory(this.promptId);
+    } catch (error) {
+      if (!(error instanceof ComfyError)) throw error;
+      return undefined;
+    }
   }
 
   /** Asks ComfyUI over HTTP where the prompt is; a result once it has ended (or cannot be followed). */

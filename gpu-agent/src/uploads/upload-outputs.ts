@@ -6,7 +6,7 @@ import { contentTypeFor } from "../filenames";
 import { sendRequest } from "../http-request";
 import type { Logger } from "../log";
 import { type DescribedOutput, type OutputFile, uploadNames } from "./output-files";
-import type { OpenOutput } from "./output-source";
+import type { OpenOutput, OutputSource } from "./output-source";
 
 type Grant = z.infer<typeof UploadGrant>;
 
@@ -27,25 +27,63 @@ export interface UploadOptions {
   retryDelayMs?: number;
   signal: AbortSignal;
   log: Logger;
+  /** Sources opened already (by `describeOutputs`), for each file's first attempt. */
+  kept?: KeptSources;
 }
 
-/** Reads each output's content type and size from its source (file or /view headers), not its bytes. */
+/**
+ * Sources opened to describe outputs, each kept for its file's first upload attempt, so ComfyUI is
+ * asked for a file once rather than once to describe it and again to send it. Only the first `limit`
+ * files' are kept (those start uploading at once; keeping more would hold ComfyUI's connections while
+ * they wait); `release` closes whatever was not used.
+ */
+export class KeptSources {
+  private readonly kept = new Map<string, OutputSource>();
+
+  constructor(readonly limit: number) {}
+
+  keep(name: string, source: OutputSource): void {
+    // A kept stream that fails before its upload takes it fails that attempt, which opens it again.
+    source.body.on("error", () => {});
+    this.kept.set(name, source);
+  }
+
+  /** The source kept for this upload name, once. */
+  take(name: string): OutputSource | undefined {
+    const source = this.kept.get(name);
+    this.kept.delete(name);
+    return source;
+  }
+
+  release(): void {
+    for (const source of this.kept.values()) source.body.destroy();
+    this.kept.clear();
+  }
+}
+
+/**
+ * Reads each output's content type and size from its source (file or /view headers), not its bytes;
+ * the first sources are left open in `kept` for the upload.
+ */
 export async function describeOutputs(
   files: OutputFile[],
   open: OpenOutput,
   signal: AbortSignal,
+  kept?: KeptSources,
 ): Promise<DescribedOutput[]> {
   const names = uploadNames(files);
   return Promise.all(
     files.map(async (file, i) => {
       const source = await open(file, signal);
+      const name = names[i] ?? file.filename;
       // Without a Content-Length (chunked), count the bytes once: the PUT needs the size up front.
       const size = source.size ?? (await countBytes(source.body));
-      source.body.destroy();
+      if (kept && source.size !== null && i < kept.limit) kept.keep(name, source);
+      else source.body.destroy();
       const header = source.contentType?.split(";")[0]?.trim();
       const contentType =
         header && header !== "application/octet-stream" ? header : contentTypeFor(file.filename);
-      return { ...file, upload_name: names[i] ?? file.filename, content_type: contentType, size };
+      return { ...file, upload_name: name, content_type: contentType, size };
     }),
   );
 }
@@ -88,7 +126,8 @@ async function uploadWithRetries(
   const giveUpAt = Date.now() + options.retryForMs;
   for (let attempt = 1; ; attempt++) {
     try {
-      await uploadOnce(output, grant, open, options.signal);
+      const kept = attempt === 1 ? options.kept?.take(output.upload_name) : undefined;
+      await uploadOnce(output, grant, open, options.signal, kept);
       return;
     } catch (error) {
       const retryable = !(error instanceof UploadError) || /HTTP (408|429|5\d\d)/.test(error.message);
@@ -107,10 +146,16 @@ async function uploadWithRetries(
   }
 }
 
-async function uploadOnce(output: DescribedOutput, grant: Grant, open: OpenOutput, signal: AbortSignal) {
+async function uploadOnce(
+  output: DescribedOutput,
+  grant: Grant,
+  open: OpenOutput,
+  signal: AbortSignal,
+  kept: OutputSource | undefined,
+) {
   // Allow a slow link 64 KiB/s on top of a fixed minute before calling an upload stuck.
   const limit = AbortSignal.any([signal, AbortSignal.timeout(60_000 + Math.ceil(output.size / 64))]);
-  const source = await open(output, limit);
+  const source = kept ?? (await open(output, limit));
   const response = await sendRequest(grant.url, {
     method: "PUT",
     headers: { ...grant.headers, "content-length": String(output.size) },

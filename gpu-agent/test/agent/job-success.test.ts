@@ -26,6 +26,7 @@ describe("a job, end to end", () => {
     const job = jobMessage(imageGraph());
     h.mock.send(job);
     const done = await h.mock.untilReport(job.run_id, "succeeded", 10_000);
+    const viewsByAgent = h.sim.counters.views;
 
     const kinds = h.mock.reportKinds(job.run_id).filter((kind) => kind !== "log");
     expect(kinds.slice(0, 2)).toEqual(["accepted", "started"]);
@@ -79,6 +80,15 @@ describe("a job, end to end", () => {
     const [request] = h.mock.all("upload_request");
     expect(request?.files.map((f) => f.content_type)).toEqual(["image/png", "image/png"]);
     expect(new Set(request?.files.map((f) => f.name)).size).toBe(2);
+    // The upload's log line rides on the success: no report of the run follows `uploading` but the last.
+    expect(done.report.logs).toEqual([
+      { level: "INFO", message: expect.stringMatching(/^uploaded 2 output file\(s\), \d+ bytes$/) },
+    ]);
+    expect(h.mock.reportKinds(job.run_id).slice(-2)).toEqual(["uploading", "succeeded"]);
+    // The socket said the prompt was done: its outputs came from /history alone, without asking the queue.
+    expect(h.sim.counters.queueReads).toBe(0);
+    // Each output was asked of ComfyUI once: the response that described it was the one uploaded.
+    expect(viewsByAgent).toBe(2);
     expect(h.mock.invalid).toEqual([]);
     await h.mock.until(() => h.agent.runningJobs.length === 0, "the slot to free up");
     expect(await h.agent.flushReports(1000)).toBe(true);

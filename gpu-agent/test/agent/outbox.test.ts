@@ -39,8 +39,8 @@ describe("Outbox", () => {
     const dir = mkdtempSync(join(tmpdir(), "outbox-"));
     const outbox = await Outbox.open(dir, silentLogger);
     await outbox.append(entry(1));
-    await outbox.append(entry(2), false);
-    await outbox.append(entry(3), false);
+    await outbox.append(entry(2), "memory");
+    await outbox.append(entry(3), "memory");
     expect(ids(outbox)).toEqual(["evt-1", "evt-2", "evt-3"]);
     expect(outbox.ack("evt-2")?.message.event_id).toBe("evt-2");
     expect(outbox.ack("evt-2")).toBeUndefined();
@@ -85,7 +85,7 @@ describe("Outbox", () => {
     const outbox = await Outbox.open(dir, silentLogger);
     const resolved: string[] = [];
     const durable = outbox.append(entry(1)).then(() => resolved.push("evt-1"));
-    const progress = outbox.append(entry(2), false).then(() => resolved.push("evt-2"));
+    const progress = outbox.append(entry(2), "memory").then(() => resolved.push("evt-2"));
     await Promise.all([durable, progress]);
     expect(resolved).toEqual(["evt-1", "evt-2"]);
     await outbox.close();

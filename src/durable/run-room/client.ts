@@ -41,7 +41,9 @@ export function runRoomClient(env: Bindings, runId: string) {
         .number()
         .int()
         .parse(await stub.publish(events)),
-    publishStatus: (row: RunRow) => stub.publish([{ type: "status", data: toSnapshot(row) }]),
+    /** The run's new status, after `before` (events that belong just ahead of it). */
+    publishStatus: (row: RunRow, before: RunEventBody[] = []) =>
+      stub.publish([...before, { type: "status", data: toSnapshot(row) }]),
     /** The snapshot once the run ends, or null when `timeoutMs` passes first. */
     waitForEnd: async (timeoutMs: number) => RunSnapshot.nullable().parse(await stub.waitForEnd(timeoutMs)),
     /** Hands the room the run's newest live preview; false when the run has already ended. */
