@@ -17,7 +17,7 @@ import { type ComfyPort, createComfyPort } from "./comfy-adapter";
 import { ComfyFolders } from "./comfy-folders";
 import type { AgentConfig } from "./config";
 import { gpusFromSystemStats, HostLoad } from "./host-load";
-import { type ComfyInstance, InstancePool, readObjectInfo } from "./instances";
+import { type ComfyInstance, InstancePool, type ObjectInfo, readObjectInfo } from "./instances";
 import { JobJournal, type JobRecord } from "./job-journal";
 import { JobRun } from "./job-runner";
 import { Link, type LinkEnd, type Welcome } from "./link";
@@ -302,26 +302,31 @@ export class Agent implements Drainable {
     }, REFUSAL_RESEND_DELAY_MS);
   }
 
-  /** The control plane lacks this instance's node definitions: send them, if they are still that set. */
+  /**
+   * The control plane lacks this instance's node definitions: they are read again and sent. ComfyUI's
+   * definitions change while it runs (LoadImage lists the input folder's files, a loader its model
+   * files), so a read that no longer matches the asked hash is sent under its own hash, which the
+   * instance reports from then on.
+   */
   private async sendObjectInfo(instanceId: string, hash: string) {
     const instance = this.pool.get(instanceId);
     if (!instance || instance.objectInfo?.hash !== hash) return;
-    let definitions: Record<string, unknown>;
+    let read: ObjectInfo;
     try {
-      const read = await readObjectInfo(
-        instance.client,
-        AbortSignal.timeout(this.timings.probeTimeoutMs * 6),
-      );
-      // Not that set any more (ComfyUI restarted with other nodes): nothing to send for this hash.
-      if (read.hash !== hash) return;
-      definitions = read.definitions;
+      read = await readObjectInfo(instance.client, AbortSignal.timeout(this.timings.probeTimeoutMs * 6));
     } catch (error) {
       this.options.log.warn(`${instanceId}: could not read /object_info to send it`, {
         error: String(error),
       });
       return;
     }
-    this.link.send({ type: "object_info", instance_id: instanceId, hash, definitions });
+    if (read.hash !== hash) instance.useObjectInfo(read);
+    this.link.send({
+      type: "object_info",
+      instance_id: instanceId,
+      hash: read.hash,
+      definitions: read.definitions,
+    });
   }
 
   /** The control plane's inventory of this instance is stale: send it, if it is still that one. */

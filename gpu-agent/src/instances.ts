@@ -38,6 +38,12 @@ export class ComfyInstance<Client extends InstanceProbe = InstanceProbe> {
     readonly client: Client,
   ) {}
 
+  /** Takes a fresh read of its node definitions as the set it reports. */
+  useObjectInfo({ definitions, hash }: ObjectInfo) {
+    this.nodeClasses = Object.keys(definitions);
+    this.objectInfo = { hash, outputNodes: outputNodeClasses(definitions) };
+  }
+
   info(): z.input<typeof InstanceInfo> {
     return {
       id: this.id,
@@ -125,12 +131,9 @@ export class InstancePool<Client extends InstanceProbe = InstanceProbe> {
     if (instance.available) return;
     try {
       // Custom nodes may have changed while it was down, so read the classes again.
-      const { definitions, hash } = await readObjectInfo(
-        instance.client,
-        AbortSignal.timeout(this.options.probeTimeoutMs * 6),
+      instance.useObjectInfo(
+        await readObjectInfo(instance.client, AbortSignal.timeout(this.options.probeTimeoutMs * 6)),
       );
-      instance.nodeClasses = Object.keys(definitions);
-      instance.objectInfo = { hash, outputNodes: outputNodeClasses(definitions) };
     } catch (error) {
       this.options.log.warn(`${instance.id}: could not read /object_info`, { error: describe(error) });
     }
@@ -142,7 +145,9 @@ export class InstancePool<Client extends InstanceProbe = InstanceProbe> {
 }
 
 /** An instance's node definitions, with the hash of their JSON text that names them to the control plane. */
-export async function readObjectInfo(client: InstanceProbe, signal: AbortSignal) {
+export type ObjectInfo = { definitions: Record<string, unknown>; hash: string };
+
+export async function readObjectInfo(client: InstanceProbe, signal: AbortSignal): Promise<ObjectInfo> {
   const definitions = await client.objectInfo(signal);
   const hash = createHash("sha256").update(JSON.stringify(definitions)).digest("hex");
   return { definitions, hash };

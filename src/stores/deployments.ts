@@ -114,11 +114,11 @@ export async function countLiveDeployments(db: Db, userId: string, workflowId: s
   return row?.n ?? 0;
 }
 
-/** A live deployment's own row, for starting a run (its version's graph is read apart, and cached). */
 /**
- * A live deployment with what checking a run of it reads about its pool (see `PoolState`), in one round
- * trip: the pool and the pinned machine are subqueries on the deployment, so a deployment that does
- * not exist or is not the user's reads nothing else.
+ * A live deployment's own row (its version's graph is read apart, and cached) with what checking a run
+ * of it reads about its pool (see `PoolState`), in one round trip: the pool and the pinned machine are
+ * subqueries on the deployment, so a deployment that does not exist or is not the user's reads nothing
+ * else.
  */
 export async function findDeploymentForRun(db: Db, userId: string, id: string) {
   const ofDeployment = (column: AnyColumn) =>

@@ -99,6 +99,29 @@ describe("hello and heartbeats", () => {
     expect(sent?.definitions.KSampler).toEqual(recorded.KSampler);
   });
 
+  it("sends definitions that changed since the hello under their new hash, and reports that hash from then on", async () => {
+    h = await startHarness({ config: { heartbeatMs: 50 } });
+    const asked = h.mock.all("hello")[0]?.instances[0]?.object_info_hash as string;
+    // LoadImage's choices list ComfyUI's input folder, so a new input file changes the definitions.
+    const form = new FormData();
+    form.append("image", new Blob([new Uint8Array([1, 2, 3])], { type: "image/png" }), "new-input.png");
+    expect((await fetch(`${h.sim.url}/upload/image`, { method: "POST", body: form })).status).toBe(200);
+    h.mock.send({ type: "object_info_request", instance_id: "comfy-0", hash: asked });
+    const [sent] = await h.mock.until(() => {
+      const found = h.mock.all("object_info");
+      return found.length > 0 && found;
+    }, "object_info");
+    expect(sent?.hash).not.toBe(asked);
+    expect(createHash("sha256").update(JSON.stringify(sent?.definitions)).digest("hex")).toBe(sent?.hash);
+    expect(JSON.stringify(sent?.definitions)).toContain("new-input.png");
+    const heartbeats = h.mock.all("heartbeat").length;
+    const [beat] = await h.mock.until(() => {
+      const later = h.mock.all("heartbeat").slice(heartbeats);
+      return later.length > 0 && later;
+    }, "a heartbeat");
+    expect(beat?.instances?.[0]?.object_info_hash).toBe(sent?.hash);
+  });
+
   it("reports an instance with no ComfyUI as unavailable, and takes no job on it", async () => {
     h = await startHarness({ config: { comfy: ["http://127.0.0.1:9"], heartbeatMs: 50 } });
     const instance = h.mock.all("hello")[0]?.instances[0];
