@@ -504,13 +504,17 @@ export class Agent implements Drainable {
     if (this.draining) return "agent shutting down";
     const instance = this.pool.get(job.instance_id);
     if (!instance) return `no instance ${job.instance_id} here`;
-    // A run being stopped holds its instance a moment more, while ComfyUI interrupts it.
+    // A run being stopped holds its instance a moment more, while ComfyUI interrupts it; so does a run
+    // whose final report is out (the control plane sends the next job once it has it) while that
+    // report's fsync and the run's clean-up finish.
     const previous = instance.busyWith ? this.jobs.get(instance.busyWith) : undefined;
-    if (previous?.stopping) {
-      await Promise.race([
-        previous.done,
-        new Promise((resolve) => setTimeout(resolve, this.timings.busyWaitMs)),
-      ]);
+    if (previous?.stopping || previous?.over) {
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise((resolve) => {
+        timer = setTimeout(resolve, this.timings.busyWaitMs);
+      });
+      await Promise.race([previous.done, waited]);
+      clearTimeout(timer);
     }
     if (!instance.available) return `${instance.id} unavailable: ${instance.reason}`;
     if (instance.busyWith) return `${instance.id} is busy with ${instance.busyWith}`;

@@ -92,6 +92,11 @@ export class JobRun {
     return this.ending !== undefined;
   }
 
+  /** Its final report is made (or none is due): only its clean-up is left before `done`. */
+  get over(): boolean {
+    return this.finished;
+  }
+
   /** The control plane cancelled the run (or it timed out): stop it in ComfyUI, report `cancelled`. */
   cancel(): void {
     this.end("cancel");

@@ -114,6 +114,24 @@ describe("a job, end to end", () => {
     expect(h.sim.counters.views).toBe(0);
   });
 
+  it("takes the next job the control plane sends as soon as it has acked a success, instead of refusing it as busy", async () => {
+    const first = jobMessage(imageGraph());
+    const second = jobMessage(imageGraph());
+    // As the Dispatcher does: the slot is free once the success is applied, so the next job follows its ack.
+    h = await startHarness({
+      mock: {
+        ack: (report) => {
+          if (report.run_id === first.run_id && report.report.kind === "succeeded")
+            setImmediate(() => h.mock.send(second));
+          return "ok";
+        },
+      },
+    });
+    h.mock.send(first);
+    await h.mock.untilReport(second.run_id, "succeeded", 10_000);
+    expect(h.mock.reportKinds(second.run_id)).not.toContain("released");
+  });
+
   it("retries a failed upload", async () => {
     h = await startHarness({ mock: { failPuts: 1 } });
     const job = jobMessage(imageGraph());
