@@ -39,6 +39,7 @@ import { staleModelInventories, storeReportedModels } from "./dispatcher/models"
 import { linkReportedDefinitions, storeReportedDefinitions } from "./dispatcher/node-definitions";
 import { relayPreview } from "./dispatcher/previews";
 import { SlotModels } from "./dispatcher/slot-models";
+import { UnrecordedRuns } from "./dispatcher/unrecorded-runs";
 import { publishInstances } from "./fleet-room/client";
 
 const SEEN_REPORTS_RETENTION_MS = 24 * 3600_000;
@@ -60,6 +61,7 @@ export class Dispatcher extends DurableObject<Bindings> {
   private readonly budgets = new AgentBudgets();
   private readonly fleet: FleetState;
   private readonly slotModels: SlotModels;
+  private readonly unrecorded: UnrecordedRuns;
   /** Work on one run happens in order; different runs proceed independently. */
   private readonly runChains = new Map<string, Promise<unknown>>();
   /**
@@ -75,7 +77,17 @@ export class Dispatcher extends DurableObject<Bindings> {
     this.runs = new RunReports({ env, db: createDb(env.DB) });
     this.fleet = new FleetState(ctx.storage.sql);
     this.slotModels = new SlotModels(ctx.storage.sql);
+    this.unrecorded = new UnrecordedRuns(ctx.storage.sql);
     this.graceLeasesAfterColdStart();
+    this.recordHeldRuns();
+  }
+
+  /**
+   * Rows a restart caught between storing their job and writing them (the job may be on an agent
+   * already): written now, first on each run's chain, so the run's reports find them.
+   */
+  private recordHeldRuns() {
+    for (const run of this.unrecorded.all()) void this.serial(run.id, () => this.record(run, true));
   }
 
   /**
@@ -117,18 +129,29 @@ export class Dispatcher extends DurableObject<Bindings> {
     const added = this.queue.add(
       job.deadlineAt === null && fallback ? { ...job, deadlineAt: Date.now() + fallback * 60_000 } : job,
     );
-    const recorded = this.serial(job.runId, () => (added ? this.record(run) : this.storedRun(job.runId)));
+    const newRun = { ...run, id: job.runId };
+    // In the same storage write as the job: a restart before the row is written leaves it to write.
+    if (added) this.unrecorded.hold(newRun);
+    const recorded = this.serial(job.runId, () => (added ? this.record(newRun) : this.storedRun(job.runId)));
     const [row] = await Promise.all([recorded, this.dispatch()]);
     return { run: row, position: this.queue.position(job.runId), agents: this.agents.connectedCount() };
   }
 
-  /** Writes a new run's row; if it cannot be written, its job is withdrawn. */
-  private async record(run: NewRun): Promise<RunRow> {
+  /**
+   * Writes a new run's row; if it cannot be written, its job is withdrawn. After a restart the row may
+   * have been written just before it: that one stands.
+   */
+  private async record(run: NewRun & { id: string }, afterRestart = false): Promise<RunRow> {
+    const db = createDb(this.env.DB);
     try {
-      return await insertRun(createDb(this.env.DB), run);
+      return await insertRun(db, run);
     } catch (error) {
-      this.withdraw(run.id as string);
+      const written = afterRestart ? await findRunById(db, run.id) : undefined;
+      if (written) return written;
+      this.withdraw(run.id);
       throw error;
+    } finally {
+      this.unrecorded.release(run.id);
     }
   }
 

@@ -1,7 +1,9 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createDb } from "../../src/db/client";
 import type { NewRun, RunRow } from "../../src/db/schema";
+import { Dispatcher } from "../../src/durable/dispatcher";
 import type { NewJob } from "../../src/durable/dispatcher/job-queue";
 import { findRunById } from "../../src/stores/runs";
 import { dispatcherOf } from "../helpers/dispatcher";
@@ -43,6 +45,20 @@ const enqueueDirect = (userId: string, runId: string): Promise<unknown> =>
   (dispatcherOf(userId).enqueue(jobFor(userId, runId), newRow(userId, runId)) as Promise<unknown>).catch(
     (error: Error) => error,
   );
+
+/**
+ * What a restart between storing a job and writing its row leaves: the job (already on its agent) and the
+ * row held beside it; then a new isolate starts on the same storage.
+ */
+const restartHoldingRow = (userId: string, row: NewRun) =>
+  runInDurableObject(dispatcherOf(userId), (_d: Dispatcher, state) => {
+    state.storage.sql.exec(
+      "INSERT INTO unrecorded_runs (run_id, row) VALUES (?, ?)",
+      row.id as string,
+      JSON.stringify(row),
+    );
+    new Dispatcher(state, env);
+  });
 
 const storedRun = async (runId: string) => (await findRunById(createDb(env.DB), runId)) as RunRow;
 
@@ -108,6 +124,42 @@ describe("the Dispatcher as a run's first durable home", () => {
     expect((await agent.report(job, { kind: "cancelled" })).status).toBe("ok");
     expect(await dispatcherOf(user.id).stats()).toMatchObject({ queued: 0, leased: 0, stopping: 0 });
     expect(await findRunById(createDb(env.DB), runId)).toBeUndefined();
+    agent.close();
+  });
+
+  it("writes the row of a job already sent when a restart came before the row, and the run goes on", async () => {
+    const user = await createUser();
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    const runId = crypto.randomUUID();
+    await enqueueDirect(user.id, runId);
+    const job = await agent.job(runId);
+    await env.DB.prepare("DELETE FROM runs WHERE id = ?").bind(runId).run();
+    await restartHoldingRow(user.id, newRow(user.id, runId));
+    await vi.waitFor(async () => expect(await findRunById(createDb(env.DB), runId)).toBeDefined());
+    expect((await agent.report(job, { kind: "accepted", prompt_id: "p-1" })).status).toBe("ok");
+    expect((await agent.report(job, { kind: "succeeded", outputs: [] })).status).toBe("ok");
+    expect(await storedRun(runId)).toMatchObject({ userId: user.id, status: "success", promptId: "p-1" });
+    agent.close();
+  });
+
+  it("keeps a row written just before the restart, and the job with it", async () => {
+    const user = await createUser();
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    const runId = crypto.randomUUID();
+    await enqueueDirect(user.id, runId);
+    const job = await agent.job(runId);
+    expect((await agent.report(job, { kind: "accepted", prompt_id: "p-1" })).status).toBe("ok");
+    await restartHoldingRow(user.id, newRow(user.id, runId));
+    await vi.waitFor(async () =>
+      expect(
+        await runInDurableObject(dispatcherOf(user.id), (_d: Dispatcher, state) =>
+          state.storage.sql.exec("SELECT run_id FROM unrecorded_runs").toArray(),
+        ),
+      ).toEqual([]),
+    );
+    expect(await dispatcherOf(user.id).stats()).toMatchObject({ leased: 1 });
+    expect((await agent.report(job, { kind: "succeeded", outputs: [] })).status).toBe("ok");
+    expect(await storedRun(runId)).toMatchObject({ status: "success", promptId: "p-1" });
     agent.close();
   });
 
