@@ -60,6 +60,15 @@ const restartHoldingRow = (userId: string, row: NewRun) =>
     new Dispatcher(state, env);
   });
 
+/** A run queued straight on the Dispatcher, its job already on a connected agent. */
+async function jobOnAgent() {
+  const user = await createUser();
+  const agent = await TestAgent.connect((await createMachine(user)).token);
+  const runId = crypto.randomUUID();
+  await enqueueDirect(user.id, runId);
+  return { user, agent, runId, job: await agent.job(runId) };
+}
+
 const storedRun = async (runId: string) => (await findRunById(createDb(env.DB), runId)) as RunRow;
 
 /** A run whose row exists and whose job has left the queue: enqueuing its id again cannot write the row. */
@@ -128,11 +137,7 @@ describe("the Dispatcher as a run's first durable home", () => {
   });
 
   it("writes the row of a job already sent when a restart came before the row, and the run goes on", async () => {
-    const user = await createUser();
-    const agent = await TestAgent.connect((await createMachine(user)).token);
-    const runId = crypto.randomUUID();
-    await enqueueDirect(user.id, runId);
-    const job = await agent.job(runId);
+    const { user, agent, runId, job } = await jobOnAgent();
     await env.DB.prepare("DELETE FROM runs WHERE id = ?").bind(runId).run();
     await restartHoldingRow(user.id, newRow(user.id, runId));
     await vi.waitFor(async () => expect(await findRunById(createDb(env.DB), runId)).toBeDefined());
@@ -143,11 +148,7 @@ describe("the Dispatcher as a run's first durable home", () => {
   });
 
   it("keeps a row written just before the restart, and the job with it", async () => {
-    const user = await createUser();
-    const agent = await TestAgent.connect((await createMachine(user)).token);
-    const runId = crypto.randomUUID();
-    await enqueueDirect(user.id, runId);
-    const job = await agent.job(runId);
+    const { user, agent, runId, job } = await jobOnAgent();
     expect((await agent.report(job, { kind: "accepted", prompt_id: "p-1" })).status).toBe("ok");
     await restartHoldingRow(user.id, newRow(user.id, runId));
     await vi.waitFor(async () =>
