@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
-import type { NewRun, RunRow } from "../db/schema";
+import type { RunRow } from "../db/schema";
 import type { Bindings } from "../env";
 import { randomToken } from "../lib/crypto";
 import { poolSettings } from "../lib/fleet-settings";
@@ -39,7 +39,7 @@ import { staleModelInventories, storeReportedModels } from "./dispatcher/models"
 import { linkReportedDefinitions, storeReportedDefinitions } from "./dispatcher/node-definitions";
 import { relayPreview } from "./dispatcher/previews";
 import { SlotModels } from "./dispatcher/slot-models";
-import { UnrecordedRuns } from "./dispatcher/unrecorded-runs";
+import { type NewRunRow, UnrecordedRuns } from "./dispatcher/unrecorded-runs";
 import { publishInstances } from "./fleet-room/client";
 
 const SEEN_REPORTS_RETENTION_MS = 24 * 3600_000;
@@ -87,7 +87,14 @@ export class Dispatcher extends DurableObject<Bindings> {
    * already): written now, first on each run's chain, so the run's reports find them.
    */
   private recordHeldRuns() {
-    for (const run of this.unrecorded.all()) void this.serial(run.id, () => this.record(run, true));
+    for (const held of this.unrecorded.all()) {
+      // A job that left the queue (cancelled once its row existed) has nothing left to write.
+      if (!this.queue.get(held.id)) this.unrecorded.release(held.id);
+      else {
+        const { graph, bindings } = this.queue.payload(held.id);
+        void this.serial(held.id, () => this.record({ ...held, graph, bindings }, true));
+      }
+    }
   }
 
   /**
@@ -124,15 +131,17 @@ export class Dispatcher extends DurableObject<Bindings> {
    * (none: the run waits for a machine, which its caller reports). A row that cannot be written takes
    * the job back. Enqueuing a run already held changes nothing and returns its row as stored.
    */
-  async enqueue(job: NewJob, run: NewRun): Promise<{ run: RunRow; position: number | null; agents: number }> {
+  async enqueue(
+    job: NewJob,
+    run: NewRunRow,
+  ): Promise<{ run: RunRow; position: number | null; agents: number }> {
     const fallback = this.fleet.settings().defaultTimeoutMinutes;
     const added = this.queue.add(
       job.deadlineAt === null && fallback ? { ...job, deadlineAt: Date.now() + fallback * 60_000 } : job,
     );
-    const newRun = { ...run, id: job.runId };
     // In the same storage write as the job: a restart before the row is written leaves it to write.
-    if (added) this.unrecorded.hold(newRun);
-    const recorded = this.serial(job.runId, () => (added ? this.record(newRun) : this.storedRun(job.runId)));
+    if (added) this.unrecorded.hold(run);
+    const recorded = this.serial(run.id, () => (added ? this.record(run) : this.storedRun(run.id)));
     const [row] = await Promise.all([recorded, this.dispatch()]);
     return { run: row, position: this.queue.position(job.runId), agents: this.agents.connectedCount() };
   }
@@ -141,7 +150,7 @@ export class Dispatcher extends DurableObject<Bindings> {
    * Writes a new run's row; if it cannot be written, its job is withdrawn. After a restart the row may
    * have been written just before it: that one stands.
    */
-  private async record(run: NewRun & { id: string }, afterRestart = false): Promise<RunRow> {
+  private async record(run: NewRunRow, afterRestart = false): Promise<RunRow> {
     const db = createDb(this.env.DB);
     try {
       return await insertRun(db, run);
@@ -160,15 +169,6 @@ export class Dispatcher extends DurableObject<Bindings> {
     const job = this.queue.get(runId);
     if (job?.state === "queued") this.queue.remove(runId);
     else if (job) this.stopOnAgent(job, "cancelled");
-  }
-
-  /**
-   * Moves a leased run to `queued`. A run that cannot move and has no row lost it to a restart of this
-   * object between storing the job and writing the row (its queue call failed): the job is withdrawn.
-   */
-  private async markLeased(job: Job, slot: { machineId: string; instanceId: string }) {
-    const moved = await this.runs.leased(job.run_id, slot.machineId, job.attempt, slot.instanceId);
-    if (!moved && !(await findRunById(createDb(this.env.DB), job.run_id))) this.withdraw(job.run_id);
   }
 
   private async storedRun(runId: string): Promise<RunRow> {
@@ -662,7 +662,9 @@ export class Dispatcher extends DurableObject<Bindings> {
         this.queue.requeue(job.run_id, job.attempt);
         continue;
       }
-      void this.serial(job.run_id, () => this.markLeased(job, slot));
+      void this.serial(job.run_id, () =>
+        this.runs.leased(job.run_id, slot.machineId, job.attempt, slot.instanceId),
+      );
     }
     await this.scheduleAlarm();
   }

@@ -1,10 +1,11 @@
 import { z } from "zod";
-import type { NewRun, RunRow } from "../../db/schema";
+import type { RunRow } from "../../db/schema";
 import type { Bindings } from "../../env";
 import { AppError } from "../../lib/errors";
 import type { ModelCleanupMessage, ModelDeleteMessage } from "../../protocol/v1";
 import type { PoolSettings } from "./fleet-state";
 import type { NewJob } from "./job-queue";
+import type { NewRunRow } from "./unrecorded-runs";
 
 /** Dispatchers are per tenant and pool, so one tenant's queue never sees another's runs or agents. */
 export const dispatcherName = (userId: string, pool: string) => `${userId}/${pool}`;
@@ -47,7 +48,7 @@ export function dispatcherClient(env: Bindings, userId: string, pool: string) {
   const stub = env.DISPATCHER.getByName(dispatcherName(userId, pool));
   return {
     /** Queues a new run and writes its row (see `Dispatcher.enqueue`); resolves once the row exists. */
-    enqueue: async (job: NewJob, run: NewRun) => {
+    enqueue: async (job: NewJob, run: NewRunRow) => {
       // RPC typing cannot express the row's free-form JSON columns; the row is the one D1 returned.
       const queued = (await stub.enqueue(job, run)) as unknown as { run: RunRow };
       return { ...Queued.parse(queued), run: queued.run };

@@ -1,5 +1,11 @@
 import type { NewRun } from "../../db/schema";
 
+/** A new run's row, with the id its job is stored under. */
+export type NewRunRow = NewRun & { id: string };
+
+/** A held row: its graph and bindings are in the run's job, so they are not written twice. */
+type HeldRow = Omit<NewRunRow, "graph" | "bindings">;
+
 /**
  * New runs whose job is stored but whose D1 row is not yet written. Each is held in the same storage
  * write as its job and let go once the row exists, so a restart in between (the job may already be on
@@ -10,11 +16,11 @@ export class UnrecordedRuns {
     sql.exec("CREATE TABLE IF NOT EXISTS unrecorded_runs (run_id TEXT PRIMARY KEY, row TEXT NOT NULL)");
   }
 
-  hold(run: NewRun & { id: string }) {
+  hold({ graph: _graph, bindings: _bindings, ...row }: NewRunRow) {
     this.sql.exec(
       "INSERT OR REPLACE INTO unrecorded_runs (run_id, row) VALUES (?, ?)",
-      run.id,
-      JSON.stringify(run),
+      row.id,
+      JSON.stringify(row),
     );
   }
 
@@ -22,7 +28,7 @@ export class UnrecordedRuns {
     this.sql.exec("DELETE FROM unrecorded_runs WHERE run_id = ?", runId);
   }
 
-  all(): (NewRun & { id: string })[] {
+  all(): HeldRow[] {
     return this.sql
       .exec<{ row: string }>("SELECT row FROM unrecorded_runs")
       .toArray()
