@@ -24,6 +24,7 @@ import {
   startControlPlane,
 } from "./lib/product";
 import { formatProfile, type ProfileSummary, profileDuring } from "./lib/profile";
+import { relayFloor } from "./lib/relay-floor";
 import { type Figure, figure, machineInfo, table } from "./lib/report";
 import { backlogFigures, fanOutFigures, sustainedFigures } from "./lib/scale-rows";
 import { percentile } from "./lib/stats";
@@ -52,6 +53,7 @@ const FULL = {
   live: { runs: 40, steps: 10, stepMs: 20 },
   throughput: { clients: 32, durationMs: 10_000, agents: 4, drainTimeoutMs: 180_000 },
   footprint: { jobs: 4, steps: 250, stepMs: 8 },
+  relayRuns: 3,
   bytes: 200 * 1024 * 1024,
   bytesReps: 3,
   backlog: { backlog: 10_000, runs: 100, warmup: 5, clients: 32 },
@@ -64,6 +66,7 @@ const SMOKE = {
   live: { runs: 2, steps: 4, stepMs: 20 },
   throughput: { clients: 2, durationMs: 1_000, agents: 2, drainTimeoutMs: 30_000 },
   footprint: { jobs: 2, steps: 10, stepMs: 8 },
+  relayRuns: 2,
   bytes: 1024 * 1024,
   bytesReps: 1,
   backlog: { backlog: 20, runs: 3, warmup: 1, clients: 2 },
@@ -291,7 +294,8 @@ async function row3(ctx: Context): Promise<Figure[]> {
       ),
     (r) => r.accepted,
   );
-  const note = `${t.clients} clients for ${t.durationMs / 1000} s; ${r.fleet}; ${r.accepted} accepted, ${r.completedPerSecond.toFixed(1)} completed/s, drained ${r.drainSeconds.toFixed(1)} s after the last request; CPU of the control plane's processes ${r.productCpuPerRunMs.toFixed(1)} ms per run (accept + complete), of the floor's ${r.floorCpuPerRequestMs.toFixed(2)} ms per insert`;
+  const note = `${t.clients} clients for ${t.durationMs / 1000} s; ${r.fleet}; ${r.accepted} accepted, ${r.completedPerSecond.toFixed(1)} completed/s, drained ${r.drainSeconds.toFixed(1)} s after the last request; CPU of the control plane's processes ${r.productCpuPerRunMs.toFixed(1)} ms per run (accept + complete), of the floor's ${r.floorCpuPerRequestMs.toFixed(2)} ms per insert${floorErrors(r.floorErrors)}`;
+  const shaped = r.acceptFloor;
   return [
     figure({
       id: 3,
@@ -303,6 +307,15 @@ async function row3(ctx: Context): Promise<Figure[]> {
       check: { kind: "ratio_min", limit: 0.5 },
       n: r.accepted,
       note,
+    }),
+    figure({
+      id: 3,
+      name: "throughput vs an accept-shaped floor",
+      value: r.perSecond,
+      unit: "runs/s",
+      floor: shaped.perSecond,
+      n: r.accepted,
+      note: `reference only, no target. Floor: the floor Worker's POST /accept, an accept's trips and no product code (a rate-limit Durable Object call beside a D1 read by primary key, then one Durable Object call that stores a 2 KB job body in its SQLite storage and inserts one D1 row), same ${t.clients} clients, half before and half after the product; its processes' CPU ${shaped.cpuPerRequestMs.toFixed(2)} ms per accept, the control plane's ${r.productCpuPerRunMs.toFixed(1)} ms per run${floorErrors(shaped.errors)}. Not like for like: the product's accepts share workerd's one thread with the ${t.agents} agents' completions (reports, leases, uploads, each run's end) while they are measured, and its CPU per run counts accept and completion; the floor completes nothing`,
     }),
     figure({
       id: 3,
@@ -335,10 +348,15 @@ async function row3(ctx: Context): Promise<Figure[]> {
   ];
 }
 
+/** A floor's failed requests, for a figure's note (nothing when there were none). */
+const floorErrors = (errors: number) => (errors ? `; ${errors} floor requests failed` : "");
+
 async function row5(ctx: Context): Promise<Figure[]> {
   if (!ctx.agentBundle) throw new Error(ctx.agentMissing ?? "the GPU agent is not available");
   const f = config.footprint;
   const r = await agentFootprint(ctx.controlPlane, ctx.account, ctx.workDir, ctx.agentBundle, f);
+  const relay = await relayFloor(ctx.workDir, { ...f, runs: config.relayRuns });
+  const relayRuns = relay.runs.map((ms) => ms.toFixed(0)).join(", ");
   return [
     figure({
       id: 5,
@@ -365,11 +383,11 @@ async function row5(ctx: Context): Promise<Figure[]> {
       name: "agent CPU per 1,000 progress events",
       value: r.cpuPer1000ProgressMs,
       unit: "ms",
-      floor: null,
+      floor: relay.cpuPer1000ProgressMs,
       target: "≤ 200 ms",
       check: { kind: "max", limit: 200 },
       n: r.progress,
-      note: `user + system time of the agent over the ${f.jobs} runs (${r.cpuMs.toFixed(0)} ms) per 1,000 of the ${r.progress} progress messages it relayed (throttle off); includes each run's prompt, previews, history and upload`,
+      note: `user + system time of the agent over the ${f.jobs} runs (${r.cpuMs.toFixed(0)} ms) per 1,000 of the ${r.progress} progress messages it relayed (throttle off); includes each run's prompt, previews, history and upload. Floor: a bare relay (bench/floor/relay.mjs: the same Node and V8 flags, the same \`ws\`, no agent code) reading every frame of one prompt on each of ${f.jobs} simulators like these and sending each progress event on as one report frame to a socket in the bench that acks it, median of ${config.relayRuns} runs (${relayRuns} ms); the target is absolute, the floor shows what the runtime costs here before any of the agent's own work`,
     }),
   ];
 }

@@ -2,7 +2,7 @@ import path from "node:path";
 import WebSocket from "ws";
 import { download, mbPerSecond, upload } from "./bytes";
 import { request } from "./http";
-import { startProcess, stopProcess } from "./procs";
+import { groupCpuMs, startProcess, stopProcess } from "./procs";
 import { applyMigrations, root, startWrangler, type WranglerServer } from "./wrangler";
 
 const floorConfig = path.join(root, "bench", "floor", "wrangler.toml");
@@ -69,17 +69,27 @@ export async function pushLatency(
   return { samples, roundTrips };
 }
 
-/** The throughput floor: `concurrency` clients doing `POST /insert` (one D1 insert) for `durationMs`. */
-export async function insertThroughput(floor: WranglerServer, concurrency: number, durationMs: number) {
+/**
+ * A throughput floor: `concurrency` clients each sending `POST {route}` with `body(client, i)` one
+ * after another for `durationMs`; 200s per second, and the floor's processes' CPU per 200.
+ */
+export async function floorThroughput(
+  floor: WranglerServer,
+  route: string,
+  body: (client: number, i: number) => string,
+  concurrency: number,
+  durationMs: number,
+) {
   let ok = 0;
   let errors = 0;
+  const cpuBefore = groupCpuMs(floor.pid);
   const started = performance.now();
   const deadline = started + durationMs;
   await Promise.all(
-    Array.from({ length: concurrency }, async (_, worker) => {
+    Array.from({ length: concurrency }, async (_, client) => {
       for (let i = 0; performance.now() < deadline; i++) {
         try {
-          const res = await request("POST", `${floor.url}/insert`, { body: `w${worker}-${i}` });
+          const res = await request("POST", `${floor.url}${route}`, { body: body(client, i) });
           if (res.status === 200) ok++;
           else errors++;
         } catch {
@@ -89,7 +99,7 @@ export async function insertThroughput(floor: WranglerServer, concurrency: numbe
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  return { perSecond: ok / seconds, ok, errors, seconds };
+  return { ok, errors, seconds, cpuMs: groupCpuMs(floor.pid) - cpuBefore };
 }
 
 /** The bytes floor: a plain Node HTTP server in its own process that stores a PUT and streams it back. */

@@ -234,6 +234,12 @@ function agentProfileFlags(): string[] {
   return dir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(dir)] : [];
 }
 
+/** `count` ComfyUI simulators in this process, traced like a fleet's (their progress messages count). */
+export async function startSimulators(count: number, stepMs: number): Promise<Simulator[]> {
+  const { sim } = await SimTracer.install();
+  return Promise.all(Array.from({ length: count }, () => sim.startComfySimulator({ stepMs })));
+}
+
 /** Progress messages the simulators have sent so far (all fleets). */
 export async function progressMessagesSent(): Promise<number> {
   const { tracer } = await SimTracer.install();

@@ -1,12 +1,41 @@
 import { BENCH_GRAPH, BENCH_MARKER } from "./dispatch";
 import type { Fleet } from "./fleet";
-import { insertThroughput } from "./floor";
+import { floorThroughput } from "./floor";
 import { bearer, call, request } from "./http";
 import { groupCpuMs, sleep } from "./procs";
 import { type Account, createDeployment } from "./product";
 import type { WranglerServer } from "./wrangler";
 
 type Totals = Record<"success" | "failed" | "other", number>;
+
+/** What a client of the accept-shaped floor sends: a job-sized JSON body (the bench's graph, padded to 2 KB). */
+const JOB_BODY = (() => {
+  const job = { graph: BENCH_GRAPH, inputs: { marker: 0 }, padding: "" };
+  job.padding = "x".repeat(2048 - JSON.stringify(job).length);
+  return JSON.stringify(job);
+})();
+
+type FloorRun = Awaited<ReturnType<typeof floorThroughput>>;
+
+/**
+ * Both throughput floors, `ms` each, one after the other: one D1 insert per request (`POST /insert`),
+ * and an accept's trips with the job as body (`POST /accept/{pool}`; bench/floor/src/index.ts).
+ */
+async function throughputFloors(floor: WranglerServer, pool: string, clients: number, ms: number) {
+  const insert = await floorThroughput(floor, "/insert", (client, i) => `w${client}-${i}`, clients, ms);
+  const accept = await floorThroughput(floor, `/accept/${pool}`, () => JOB_BODY, clients, ms);
+  return { insert, accept };
+}
+
+/** Requests per second and the floor's CPU (ms) per request, over both halves of one floor. */
+function floorRate(before: FloorRun, after: FloorRun) {
+  const ok = before.ok + after.ok;
+  return {
+    perSecond: ok / (before.seconds + after.seconds),
+    cpuPerRequestMs: (before.cpuMs + after.cpuMs) / Math.max(1, ok),
+    errors: before.errors + after.errors,
+  };
+}
 
 export async function countRuns(
   controlPlane: WranglerServer,
@@ -33,8 +62,9 @@ export async function countRuns(
  * Row 3. `clients` concurrent clients queue runs of one deployment for `durationMs`; the fleet's
  * agents complete every run. The figure is runs accepted (2xx) per second. Then the bench waits for
  * every accepted run to end and checks none failed, none was lost and none reached ComfyUI twice.
- * The floor (one D1 insert per request, same clients) is measured for half the time before and half
- * after (once every run has ended), so a change in the machine's load weighs on both.
+ * The floors (one D1 insert per request; an accept's trips without the product, `throughputFloors`;
+ * same clients) are each measured for half the time before and half after (once every run has
+ * ended), so a change in the machine's load weighs on all.
  */
 export async function throughput(
   controlPlane: WranglerServer,
@@ -47,9 +77,7 @@ export async function throughput(
   const deploymentId = await createDeployment(controlPlane, account, pool, BENCH_GRAPH, BENCH_MARKER);
   const fleet = await startFleet();
   try {
-    let floorCpu = groupCpuMs(floor.pid);
-    const before = await insertThroughput(floor, opts.clients, opts.durationMs / 2);
-    floorCpu = groupCpuMs(floor.pid) - floorCpu;
+    const before = await throughputFloors(floor, pool, opts.clients, opts.durationMs / 2);
     let productCpu = groupCpuMs(controlPlane.pid);
     const benchCpu = process.cpuUsage();
 
@@ -72,17 +100,18 @@ export async function throughput(
     errorSamples.push(...totals.failures);
     productCpu = groupCpuMs(controlPlane.pid) - productCpu;
     const benchCpuMs = (({ user, system }) => (user + system) / 1000)(process.cpuUsage(benchCpu));
-    // The second half of the floor runs once the product is idle again, like the first.
-    const floorCpuBefore = groupCpuMs(floor.pid);
-    const after = await insertThroughput(floor, opts.clients, opts.durationMs / 2);
-    floorCpu += groupCpuMs(floor.pid) - floorCpuBefore;
-    const floorPerSecond = (before.ok + after.ok) / (before.seconds + after.seconds);
+    // The second half of the floors runs once the product is idle again, like the first.
+    const after = await throughputFloors(floor, pool, opts.clients, opts.durationMs / 2);
+    const insertFloor = floorRate(before.insert, after.insert);
+    const acceptFloor = floorRate(before.accept, after.accept);
     const executions = fleet.executions();
     let runTwice = 0;
     for (const times of executions.values()) if (times > 1) runTwice++;
     return {
       perSecond: accepted / seconds,
-      floorPerSecond,
+      floorPerSecond: insertFloor.perSecond,
+      /** The accept-shaped floor: its requests per second, its processes' CPU per request, its errors. */
+      acceptFloor,
       accepted,
       errors: errors + totals.failed,
       httpErrors: errors,
@@ -94,11 +123,11 @@ export async function throughput(
       /** Runs completed per second, from the first request until the last run ended. */
       completedPerSecond: totals.success / ((drainedAt - started) / 1000),
       drainSeconds: (drainedAt - acceptedAt) / 1000,
-      floorErrors: before.errors + after.errors,
+      floorErrors: insertFloor.errors,
       /** CPU the control plane's processes (wrangler + workerd) spent per accepted run, until all ended. */
       productCpuPerRunMs: productCpu / Math.max(1, accepted),
       /** CPU the floor's processes spent per insert. */
-      floorCpuPerRequestMs: floorCpu / Math.max(1, before.ok + after.ok),
+      floorCpuPerRequestMs: insertFloor.cpuPerRequestMs,
       /** CPU the bench process itself (clients, agents in-process) spent during the product phase. */
       benchCpuMs,
       fleet: fleet.label,

@@ -1,0 +1,111 @@
+// Row 5's floor (bench/README.md): a bare relay, the least a GPU agent can do per ComfyUI step, with
+// no agent code. It queues one prompt on each ComfyUI, reads every frame ComfyUI sends (progress,
+// progress_state, previews), sends each `progress` on as one report frame to the bench's sink and
+// reads the sink's ack of each. The bench runs it with the agent's Node and V8 flags.
+//
+//   node <flags> relay.mjs <sink ws url> <steps> <first marker> <ComfyUI url>...
+//
+// The sink drives it: the relay says `ready` once its sockets are open, starts on `go`, and says
+// `done` (with how many progress events it relayed) once every prompt has finished and every ack is in.
+import { randomUUID } from "node:crypto";
+import http from "node:http";
+import WebSocket from "ws";
+
+const [sinkUrl, steps, firstMarker, ...comfyUrls] = process.argv.slice(2);
+
+/** The bench's progress graph (bench/lib/footprint.ts): `marker` makes each prompt distinct to ComfyUI's cache. */
+const graph = (marker) => ({
+  1: { class_type: "EmptyImage", inputs: { width: 16, height: 16, batch_size: 1, color: marker } },
+  2: { class_type: "CRTestProgressPreview", inputs: { image: ["1", 0], steps: Number(steps), delay: 0 } },
+  3: { class_type: "SaveImage", inputs: { images: ["2", 0], filename_prefix: "bench" } },
+});
+
+const open = (url) =>
+  new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.once("open", () => resolve(ws));
+    ws.once("error", reject);
+  });
+
+const postJson = (url, body) =>
+  new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: "POST", headers: { "content-type": "application/json" } },
+      (res) => {
+        let text = "";
+        res.on("data", (chunk) => {
+          text += chunk;
+        });
+        res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(text))));
+      },
+    );
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+
+const sink = await open(sinkUrl);
+let relayed = 0;
+let acked = 0;
+let running = comfyUrls.length;
+const finishIfDone = () => {
+  if (running === 0 && acked === relayed) sink.send(JSON.stringify({ type: "done", relayed }));
+};
+
+/** One ComfyUI: its socket relays its prompt's `progress` events until the prompt has finished. */
+async function relayFrom(url, marker) {
+  const clientId = randomUUID();
+  const ws = await open(`${url.replace(/^http/, "ws")}/ws?clientId=${clientId}`);
+  ws.send(JSON.stringify({ type: "feature_flags", data: { supports_preview_metadata: true } }));
+  const runId = randomUUID();
+  ws.on("message", (data, isBinary) => {
+    if (isBinary) return;
+    const { type, data: event } = JSON.parse(data.toString());
+    if (type === "progress") {
+      relayed++;
+      const { value, max, node } = event;
+      sink.send(
+        JSON.stringify({
+          type: "report",
+          event_id: randomUUID(),
+          run_id: runId,
+          lease_token: "bare-relay",
+          at: Date.now(),
+          report: {
+            kind: "progress",
+            progress: {
+              percentage: (100 * value) / max,
+              nodes_done: 1,
+              nodes_total: 3,
+              current_node: node,
+              step: value,
+              total_steps: max,
+              eta_seconds: null,
+            },
+          },
+        }),
+      );
+    } else if (type === "executing" && event.node === null) {
+      // This socket's one prompt has finished (ComfyUI sends this after writing its history).
+      running--;
+      finishIfDone();
+    }
+  });
+  return () => postJson(`${url}/prompt`, { prompt: graph(marker), client_id: clientId });
+}
+
+const starts = await Promise.all(comfyUrls.map((url, i) => relayFrom(url, Number(firstMarker) + i)));
+sink.on("message", (data) => {
+  const message = JSON.parse(data.toString());
+  if (message.type === "ack") {
+    acked++;
+    finishIfDone();
+  } else if (message.type === "go") {
+    for (const start of starts)
+      start().catch((err) => {
+        console.error(`queueing a prompt failed: ${err.message}`);
+        process.exit(1);
+      });
+  }
+});
+sink.send(JSON.stringify({ type: "ready" }));
