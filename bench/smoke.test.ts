@@ -19,6 +19,7 @@ const ROWS: [number, RegExp][] = [
   [2, /^progress latency p99$/],
   [2, /^progress events lost$/],
   [3, /^throughput \(runs accepted\/s\)$/],
+  [3, /^throughput vs an accept-shaped floor$/],
   [3, /^throughput errors$/],
   [3, /^throughput runs lost$/],
   [3, /^throughput runs run twice$/],

@@ -20,11 +20,22 @@ type FloorRun = Awaited<ReturnType<typeof floorThroughput>>;
 /**
  * Both throughput floors, `ms` each, one after the other: one D1 insert per request (`POST /insert`),
  * and an accept's trips with the job as body (`POST /accept/{pool}`; bench/floor/src/index.ts).
+ * `acceptFirst` swaps their order, so that across both halves neither always runs first.
  */
-async function throughputFloors(floor: WranglerServer, pool: string, clients: number, ms: number) {
-  const insert = await floorThroughput(floor, "/insert", (client, i) => `w${client}-${i}`, clients, ms);
-  const accept = await floorThroughput(floor, `/accept/${pool}`, () => JOB_BODY, clients, ms);
-  return { insert, accept };
+async function throughputFloors(
+  floor: WranglerServer,
+  pool: string,
+  opts: { clients: number; ms: number; acceptFirst: boolean },
+) {
+  const insert = () =>
+    floorThroughput(floor, "/insert", (client, i) => `w${client}-${i}`, opts.clients, opts.ms);
+  const accept = () => floorThroughput(floor, `/accept/${pool}`, () => JOB_BODY, opts.clients, opts.ms);
+  if (opts.acceptFirst) {
+    const acceptRun = await accept();
+    return { accept: acceptRun, insert: await insert() };
+  }
+  const insertRun = await insert();
+  return { insert: insertRun, accept: await accept() };
 }
 
 /** Requests per second and the floor's CPU (ms) per request, over both halves of one floor. */
@@ -77,7 +88,8 @@ export async function throughput(
   const deploymentId = await createDeployment(controlPlane, account, pool, BENCH_GRAPH, BENCH_MARKER);
   const fleet = await startFleet();
   try {
-    const before = await throughputFloors(floor, pool, opts.clients, opts.durationMs / 2);
+    const half = { clients: opts.clients, ms: opts.durationMs / 2 };
+    const before = await throughputFloors(floor, pool, { ...half, acceptFirst: false });
     let productCpu = groupCpuMs(controlPlane.pid);
     const benchCpu = process.cpuUsage();
 
@@ -101,7 +113,7 @@ export async function throughput(
     productCpu = groupCpuMs(controlPlane.pid) - productCpu;
     const benchCpuMs = (({ user, system }) => (user + system) / 1000)(process.cpuUsage(benchCpu));
     // The second half of the floors runs once the product is idle again, like the first.
-    const after = await throughputFloors(floor, pool, opts.clients, opts.durationMs / 2);
+    const after = await throughputFloors(floor, pool, { ...half, acceptFirst: true });
     const insertFloor = floorRate(before.insert, after.insert);
     const acceptFloor = floorRate(before.accept, after.accept);
     const executions = fleet.executions();
