@@ -14,13 +14,17 @@ export class ProgressTracker {
   private step: { value: number; max: number } | null = null;
   private startedAt: number | null = null;
   private nodeStartedAt = 0;
-  /** Seconds each finished node without steps took. */
-  private readonly plainNodeSeconds: number[] = [];
+  /** How many finished nodes without steps there are, and the seconds they took together. */
+  private plainNodes = { count: 0, seconds: 0 };
+  /** The graph's node count: a snapshot comes with every step, and the graph does not change. */
+  private readonly total: number;
 
   constructor(
     private readonly graph: PromptGraph,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.total = Math.max(1, Object.keys(graph).length);
+  }
 
   start(): void {
     this.startedAt ??= this.now();
@@ -41,7 +45,10 @@ export class ProgressTracker {
   }
 
   private finishCurrent(node: string) {
-    if (this.step === null) this.plainNodeSeconds.push((this.now() - this.nodeStartedAt) / 1000);
+    if (this.step === null) {
+      this.plainNodes.count++;
+      this.plainNodes.seconds += (this.now() - this.nodeStartedAt) / 1000;
+    }
     this.done.add(node);
   }
 
@@ -57,7 +64,7 @@ export class ProgressTracker {
   }
 
   snapshot(): Progress {
-    const total = Math.max(1, Object.keys(this.graph).length);
+    const { total } = this;
     const running = this.current !== null && !this.done.has(this.current);
     const partial = running && this.step ? Math.min(1, this.step.value / this.step.max) : 0;
     const doneCount = Math.min(this.done.size, total);
@@ -84,8 +91,8 @@ export class ProgressTracker {
   /** Seconds left at the pace so far. */
   private eta(notStarted: number, running: boolean): number | null {
     if (this.startedAt === null) return null;
-    const timed = this.plainNodeSeconds;
-    const perNode = timed.length > 0 ? timed.reduce((a, b) => a + b, 0) / timed.length : null;
+    const { count, seconds } = this.plainNodes;
+    const perNode = count > 0 ? seconds / count : null;
     const inNode = (this.now() - this.nodeStartedAt) / 1000;
     const step = running && this.step && this.step.value > 0 ? this.step : null;
     // Without a node that ran or a step taken there is no pace to go by.
