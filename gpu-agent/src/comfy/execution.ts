@@ -319,7 +319,7 @@ class PromptRun {
       if (!this.events.apply(notice.event)) return;
       this.heardAt = Date.now();
       if (this.events.started) this.reportStarted();
-      if (this.events.running) this.pushProgress(this.tracker.snapshot());
+      if (this.events.running && this.tracker.changed) this.pushProgress(this.tracker.snapshot());
       if (this.events.finished) this.wakeup.poke();
     } else if (notice.kind === "preview") {
       const { preview } = notice;

@@ -18,6 +18,11 @@ export class ProgressTracker {
   private plainNodes = { count: 0, seconds: 0 };
   /** The graph's node count: a snapshot comes with every step, and the graph does not change. */
   private readonly total: number;
+  /**
+   * Something a snapshot shows has changed since the last one (the ETA aside, which moves with the
+   * clock): most `progress_state` events of a step change nothing, and need no snapshot.
+   */
+  private dirty = true;
 
   constructor(
     private readonly graph: PromptGraph,
@@ -26,12 +31,19 @@ export class ProgressTracker {
     this.total = Math.max(1, Object.keys(graph).length);
   }
 
+  get changed(): boolean {
+    return this.dirty;
+  }
+
   start(): void {
-    this.startedAt ??= this.now();
+    if (this.startedAt !== null) return;
+    this.startedAt = this.now();
+    this.dirty = true;
   }
 
   cached(nodes: string[]): void {
     for (const node of nodes) this.done.add(node);
+    this.dirty = true;
   }
 
   /** `executing {node}`: the previous node is done and this one starts. */
@@ -42,6 +54,7 @@ export class ProgressTracker {
     this.step = null;
     this.current = node;
     this.nodeStartedAt = this.now();
+    this.dirty = true;
   }
 
   private finishCurrent(node: string) {
@@ -55,15 +68,20 @@ export class ProgressTracker {
   /** `progress {value, max, node}`: a step of the running node (a sampler's step). */
   progress(node: string | null | undefined, value: number, max: number): void {
     if (node && node !== this.current) this.executing(node);
-    if (max > 0) this.step = { value, max };
+    if (max <= 0) return;
+    this.step = { value, max };
+    this.dirty = true;
   }
 
   /** `progress_state`: ComfyUI's own per-node states; finished nodes count as done. */
   nodeStates(nodes: Record<string, { state: string }>): void {
+    const before = this.done.size;
     for (const id in nodes) if (nodes[id]?.state === "finished") this.done.add(id);
+    if (this.done.size !== before) this.dirty = true;
   }
 
   snapshot(): Progress {
+    this.dirty = false;
     const { total } = this;
     const running = this.current !== null && !this.done.has(this.current);
     const partial = running && this.step ? Math.min(1, this.step.value / this.step.max) : 0;
