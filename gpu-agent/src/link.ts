@@ -1,6 +1,7 @@
 import WebSocket, { type RawData } from "ws";
 import type * as z from "zod/mini";
 import {
+  type AckMessage,
   AGENT_SEND_BUDGET,
   type AgentMessage,
   CloseCode,
@@ -22,6 +23,7 @@ export type LinkState = "idle" | "connecting" | "open" | "ready" | "backoff" | "
 export type Welcome = z.infer<typeof WelcomeMessage>;
 type Heartbeat = Omit<z.input<typeof HeartbeatMessage>, "type">;
 type Outgoing = AgentMessage | z.input<typeof HeartbeatMessage>;
+type Ack = z.infer<typeof AckMessage>;
 
 /** Why the link gave up for good; the agent exits with this. */
 export type LinkEnd =
@@ -220,6 +222,8 @@ export class Link {
       this.options.log.warn("link: ignoring a frame that is not JSON");
       return;
     }
+    const ack = ackOf(json);
+    if (ack) return this.handlers.onMessage(ack);
     const parsed = ServerMessage.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -317,4 +321,17 @@ export class Link {
 /** The run a frame is about, if any: its waiting progress goes before its next control frame. */
 function runOf(message: Outgoing): string | undefined {
   return "run_id" in message ? message.run_id : undefined;
+}
+
+/**
+ * An ack, checked by hand as `AckMessage` checks it: one comes for every report, and the schema's walk
+ * of the server's union costs more than the rest of handling it. Anything else, a malformed ack included,
+ * is left to the schema (which then says what is wrong with it).
+ */
+export function ackOf(json: unknown): Ack | undefined {
+  if (typeof json !== "object" || json === null) return undefined;
+  const { type, event_id, status } = json as Record<string, unknown>;
+  if (type !== "ack" || (status !== "ok" && status !== "stale")) return undefined;
+  if (typeof event_id !== "string" || event_id.length < 1 || event_id.length > 128) return undefined;
+  return { type, event_id, status };
 }

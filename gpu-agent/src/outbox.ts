@@ -18,6 +18,8 @@ const FILE_NAME = "outbox.jsonl";
 const COMPACT_AFTER_DEAD_LINES = 2000;
 
 const datasync = promisify(fdatasync);
+/** What `append` hands back when no disk step is queued: one shared promise, none made per progress report. */
+const SETTLED: Promise<void> = Promise.resolve();
 const lineOf = (line: Line) => `${JSON.stringify(line)}\n`;
 
 /** How an entry is kept: in memory only (never in the file, nor its ack), written, or written and fsync'd. */
@@ -145,9 +147,9 @@ export class Outbox {
     else writeSync(this.fd, line);
   }
 
-  /** Resolves after every fsync and compaction queued so far; at once (one resolved promise) when none are. */
+  /** Resolves after every fsync and compaction queued so far (never rejects); at once when none are. */
   private afterDisk(): Promise<void> {
-    return this.diskBusy === 0 ? Promise.resolve() : this.onDisk(async () => {});
+    return this.diskBusy === 0 ? SETTLED : this.onDisk(async () => {});
   }
 
   /** Runs `step` after every fsync and compaction queued before it. */

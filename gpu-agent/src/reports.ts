@@ -53,8 +53,11 @@ export class Reports {
       report,
     };
     // The line is written before `append` returns, so sending now keeps the file's order on the link.
-    const written = this.outbox.append({ message, instanceId: lease.instance_id }, keepingOf(report));
+    const keeping = keepingOf(report);
+    const written = this.outbox.append({ message, instanceId: lease.instance_id }, keeping);
     this.send(message);
+    // Kept in memory, nothing can fail: no handler (a promise) per progress report.
+    if (keeping === "memory") return written;
     return written.catch((error) => {
       this.log.error("could not persist a report; it was sent anyway", { error });
     });

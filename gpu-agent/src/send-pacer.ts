@@ -50,6 +50,7 @@ export class SendPacer {
   }
 
   send(text: string, group?: string): void {
+    if (this.sentAtOnce(text)) return;
     if (group !== undefined) this.promote(group);
     this.control.push({ text, group });
     this.drain();
@@ -57,6 +58,7 @@ export class SendPacer {
 
   /** Sends now if tokens allow; otherwise holds it under `key`, replacing a frame held there. */
   sendLatest(key: string, text: string, group?: string, superseded?: () => void): void {
+    if (this.sentAtOnce(text)) return;
     const held = this.latest.get(key);
     // Set on an existing key keeps the key's place: the newest state goes out where the first one waited.
     this.latest.set(key, { text, group, superseded });
@@ -72,6 +74,13 @@ export class SendPacer {
     this.latest.clear();
   }
 
+  /** Nothing waits and the tokens are there: the frame goes now, as `drain` would send it. */
+  private sentAtOnce(text: string): boolean {
+    if (this.waiting > 0 || !this.take(text)) return false;
+    this.write(text);
+    return true;
+  }
+
   private promote(group: string) {
     for (const [key, frame] of this.latest) {
       if (frame.group !== group) continue;
@@ -82,23 +91,23 @@ export class SendPacer {
 
   private drain() {
     while (this.control.length > 0) {
-      if (!this.take(this.control[0] as Frame)) return this.wake();
+      if (!this.take((this.control[0] as Frame).text)) return this.wake();
       this.write((this.control.shift() as Frame).text);
     }
     for (const [key, frame] of this.latest) {
-      if (!this.take(frame)) return this.wake();
+      if (!this.take(frame.text)) return this.wake();
       this.latest.delete(key);
       this.write(frame.text);
     }
   }
 
-  private take(frame: Frame): boolean {
-    return this.buckets.take(frame.text.length, this.need(frame));
+  private take(text: string): boolean {
+    return this.buckets.take(text.length, this.need(text));
   }
 
   /** A frame larger than the whole byte bucket goes once the bucket is full, or it would never go. */
-  private need(frame: Frame): number {
-    return Math.min(frame.text.length, this.buckets.capacity.bytes);
+  private need(text: string): number {
+    return Math.min(text.length, this.buckets.capacity.bytes);
   }
 
   /** Drains again once the next frame's tokens have come in. */
@@ -106,7 +115,7 @@ export class SendPacer {
     if (this.timer) return;
     const next = this.control[0] ?? this.latest.values().next().value;
     if (!next) return;
-    const seconds = Math.max(this.buckets.secondsUntil(this.need(next)), 0.001);
+    const seconds = Math.max(this.buckets.secondsUntil(this.need(next.text)), 0.001);
     this.timer = setTimeout(
       () => {
         this.timer = undefined;

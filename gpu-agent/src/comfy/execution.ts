@@ -84,7 +84,7 @@ class PromptRun {
   private cancelSent = false;
   private startReported = false;
   private unreachableSince: number | undefined;
-  private lastProgress = "";
+  private lastProgress: Progress | undefined;
   /** When the prompt's last event came, or the last probe was made: the quiet probe counts from it. */
   private heardAt = Date.now();
 
@@ -319,7 +319,7 @@ class PromptRun {
       if (!this.events.apply(notice.event)) return;
       this.heardAt = Date.now();
       if (this.events.started) this.reportStarted();
-      if (this.events.running) this.pushProgress(this.tracker.snapshot());
+      if (this.events.running && this.tracker.changed) this.pushProgress(this.tracker.snapshot());
       if (this.events.finished) this.wakeup.poke();
     } else if (notice.kind === "preview") {
       const { preview } = notice;
@@ -334,9 +334,8 @@ class PromptRun {
 
   /** Passes on progress that changed (several events often describe the same step). */
   private pushProgress(progress: Progress) {
-    const key = [progress.nodes_done, progress.current_node, progress.step, progress.total_steps].join("|");
-    if (key === this.lastProgress) return;
-    this.lastProgress = key;
+    if (this.lastProgress && sameStep(progress, this.lastProgress)) return;
+    this.lastProgress = progress;
     this.throttle.push(progress);
   }
 
@@ -345,4 +344,14 @@ class PromptRun {
     this.startReported = true;
     this.options.onStarted?.();
   }
+}
+
+/** The same node and step with the same nodes done: a repeat, whatever its ETA says. */
+function sameStep(a: Progress, b: Progress): boolean {
+  return (
+    a.nodes_done === b.nodes_done &&
+    a.current_node === b.current_node &&
+    a.step === b.step &&
+    a.total_steps === b.total_steps
+  );
 }

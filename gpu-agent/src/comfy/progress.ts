@@ -14,20 +14,36 @@ export class ProgressTracker {
   private step: { value: number; max: number } | null = null;
   private startedAt: number | null = null;
   private nodeStartedAt = 0;
-  /** Seconds each finished node without steps took. */
-  private readonly plainNodeSeconds: number[] = [];
+  /** How many finished nodes without steps there are, and the seconds they took together. */
+  private plainNodes = { count: 0, seconds: 0 };
+  /** The graph's node count: a snapshot comes with every step, and the graph does not change. */
+  private readonly total: number;
+  /**
+   * Something a snapshot shows has changed since the last one (the ETA aside, which moves with the
+   * clock): most `progress_state` events of a step change nothing, and need no snapshot.
+   */
+  private dirty = true;
 
   constructor(
     private readonly graph: PromptGraph,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.total = Math.max(1, Object.keys(graph).length);
+  }
+
+  get changed(): boolean {
+    return this.dirty;
+  }
 
   start(): void {
-    this.startedAt ??= this.now();
+    if (this.startedAt !== null) return;
+    this.startedAt = this.now();
+    this.dirty = true;
   }
 
   cached(nodes: string[]): void {
     for (const node of nodes) this.done.add(node);
+    this.dirty = true;
   }
 
   /** `executing {node}`: the previous node is done and this one starts. */
@@ -38,26 +54,35 @@ export class ProgressTracker {
     this.step = null;
     this.current = node;
     this.nodeStartedAt = this.now();
+    this.dirty = true;
   }
 
   private finishCurrent(node: string) {
-    if (this.step === null) this.plainNodeSeconds.push((this.now() - this.nodeStartedAt) / 1000);
+    if (this.step === null) {
+      this.plainNodes.count++;
+      this.plainNodes.seconds += (this.now() - this.nodeStartedAt) / 1000;
+    }
     this.done.add(node);
   }
 
   /** `progress {value, max, node}`: a step of the running node (a sampler's step). */
   progress(node: string | null | undefined, value: number, max: number): void {
     if (node && node !== this.current) this.executing(node);
-    if (max > 0) this.step = { value, max };
+    if (max <= 0) return;
+    this.step = { value, max };
+    this.dirty = true;
   }
 
   /** `progress_state`: ComfyUI's own per-node states; finished nodes count as done. */
   nodeStates(nodes: Record<string, { state: string }>): void {
+    const before = this.done.size;
     for (const id in nodes) if (nodes[id]?.state === "finished") this.done.add(id);
+    if (this.done.size !== before) this.dirty = true;
   }
 
   snapshot(): Progress {
-    const total = Math.max(1, Object.keys(this.graph).length);
+    this.dirty = false;
+    const { total } = this;
     const running = this.current !== null && !this.done.has(this.current);
     const partial = running && this.step ? Math.min(1, this.step.value / this.step.max) : 0;
     const doneCount = Math.min(this.done.size, total);
@@ -84,8 +109,8 @@ export class ProgressTracker {
   /** Seconds left at the pace so far. */
   private eta(notStarted: number, running: boolean): number | null {
     if (this.startedAt === null) return null;
-    const timed = this.plainNodeSeconds;
-    const perNode = timed.length > 0 ? timed.reduce((a, b) => a + b, 0) / timed.length : null;
+    const { count, seconds } = this.plainNodes;
+    const perNode = count > 0 ? seconds / count : null;
     const inNode = (this.now() - this.nodeStartedAt) / 1000;
     const step = running && this.step && this.step.value > 0 ? this.step : null;
     // Without a node that ran or a step taken there is no pace to go by.

@@ -37,7 +37,8 @@ export interface ComfySocketOptions {
 export class ComfySocket {
   readonly clientId: string;
   private readonly url: string;
-  private readonly listeners = new Set<(notice: SocketNotice) => void>();
+  /** Replaced, never changed in place: a listener that (un)subscribes during `emit` does not disturb it. */
+  private listeners: ReadonlyArray<(notice: SocketNotice) => void> = [];
   private socket: WebSocket | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
@@ -70,8 +71,10 @@ export class ComfySocket {
 
   /** Calls `listener` for everything that happens; returns the unsubscribe function. */
   subscribe(listener: (notice: SocketNotice) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
   }
 
   /** Resolves true once the connection is open, or false after `timeoutMs`. */
@@ -163,6 +166,6 @@ export class ComfySocket {
   }
 
   private emit(notice: SocketNotice) {
-    for (const listener of [...this.listeners]) listener(notice);
+    for (const listener of this.listeners) listener(notice);
   }
 }

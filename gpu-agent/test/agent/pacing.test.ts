@@ -84,6 +84,21 @@ describe("SendPacer", () => {
     expect(written.slice(8)).toEqual(["a progress", "a succeeded", "b progress"]);
   });
 
+  it("sends a frame at once while nothing waits, and never ahead of a frame that does", () => {
+    const { pacer, written } = pacedLink();
+    for (let i = 0; i < 8; i++) pacer.send(`filler ${i}`);
+    expect(written).toHaveLength(8);
+    pacer.sendLatest("progress:run-a", "a progress", "run-a");
+    expect(written).toHaveLength(8);
+    // Tokens are back, but the held frame's timer has not fired yet: the next frame queues behind it.
+    vi.setSystemTime(Date.now() + 1_000);
+    pacer.sendLatest("progress:run-b", "b progress", "run-b");
+    expect(written.slice(8)).toEqual(["a progress", "b progress"]);
+    expect(pacer.waiting).toBe(0);
+    pacer.send("c");
+    expect(written.at(-1)).toBe("c");
+  });
+
   it("holds a frame until the byte bucket has room for it", () => {
     const { pacer, written, refused } = pacedLink({ ...BUDGET, bytes: 1000, bytes_per_second: 100 });
     pacer.send("x".repeat(700));

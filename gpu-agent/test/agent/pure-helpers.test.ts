@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Progress } from "../../../src/protocol/v1";
+import { AckMessage, type Progress } from "../../../src/protocol/v1";
 import { backoffDelay, RECONNECT_BACKOFF } from "../../src/backoff";
 import { isPublicAddress } from "../../src/inputs/public-address";
+import { ackOf } from "../../src/link";
 import { ProgressThrottle } from "../../src/progress-throttle";
 import { parseNvidiaSmiCsv } from "../../src/system-info";
 
@@ -43,6 +44,30 @@ describe("parseNvidiaSmiCsv", () => {
     expect(gpu?.uuid).toBe("GPU-1");
     expect(rest).toEqual([]);
     expect(parseNvidiaSmiCsv("")).toEqual([]);
+  });
+});
+
+describe("ackOf", () => {
+  it("takes exactly the acks AckMessage takes, and gives the same message", () => {
+    const frames: unknown[] = [
+      { type: "ack", event_id: "evt-1", status: "ok" },
+      { type: "ack", event_id: "evt-2", status: "stale", extra: 1 },
+      { type: "ack", event_id: "x".repeat(128), status: "ok" },
+      { type: "ack", event_id: "x".repeat(129), status: "ok" },
+      { type: "ack", event_id: "", status: "ok" },
+      { type: "ack", event_id: 7, status: "ok" },
+      { type: "ack", event_id: "evt-3", status: "done" },
+      { type: "ack", event_id: "evt-4" },
+      { type: "cancel", event_id: "evt-5", status: "ok" },
+      ["ack"],
+      null,
+      "ack",
+    ];
+    for (const frame of frames) {
+      const parsed = AckMessage.safeParse(frame);
+      expect(ackOf(frame)).toEqual(parsed.success ? parsed.data : undefined);
+    }
+    expect(ackOf(frames[1])).toEqual({ type: "ack", event_id: "evt-2", status: "stale" });
   });
 });
 

@@ -64,6 +64,33 @@ describe("progress of a failed run (trace 08)", () => {
   });
 });
 
+describe("ProgressTracker.changed", () => {
+  it("says whether a snapshot would show something new: a repeated node state does not", () => {
+    const tracker = new ProgressTracker({
+      "1": { class_type: "X", inputs: {} },
+      "2": { class_type: "KSampler", inputs: {} },
+      "3": { class_type: "X", inputs: {} },
+    });
+    tracker.executing("1");
+    expect(tracker.changed).toBe(true);
+    tracker.snapshot();
+    expect(tracker.changed).toBe(false);
+    tracker.progress("2", 1, 4);
+    expect(tracker.changed).toBe(true);
+    const first = tracker.snapshot();
+    // Node 1 is done already (node 2 started): saying so again is no news, nor is a step without a max.
+    tracker.nodeStates({ "1": { state: "finished" }, "2": { state: "running" } });
+    tracker.progress("2", 2, 0);
+    expect(tracker.changed).toBe(false);
+    tracker.nodeStates({ "3": { state: "finished" } });
+    expect(tracker.changed).toBe(true);
+    expect(tracker.snapshot().nodes_done).toBe(first.nodes_done + 1);
+    tracker.progress("2", 2, 4);
+    expect(tracker.changed).toBe(true);
+    expect(tracker.snapshot()).toMatchObject({ current_node: "2", step: 2, total_steps: 4 });
+  });
+});
+
 describe("ETA", () => {
   const graph = (ids: string[]): PromptGraph =>
     Object.fromEntries(ids.map((id) => [id, { class_type: "X", inputs: {} }]));
