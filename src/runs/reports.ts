@@ -30,16 +30,13 @@ export class ReportRefused extends Error {
   }
 }
 
-/** A live run's newest progress, when its row last got one, and the write due next if one is. */
-type LiveProgress = { latest: Progress; writtenAt: number; due?: ReturnType<typeof setTimeout> };
-
 /**
  * Applies to runs what the Dispatcher learns: agent reports, leases, lost leases and deadlines. Status
  * changes go through `changeRunStatus`; live progress reaches subscribers at once and D1 at most once a
  * second, and the latest progress is written with the run's final status so every reader agrees.
  */
 export class RunReports {
-  private readonly progress = new Map<string, LiveProgress>();
+  private readonly progress = new Map<string, { latest: Progress; writtenAt: number }>();
 
   constructor(private readonly ctx: LifecycleContext) {}
 
@@ -48,7 +45,7 @@ export class RunReports {
   }
 
   requeued(runId: string, attempt: number) {
-    this.forgetProgress(runId);
+    this.progress.delete(runId);
     return changeRunStatus(this.ctx, runId, "not-started", { attempt });
   }
 
@@ -103,16 +100,14 @@ export class RunReports {
     options: ChangeOptions = {},
   ) {
     const latest = this.progress.get(runId)?.latest;
-    this.forgetProgress(runId);
+    this.progress.delete(runId);
     return changeRunStatus(this.ctx, runId, to, latest ? { ...fields, progress: latest } : fields, options);
   }
 
   /**
    * The room gets the progress first: that is what subscribers wait for. The fleet event and the row's
-   * write follow without holding up the run's next report: progress is superseded, the row's write
-   * cannot touch a finished run, and the final write carries the latest. The row gets the latest progress
-   * a second after the last write (the first a second after the run's first progress), so a run that
-   * ends within its first second writes its progress only with its final status.
+   * write (at most once a second) follow without holding up the run's next report: progress is
+   * superseded, the row's write cannot touch a finished run, and the final write carries the latest.
    */
   private async onProgress({ runId, userId }: ReportedRun, progress: Progress) {
     const room = runRoomClient(this.ctx.env, runId).publish([{ type: "progress", data: progress }]);
@@ -121,28 +116,14 @@ export class RunReports {
       data: { taskId: runId, progress: progress.percentage },
     });
     await room;
-    const live = this.progress.get(runId) ?? { latest: progress, writtenAt: Date.now() };
-    live.latest = progress;
-    this.progress.set(runId, live);
-    live.due ??= setTimeout(
-      () => this.writeProgress(runId),
-      Math.max(0, live.writtenAt + PROGRESS_WRITE_INTERVAL_MS - Date.now()),
-    );
-  }
-
-  private writeProgress(runId: string) {
-    const live = this.progress.get(runId);
-    if (!live) return;
-    live.due = undefined;
-    live.writtenAt = Date.now();
-    void updateLiveRun(this.ctx.db, runId, { progress: live.latest }).catch((error) =>
+    const now = Date.now();
+    const writtenAt = this.progress.get(runId)?.writtenAt ?? 0;
+    const due = now - writtenAt >= PROGRESS_WRITE_INTERVAL_MS;
+    this.progress.set(runId, { latest: progress, writtenAt: due ? now : writtenAt });
+    if (!due) return;
+    void updateLiveRun(this.ctx.db, runId, { progress }).catch((error) =>
       console.error(JSON.stringify({ event: "progress_write_failed", run_id: runId, error: String(error) })),
     );
-  }
-
-  private forgetProgress(runId: string) {
-    clearTimeout(this.progress.get(runId)?.due);
-    this.progress.delete(runId);
   }
 
   /**

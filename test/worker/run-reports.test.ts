@@ -107,21 +107,6 @@ describe("a finished run's progress", () => {
   });
 });
 
-describe("a live run's progress", () => {
-  it("reaches the run's row a second after its first progress, as the latest one", async () => {
-    const { user, agent, runId, job } = await leasedRun();
-    await agent.report(job, { kind: "started" });
-    await agent.report(job, progress(10));
-    await agent.report(job, progress(50));
-    await expect
-      .poll(async () => (await executionStatus(user, runId)).progress?.percentage, { timeout: 10_000 })
-      .toBe(50);
-    await agent.report(job, { kind: "succeeded", outputs: [] });
-    expect((await executionStatus(user, runId)).progress.percentage).toBe(100);
-    agent.close();
-  });
-});
-
 describe("output keys", () => {
   it("records an output at a key granted for the run's lease", async () => {
     const { user, agent, runId, job } = await leasedRun();
