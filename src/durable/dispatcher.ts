@@ -602,6 +602,7 @@ export class Dispatcher extends DurableObject<Bindings> {
       await this.loseLease(job, `the agent released it: ${report.reason}`, false);
     else if (job.state === "stopping" && TERMINAL_REPORTS.has(report.kind)) await this.endStopping(job);
     else if (TERMINAL_REPORTS.has(report.kind)) this.queue.remove(run_id);
+    // Only once applied: a restart in the middle leaves its resent copy to apply.
     this.queue.remember(event_id);
     return "ok";
   }
@@ -675,9 +676,11 @@ export class Dispatcher extends DurableObject<Bindings> {
    * one that could not run the others, not by the only one that could.
    */
   private idleSlotsByModels() {
+    const idle = this.agents.idleSlots(this.queue.busySlots(), this.fleet.disabledSlots());
+    // With every slot busy (a loaded pool, most passes) the waiting jobs' files are not read at all.
+    if (idle.length === 0) return [];
     const modelKeys = this.queue.waitingModelKeys();
-    return this.agents
-      .idleSlots(this.queue.busySlots(), this.fleet.disabledSlots())
+    return idle
       .map((slot) => ({
         slot,
         held: modelKeys.filter((key) => this.slotModels.holdsAll(slot.machineId, slot.instanceId, key)),

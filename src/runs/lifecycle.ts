@@ -7,7 +7,7 @@ import type { Bindings } from "../env";
 import { nowIso } from "../lib/ids";
 import type { RunEventBody } from "../lib/run-events";
 import type { Progress } from "../protocol/v1";
-import { findRunById, updateRunStatus } from "../stores/runs";
+import { findRunById, moveRunStatus, updateRunStatus } from "../stores/runs";
 import { enqueueRunWebhooks } from "../webhooks/enqueue";
 
 /** What the lifecycle acts with: the Worker's bindings and its database. */
@@ -56,12 +56,8 @@ export async function changeRunStatus(
 ): Promise<RunRow | undefined> {
   const before = options.before ?? (await readIfNeeded(ctx.db, runId, to, fields));
   if (before && !canMove(before.status, to)) return undefined;
-  const update = updateRunStatus(ctx.db, runId, ALLOWED_FROM[to], {
-    ...fields,
-    ...stamps(before, to, fields),
-    status: to,
-  });
-  const [after] = await writeChange(ctx.db, update, options.alongside ?? []);
+  const change = { ...fields, ...stamps(before, to, fields), status: to };
+  const [after] = await writeChange(ctx.db, runId, ALLOWED_FROM[to], change, options.alongside ?? []);
   if (!after) return undefined;
   await afterRunChange(ctx, after, options.events);
   return after;
@@ -76,11 +72,13 @@ async function readIfNeeded(db: Db, runId: string, to: RunStatus, fields: RunCha
 /** The change's update, in one batch with the writes that belong to it when there are any. */
 async function writeChange(
   db: Db,
-  update: ReturnType<typeof updateRunStatus>,
+  runId: string,
+  from: readonly RunStatus[],
+  change: Parameters<typeof updateRunStatus>[3],
   alongside: BatchItem<"sqlite">[],
 ) {
-  if (alongside.length === 0) return update;
-  const results = await db.batch([update, ...alongside]);
+  if (alongside.length === 0) return moveRunStatus(db, runId, from, change);
+  const results = await db.batch([updateRunStatus(db, runId, from, change), ...alongside]);
   return results[0];
 }
 

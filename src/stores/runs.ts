@@ -1,12 +1,34 @@
-import { and, count, desc, eq, gte, inArray, lte, notInArray, type SQL, sql } from "drizzle-orm";
+import {
+  and,
+  count,
+  desc,
+  eq,
+  gte,
+  inArray,
+  lte,
+  notInArray,
+  type SQL,
+  type SQLWrapper,
+  sql,
+} from "drizzle-orm";
 import type { Db } from "../db/client";
 import { type NewRun, type RunRow, type RunStatus, runLogs, runs, TERMINAL_STATUSES } from "../db/schema";
 import { nowIso } from "../lib/ids";
+import { placeholders, prepareOnce } from "./prepared";
 
 export type { NewRun, RunRow } from "../db/schema";
 
+/** Written once per accepted run: prepared per shape of row (see `placeholders`). */
 export async function insertRun(db: Db, row: NewRun): Promise<RunRow> {
-  const [created] = await db.insert(runs).values(row).returning();
+  const { columns, values, shape } = placeholders(row);
+  const insert = prepareOnce(db, `insertRun:${shape}`, () =>
+    db
+      .insert(runs)
+      .values(columns as unknown as NewRun)
+      .returning()
+      .prepare(),
+  );
+  const [created] = await insert.all(values);
   return created as RunRow;
 }
 
@@ -24,7 +46,10 @@ export function findRun(db: Db, userId: string, id: string) {
 }
 
 export function findRunById(db: Db, id: string) {
-  return db.query.runs.findFirst({ where: eq(runs.id, id) });
+  const find = prepareOnce(db, "findRunById", () =>
+    db.query.runs.findFirst({ where: eq(runs.id, sql.placeholder("id")) }).prepare(),
+  );
+  return find.execute({ id });
 }
 
 export type RunFilters = {
@@ -58,29 +83,51 @@ export async function listRuns(db: Db, userId: string, f: RunFilters) {
   return { rows, total: total?.value ?? 0 };
 }
 
+type StatusFields = Partial<Omit<NewRun, "id" | "userId">> & { status: RunStatus };
+
+const statusWhere = (id: string | SQLWrapper, from: readonly RunStatus[]) =>
+  and(eq(runs.id, id), inArray(runs.status, [...from]));
+
 /**
- * The run's status moved with a compare-and-set on the statuses it may move from (a query, to run alone
- * or in a batch): the new row, or none when the run is missing or elsewhere. Only the run lifecycle
- * calls this.
+ * The run's status moved with a compare-and-set on the statuses it may move from, as a query to run in
+ * a batch with other writes: the new row, or none when the run is missing or elsewhere. Only the run
+ * lifecycle calls this.
  */
-export const updateRunStatus = (
-  db: Db,
-  id: string,
-  from: readonly RunStatus[],
-  fields: Partial<Omit<NewRun, "id" | "userId">> & { status: RunStatus },
-) =>
+export const updateRunStatus = (db: Db, id: string, from: readonly RunStatus[], fields: StatusFields) =>
   db
     .update(runs)
     .set({ ...fields, updatedAt: nowIso() })
-    .where(and(eq(runs.id, id), inArray(runs.status, [...from])))
+    .where(statusWhere(id, from))
     .returning();
 
-/** Updates fields of a run that is not finished, without changing its status. */
+/**
+ * `updateRunStatus` run alone, the way most changes are: prepared once per move (the statuses it is
+ * allowed from) and shape of fields. Only the run lifecycle calls this.
+ */
+export function moveRunStatus(db: Db, id: string, from: readonly RunStatus[], fields: StatusFields) {
+  const { columns, values, shape } = placeholders({ ...fields, updatedAt: nowIso() });
+  const update = prepareOnce(db, `moveRunStatus:${from.join(",")}:${shape}`, () =>
+    db
+      .update(runs)
+      .set(columns as unknown as StatusFields)
+      .where(statusWhere(sql.placeholder("_id"), from))
+      .returning()
+      .prepare(),
+  );
+  return update.all({ ...values, _id: id });
+}
+
+/** Updates fields of a run that is not finished, without changing its status (prepared per shape). */
 export async function updateLiveRun(db: Db, id: string, fields: Partial<NewRun>) {
-  await db
-    .update(runs)
-    .set({ ...fields, updatedAt: nowIso() })
-    .where(and(eq(runs.id, id), notInArray(runs.status, [...TERMINAL_STATUSES])));
+  const { columns, values, shape } = placeholders({ ...fields, updatedAt: nowIso() });
+  const update = prepareOnce(db, `updateLiveRun:${shape}`, () =>
+    db
+      .update(runs)
+      .set(columns as unknown as Partial<NewRun>)
+      .where(and(eq(runs.id, sql.placeholder("_id")), notInArray(runs.status, [...TERMINAL_STATUSES])))
+      .prepare(),
+  );
+  await update.run({ ...values, _id: id });
 }
 
 export type NewLog = {

@@ -116,6 +116,23 @@ describe("dispatch", () => {
     agent.close();
   });
 
+  it("judges a report refused as stale again when the same event comes with the live lease", async () => {
+    const user = await createUser();
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    const runId = await executeRun(user);
+    const job = await agent.job(runId);
+    const forged = { run_id: runId, lease_token: "lease_forged" };
+    expect((await agent.report(forged, { kind: "started" }, "start-1")).status).toBe("stale");
+    const resent = { type: "report", event_id: "start-1", run_id: runId, lease_token: job.lease_token };
+    agent.send({ ...resent, at: Date.now(), report: { kind: "started" } });
+    // Reports of one run are applied in order: once the next one is acked, the resent one was judged.
+    await agent.report(job, { kind: "log", level: "INFO", message: "after the start" });
+    const acks = agent.all("ack").filter((ack) => ack.event_id === "start-1");
+    expect(acks.map((ack) => ack.status)).toEqual(["stale", "ok"]);
+    expect((await getRunStatus(user, runId)).status).toBe("running");
+    agent.close();
+  });
+
   it("dispatches waiting runs by priority, then age, when an agent connects", async () => {
     const user = await createUser();
     const machine = await createMachine(user);

@@ -66,7 +66,7 @@ export class AgentRegistry {
    * Available, enabled instances of greeted, non-draining agents that hold no lease, oldest socket
    * first. `disabled` holds slot keys, `machine/*` for a whole machine.
    */
-  idleSlots(busy: Set<string>, disabled: Set<string> = new Set()): Slot[] {
+  idleSlots(busy: ReadonlySet<string>, disabled: ReadonlySet<string> = new Set()): Slot[] {
     const slots: Slot[] = [];
     for (const ws of this.ctx.getWebSockets()) {
       if (ws.readyState !== WebSocket.OPEN) continue;

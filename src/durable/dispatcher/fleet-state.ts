@@ -46,6 +46,8 @@ export type LiveMachine = {
  */
 export class FleetState {
   private settingsCache: PoolSettings | undefined;
+  /** `disabledSlots` as stored: read on every dispatch pass, written only by `setEnabled` and `forget`. */
+  private disabledCache: ReadonlySet<string> | undefined;
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec(`CREATE TABLE IF NOT EXISTS fleet_flags (
@@ -63,16 +65,20 @@ export class FleetState {
       instanceId,
       enabled ? 1 : 0,
     );
+    this.disabledCache = undefined;
   }
 
   /** Slot keys that take no new job: disabled instances, and `machine/*` for disabled machines. */
-  disabledSlots(): Set<string> {
-    const rows = this.sql
-      .exec<{ machine_id: string; instance_id: string }>(
-        "SELECT machine_id, instance_id FROM fleet_flags WHERE enabled = 0",
-      )
-      .toArray();
-    return new Set(rows.map((r) => slotKey(r.machine_id, r.instance_id)));
+  disabledSlots(): ReadonlySet<string> {
+    this.disabledCache ??= new Set(
+      this.sql
+        .exec<{ machine_id: string; instance_id: string }>(
+          "SELECT machine_id, instance_id FROM fleet_flags WHERE enabled = 0",
+        )
+        .toArray()
+        .map((r) => slotKey(r.machine_id, r.instance_id)),
+    );
+    return this.disabledCache;
   }
 
   rememberHello(machineId: string, hello: HelloMessage) {
@@ -90,6 +96,7 @@ export class FleetState {
   forget(machineId: string) {
     this.sql.exec("DELETE FROM fleet_seen WHERE machine_id = ?", machineId);
     this.sql.exec("DELETE FROM fleet_flags WHERE machine_id = ?", machineId);
+    this.disabledCache = undefined;
   }
 
   settings(): PoolSettings {

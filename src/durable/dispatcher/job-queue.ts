@@ -31,6 +31,10 @@ export type Job = {
   models_key: string | null;
 };
 
+/** A job's columns, less its payload: read on every report, so the graph is not copied out each time. */
+const JOB_COLUMNS = `run_id, user_id, priority, seq, attempt, state, machine_id, instance_id, lease_token,
+  lease_expires_at, deadline_at, stop_reason, enqueued_at, models_key`;
+
 /**
  * The Dispatcher's durable queue, in its SQLite storage. `queued` jobs wait for a slot (priority, then
  * age); `leased` jobs run on an agent under a lease; `stopping` jobs were cancelled or timed out and
@@ -68,6 +72,18 @@ export class JobQueue {
 
   private lastSeq: number | null = null;
   private waiting: WaitingLine | null = null;
+  /**
+   * The rows of jobs on an agent (leased or stopping), as last written: each report of a run reads its
+   * job several times. Only this object writes the table, and every write below drops or replaces the
+   * run's entry, so the cache never disagrees with storage; it is rebuilt from storage on wake.
+   */
+  private readonly onAgents = new Map<string, Job>();
+
+  /** Keeps a row read or written, if it is one worth keeping. */
+  private cache(job: Job) {
+    if (job.state === "queued") this.onAgents.delete(job.run_id);
+    else this.onAgents.set(job.run_id, job);
+  }
 
   private line(): WaitingLine {
     this.waiting ??= new WaitingLine(
@@ -112,7 +128,11 @@ export class JobQueue {
   }
 
   get(runId: string): Job | undefined {
-    return this.sql.exec<Job>("SELECT * FROM jobs WHERE run_id = ?", runId).toArray()[0];
+    const cached = this.onAgents.get(runId);
+    if (cached) return cached;
+    const job = this.sql.exec<Job>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE run_id = ?`, runId).toArray()[0];
+    if (job) this.cache(job);
+    return job;
   }
 
   /** Written by `add` from a job the control plane built (typed end to end): read back as written, not parsed again. */
@@ -158,7 +178,7 @@ export class JobQueue {
     const head = (key: string | null, pinned: string, ...args: string[]) =>
       this.sql
         .exec<Job>(
-          `SELECT * FROM jobs WHERE state = 'queued' AND ${pinned} AND models_key IS ?
+          `SELECT ${JOB_COLUMNS} FROM jobs WHERE state = 'queued' AND ${pinned} AND models_key IS ?
              AND (json_extract(payload, '$.gpu') IS NULL OR instr(?, lower(json_extract(payload, '$.gpu'))) > 0)
            ORDER BY priority DESC, seq ASC LIMIT 1`,
           ...args,
@@ -180,7 +200,8 @@ export class JobQueue {
   }
 
   lease(runId: string, lease: { machineId: string; instanceId: string; token: string; expiresAt: number }) {
-    this.leaveLine(this.get(runId));
+    const job = this.get(runId);
+    this.leaveLine(job);
     this.sql.exec(
       `UPDATE jobs SET state = 'leased', machine_id = ?, instance_id = ?, lease_token = ?, lease_expires_at = ?
        WHERE run_id = ?`,
@@ -190,6 +211,15 @@ export class JobQueue {
       lease.expiresAt,
       runId,
     );
+    if (job)
+      this.cache({
+        ...job,
+        state: "leased",
+        machine_id: lease.machineId,
+        instance_id: lease.instanceId,
+        lease_token: lease.token,
+        lease_expires_at: lease.expiresAt,
+      });
   }
 
   /** True when `token` is the live lease of the run (leased or stopping). */
@@ -206,7 +236,10 @@ export class JobQueue {
       runId,
       token,
     );
-    return cursor.rowsWritten > 0;
+    const renewed = cursor.rowsWritten > 0;
+    const cached = this.onAgents.get(runId);
+    if (renewed && cached) this.cache({ ...cached, lease_expires_at: expiresAt });
+    return renewed;
   }
 
   /** Remembers the R2 keys granted to the run's lease: the only keys its outputs may name. */
@@ -241,23 +274,30 @@ export class JobQueue {
       attempt,
       runId,
     );
+    this.onAgents.delete(runId);
     if (job && job.state !== "queued") this.line().add(job.priority, job.seq);
   }
 
   markStopping(runId: string, reason: string) {
-    this.leaveLine(this.get(runId));
+    const job = this.get(runId);
+    this.leaveLine(job);
     this.sql.exec("UPDATE jobs SET state = 'stopping', stop_reason = ? WHERE run_id = ?", reason, runId);
+    if (job) this.cache({ ...job, state: "stopping", stop_reason: reason });
   }
 
   remove(runId: string) {
     this.leaveLine(this.get(runId));
+    this.onAgents.delete(runId);
     this.sql.exec("DELETE FROM jobs WHERE run_id = ?", runId);
     this.sql.exec("DELETE FROM output_grants WHERE run_id = ?", runId);
   }
 
   leasedTo(machineId: string): Job[] {
     return this.sql
-      .exec<Job>("SELECT * FROM jobs WHERE state IN ('leased', 'stopping') AND machine_id = ?", machineId)
+      .exec<Job>(
+        `SELECT ${JOB_COLUMNS} FROM jobs WHERE state IN ('leased', 'stopping') AND machine_id = ?`,
+        machineId,
+      )
       .toArray();
   }
 
@@ -281,6 +321,7 @@ export class JobQueue {
    * extended at most once.
    */
   graceLeases(until: number) {
+    this.onAgents.clear();
     this.sql.exec(
       "DELETE FROM restart_graces WHERE lease_token NOT IN (SELECT lease_token FROM jobs WHERE lease_token IS NOT NULL)",
     );
@@ -297,14 +338,17 @@ export class JobQueue {
 
   expiredLeases(now: number): Job[] {
     return this.sql
-      .exec<Job>("SELECT * FROM jobs WHERE state IN ('leased', 'stopping') AND lease_expires_at <= ?", now)
+      .exec<Job>(
+        `SELECT ${JOB_COLUMNS} FROM jobs WHERE state IN ('leased', 'stopping') AND lease_expires_at <= ?`,
+        now,
+      )
       .toArray();
   }
 
   pastDeadline(now: number): Job[] {
     return this.sql
       .exec<Job>(
-        "SELECT * FROM jobs WHERE state != 'stopping' AND deadline_at IS NOT NULL AND deadline_at <= ?",
+        `SELECT ${JOB_COLUMNS} FROM jobs WHERE state != 'stopping' AND deadline_at IS NOT NULL AND deadline_at <= ?`,
         now,
       )
       .toArray();
