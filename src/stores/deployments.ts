@@ -126,6 +126,19 @@ export async function countLiveDeployments(db: Db, userId: string, workflowId: s
   return row?.n ?? 0;
 }
 
+/** The deployment's columns a run uses (not its explicit bindings or output spec: JSON nobody reads there). */
+const RUN_COLUMNS = {
+  id: deployments.id,
+  name: deployments.name,
+  pool: deployments.pool,
+  machineId: deployments.machineId,
+  workflowId: deployments.workflowId,
+  workflowVersionId: deployments.workflowVersionId,
+  environment: deployments.environment,
+  inputSpec: deployments.inputSpec,
+  isActive: deployments.isActive,
+};
+
 /**
  * What a run's accept reads, built once per isolate (see `preparedOnce`): the deployment's own row and
  * what checking a run of it reads about its pool (see `PoolState`). The pool and the pinned machine are
@@ -141,7 +154,7 @@ const forRunQueries = preparedOnce((db) => {
   // An unpinned deployment's scope is every machine of its pool.
   const machineId = sql`coalesce(${ofDeployment(deployments.machineId)}, ${machines.id})`;
   return [
-    db.select().from(deployments).where(live(userId, id)).prepare(),
+    db.select(RUN_COLUMNS).from(deployments).where(live(userId, id)).prepare(),
     definitionHashRows(db, userId, pool).prepare(),
     inventoryInstanceRows(db, userId, { pool, machineId }).prepare(),
   ] as const;
