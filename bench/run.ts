@@ -175,7 +175,7 @@ async function row1(ctx: Context): Promise<{ figures: Figure[]; floorSamples: nu
   );
   const floorP50 = percentile(r.floor, 50);
   const floorP99 = percentile(r.floor, 99);
-  const note = `POST sent → job frame at the bench's protocol agent; POST round trip p50 ${percentile(r.productPost, 50).toFixed(1)} ms (floor ${percentile(r.floorPost, 50).toFixed(1)} ms)`;
+  const note = `POST sent → job frame at the bench's protocol agent; POST round trip p50 ${percentile(r.productPost, 50).toFixed(1)} ms (floor ${percentile(r.floorPost, 50).toFixed(1)} ms); control plane CPU while the POST was open ${(r.productCpu.reduce((a, b) => a + b, 0) / r.productCpu.length).toFixed(1)} ms per run (mean)`;
   const figures = [
     figure({
       id: 1,

@@ -51,6 +51,7 @@ export async function dispatchLatency(
   const agent = await TestAgent.connect(machine.token, BENCH_AGENT(controlPlane.url));
   const product: number[] = [];
   const productPost: number[] = [];
+  const productCpu: number[] = [];
   const floorSamples: number[] = [];
   const floorPost: number[] = [];
   let marker = 0;
@@ -69,12 +70,13 @@ export async function dispatchLatency(
         const r = await oneRun();
         product.push(r.latency);
         productPost.push(r.post);
+        productCpu.push(r.postCpuMs);
       }
     }
   } finally {
     agent.close();
   }
-  return { product, productPost, floor: floorSamples, floorPost };
+  return { product, productPost, productCpu, floor: floorSamples, floorPost };
 }
 
 /**

@@ -19,11 +19,26 @@ function pathOf(stack: Frame[]): string | undefined {
   return parts.length ? parts.join(".") : undefined;
 }
 
+/**
+ * A run of string content with nothing to look at: no quote, backslash or UTF-16 surrogate. Skipped in
+ * one regular-expression step (data URIs and long prompts are mostly this), not a character at a time.
+ */
+const PLAIN = /[^"\\\ud800-\udfff]*/y;
+/** The rest of a number token once its first character is known. */
+const NUMBER_REST = /[0-9.eE+-]*/y;
+
 /** Where the string starting at `start` (its opening quote) ends, or a problem with its contents. */
 function scanString(text: string, start: number): { end: number } | { problem: string } {
   let i = start + 1;
   let pendingHigh = false;
   while (i < text.length) {
+    PLAIN.lastIndex = i;
+    PLAIN.test(text);
+    if (PLAIN.lastIndex > i) {
+      if (pendingHigh) return { problem: "contains a lone UTF-16 surrogate" };
+      i = PLAIN.lastIndex;
+      if (i >= text.length) break;
+    }
     const code = text.charCodeAt(i);
     let unit = -1;
     if (code === 34) break;
@@ -83,8 +98,9 @@ export function inspectJson(text: string, maxDepth = MAX_JSON_DEPTH): ErrorDetai
       }
       i = scanned.end + 1;
     } else if (code === 45 || isDigit(code)) {
-      let end = i + 1;
-      while (end < text.length && /[0-9.eE+-]/.test(text.charAt(end))) end += 1;
+      NUMBER_REST.lastIndex = i + 1;
+      NUMBER_REST.test(text);
+      const end = NUMBER_REST.lastIndex;
       const token = text.slice(i, end);
       if (/^-?\d{16,}$/.test(token) && (BigInt(token) > MAX_SAFE || BigInt(token) < -MAX_SAFE)) {
         return problem("UNSAFE_INTEGER", "is an integer beyond ±(2^53 - 1), which cannot be kept exactly");

@@ -70,18 +70,19 @@ const fileKey = (m: ModelRef) => `${m.folder}/${m.name}`;
  * The model files a run's graph names (the inputs whose values are a model folder's files in the node
  * definitions of the machines in scope), checked against the inventories of `instances` (those in scope
  * that reported one): refused unless one ComfyUI instance holds them all, since a run goes to a single
- * instance. Returns them for the Dispatcher to route on; none while no machine in scope has reported an
- * inventory (nothing to check against).
+ * instance. `runGraph` (a bound copy) is only called when there is an inventory to check. Returns them
+ * for the Dispatcher to route on; none while no machine in scope has reported an inventory (nothing to
+ * check against).
  */
 export async function requiredModels(
   ctx: Context,
-  graph: ApiGraph,
+  runGraph: () => ApiGraph,
   scope: ModelScope,
   instances: readonly InventoryInstance[],
 ): Promise<ModelRef[]> {
   if (instances.length === 0) return [];
   const inputs = mergeModelInputs(await Promise.all(instances.map((i) => instanceModelInputs(ctx, i))));
-  const named = modelsNamedBy(graph, inputs);
+  const named = modelsNamedBy(runGraph(), inputs);
   if (named.length === 0) return [];
   const held = await modelFilesInScope(
     ctx.db,

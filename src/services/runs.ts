@@ -143,7 +143,8 @@ async function checkNewRun(ctx: Context, spec: NewRunSpec, gpu: string | null) {
   const warnings = await checkNodeClasses(ctx, spec.graph, spec.pool, pool.value.definitionHashes);
   if (inputs.status === "rejected") throw inputs.reason;
   const jobInputs = inputs.value;
-  const runGraph = graphAsRun(spec.graph, spec.bindings, jobInputs);
+  // Bound (a copy of the graph) only when some instance in scope reported an inventory to check.
+  const runGraph = () => graphAsRun(spec.graph, spec.bindings, jobInputs);
   const models = await requiredModels(ctx, runGraph, spec, pool.value.instances);
   return { warnings, jobInputs, models };
 }

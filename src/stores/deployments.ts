@@ -1,5 +1,17 @@
-import { type AnyColumn, and, asc, count, desc, eq, isNotNull, isNull, sql } from "drizzle-orm";
+import {
+  type AnyColumn,
+  and,
+  asc,
+  count,
+  desc,
+  eq,
+  isNotNull,
+  isNull,
+  type SQLWrapper,
+  sql,
+} from "drizzle-orm";
 import type { Db } from "../db/client";
+import { batchPrepared, preparedOnce } from "../db/prepared";
 import {
   type DeploymentEnvironment,
   deploymentEvents,
@@ -20,7 +32,7 @@ export type NewDeploymentEvent = Omit<typeof deploymentEvents.$inferInsert, "dep
 /** A deployment with the names and numbers its responses show. */
 export type DeploymentView = { deployment: DeploymentRow; workflowName: string; version: number };
 
-const live = (userId: string, id: string) =>
+const live = (userId: string | SQLWrapper, id: string | SQLWrapper) =>
   and(eq(deployments.id, id), eq(deployments.userId, userId), isNull(deployments.deletedAt));
 
 function selectViews(db: Db) {
@@ -114,23 +126,46 @@ export async function countLiveDeployments(db: Db, userId: string, workflowId: s
   return row?.n ?? 0;
 }
 
+/** The deployment's columns a run uses (not its explicit bindings or output spec: JSON nobody reads there). */
+const RUN_COLUMNS = {
+  id: deployments.id,
+  name: deployments.name,
+  pool: deployments.pool,
+  machineId: deployments.machineId,
+  workflowId: deployments.workflowId,
+  workflowVersionId: deployments.workflowVersionId,
+  environment: deployments.environment,
+  inputSpec: deployments.inputSpec,
+  isActive: deployments.isActive,
+};
+
 /**
- * A live deployment's own row (its version's graph is read apart, and cached) with what checking a run
- * of it reads about its pool (see `PoolState`), in one round trip: the pool and the pinned machine are
+ * What a run's accept reads, built once per isolate (see `preparedOnce`): the deployment's own row and
+ * what checking a run of it reads about its pool (see `PoolState`). The pool and the pinned machine are
  * subqueries on the deployment, so a deployment that does not exist or is not the user's reads nothing
  * else.
  */
-export async function findDeploymentForRun(db: Db, userId: string, id: string) {
+const forRunQueries = preparedOnce((db) => {
+  const userId = sql.placeholder("userId");
+  const id = sql.placeholder("id");
   const ofDeployment = (column: AnyColumn) =>
     sql`(select ${column} from ${deployments} where ${live(userId, id)})`;
   const pool = ofDeployment(deployments.pool);
   // An unpinned deployment's scope is every machine of its pool.
   const machineId = sql`coalesce(${ofDeployment(deployments.machineId)}, ${machines.id})`;
-  const [[deployment], hashRows, instances] = await db.batch([
-    db.select().from(deployments).where(live(userId, id)),
-    definitionHashRows(db, userId, pool),
-    inventoryInstanceRows(db, userId, { pool, machineId }),
-  ]);
+  return [
+    db.select(RUN_COLUMNS).from(deployments).where(live(userId, id)).prepare(),
+    definitionHashRows(db, userId, pool).prepare(),
+    inventoryInstanceRows(db, userId, { pool, machineId }).prepare(),
+  ] as const;
+});
+
+/**
+ * A live deployment's own row (its version's graph is read apart, and cached) with its pool's state,
+ * in one round trip.
+ */
+export async function findDeploymentForRun(db: Db, userId: string, id: string) {
+  const [[deployment], hashRows, instances] = await batchPrepared(db, forRunQueries(db), { userId, id });
   if (!deployment) return undefined;
   const poolState: PoolState = { definitionHashes: distinctHashes(hashRows), instances };
   return { deployment, poolState };

@@ -92,7 +92,7 @@ export type ModelScope = { pool: string; machineId?: string | null };
 /** A scope whose pool and machine may also be SQL (subqueries on a deployment), for batched reads. */
 type ScopeExpression = { pool: string | SQLWrapper; machineId?: string | SQLWrapper | null };
 
-const inScope = (userId: string, scope: ScopeExpression) =>
+const inScope = (userId: string | SQLWrapper, scope: ScopeExpression) =>
   and(
     eq(machines.userId, userId),
     isNull(machines.deletedAt),
@@ -104,7 +104,7 @@ const inScope = (userId: string, scope: ScopeExpression) =>
  * The instances in scope that reported a model inventory, with the hash of that inventory and of the
  * node definitions they report (if any): together they say which inputs name model files.
  */
-export const inventoryInstanceRows = (db: Db, userId: string, scope: ScopeExpression) =>
+export const inventoryInstanceRows = (db: Db, userId: string | SQLWrapper, scope: ScopeExpression) =>
   db
     .select({
       machineId: machineModelSets.machineId,

@@ -41,7 +41,7 @@ export async function linkInstanceDefinitions(db: Db, machineId: string, instanc
  * The definition rows of a user's live machines (of one pool, when given: a name, or a subquery), oldest
  * report first, as a query to run alone or in a batch.
  */
-export const definitionHashRows = (db: Db, userId: string, pool?: string | SQLWrapper) =>
+export const definitionHashRows = (db: Db, userId: string | SQLWrapper, pool?: string | SQLWrapper) =>
   db
     .select({ hash: machineNodeDefinitions.hash })
     .from(machineNodeDefinitions)
