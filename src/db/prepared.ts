@@ -1,4 +1,4 @@
-import { fillPlaceholders } from "drizzle-orm";
+import { fillPlaceholders, type Placeholder, type SQL, sql } from "drizzle-orm";
 import type { SQLitePreparedQuery } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client";
 
@@ -9,20 +9,47 @@ type Results<T extends readonly AnyPrepared[]> = {
 };
 
 /**
- * Queries built once per database handle (per isolate): drizzle's query building walks its column and
- * table objects on every call, a measurable share of a hot path's CPU. `build` gets the handle and
- * uses `sql.placeholder(…)` for whatever varies per call.
+ * Hot queries built once per database handle and shape, then run with placeholders: building a drizzle
+ * query (its SQL text, params and column mapping) costs more CPU than the local D1 call it makes.
  */
-export function preparedOnce<T>(build: (db: Db) => T): (db: Db) => T {
-  const built = new WeakMap<Db, T>();
-  return (db) => {
-    let queries = built.get(db);
-    if (!queries) {
-      queries = build(db);
-      built.set(db, queries);
+const byHandle = new WeakMap<Db, Map<string, unknown>>();
+
+export function prepareOnce<T>(db: Db, key: string, build: () => T): T {
+  let queries = byHandle.get(db);
+  if (!queries) {
+    queries = new Map();
+    byHandle.set(db, queries);
+  }
+  let query = queries.get(key) as T | undefined;
+  if (query === undefined) {
+    query = build();
+    queries.set(key, query);
+  }
+  return query;
+}
+
+/**
+ * Column values as placeholders, and the values to fill them with. A placeholder's value still goes
+ * through its column's encoder (JSON, booleans), which would write a null as the JSON text `null`, so
+ * a null is written as SQL NULL instead, and it is part of the shape: the same keys with other nulls
+ * are another query.
+ */
+export function placeholders(fields: Record<string, unknown>) {
+  const columns: Record<string, Placeholder | SQL> = {};
+  const values: Record<string, unknown> = {};
+  const shape: string[] = [];
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    if (value === null) {
+      columns[key] = sql`NULL`;
+      shape.push(`${key}=null`);
+    } else {
+      columns[key] = sql.placeholder(key);
+      values[key] = value;
+      shape.push(key);
     }
-    return queries;
-  };
+  }
+  return { columns, values, shape: shape.join(",") };
 }
 
 /** Runs prepared queries in one D1 batch with the same placeholder values; each result as its `all()`. */

@@ -11,7 +11,7 @@ import {
   sql,
 } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { batchPrepared, preparedOnce } from "../db/prepared";
+import { batchPrepared, prepareOnce } from "../db/prepared";
 import {
   type DeploymentEnvironment,
   deploymentEvents,
@@ -140,25 +140,26 @@ const RUN_COLUMNS = {
 };
 
 /**
- * What a run's accept reads, built once per isolate (see `preparedOnce`): the deployment's own row and
+ * What a run's accept reads, built once per database handle (see `prepareOnce`): the deployment's own row and
  * what checking a run of it reads about its pool (see `PoolState`). The pool and the pinned machine are
  * subqueries on the deployment, so a deployment that does not exist or is not the user's reads nothing
  * else.
  */
-const forRunQueries = preparedOnce((db) => {
-  const userId = sql.placeholder("userId");
-  const id = sql.placeholder("id");
-  const ofDeployment = (column: AnyColumn) =>
-    sql`(select ${column} from ${deployments} where ${live(userId, id)})`;
-  const pool = ofDeployment(deployments.pool);
-  // An unpinned deployment's scope is every machine of its pool.
-  const machineId = sql`coalesce(${ofDeployment(deployments.machineId)}, ${machines.id})`;
-  return [
-    db.select(RUN_COLUMNS).from(deployments).where(live(userId, id)).prepare(),
-    definitionHashRows(db, userId, pool).prepare(),
-    inventoryInstanceRows(db, userId, { pool, machineId }).prepare(),
-  ] as const;
-});
+const forRunQueries = (db: Db) =>
+  prepareOnce(db, "findDeploymentForRun", () => {
+    const userId = sql.placeholder("userId");
+    const id = sql.placeholder("id");
+    const ofDeployment = (column: AnyColumn) =>
+      sql`(select ${column} from ${deployments} where ${live(userId, id)})`;
+    const pool = ofDeployment(deployments.pool);
+    // An unpinned deployment's scope is every machine of its pool.
+    const machineId = sql`coalesce(${ofDeployment(deployments.machineId)}, ${machines.id})`;
+    return [
+      db.select(RUN_COLUMNS).from(deployments).where(live(userId, id)).prepare(),
+      definitionHashRows(db, userId, pool).prepare(),
+      inventoryInstanceRows(db, userId, { pool, machineId }).prepare(),
+    ] as const;
+  });
 
 /**
  * A live deployment's own row (its version's graph is read apart, and cached) with its pool's state,

@@ -12,9 +12,9 @@ import {
   sql,
 } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { placeholders, prepareOnce } from "../db/prepared";
 import { type NewRun, type RunRow, type RunStatus, runLogs, runs, TERMINAL_STATUSES } from "../db/schema";
 import { nowIso } from "../lib/ids";
-import { placeholders, prepareOnce } from "./prepared";
 
 export type { NewRun, RunRow } from "../db/schema";
 
