@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, type SQLWrapper } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, type SQLWrapper, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { machineModelSets, machineModels, machineNodeDefinitions, machines } from "../db/schema";
 import { nowIso } from "../lib/ids";
@@ -110,7 +110,8 @@ export const inventoryInstanceRows = (db: Db, userId: string | SQLWrapper, scope
       machineId: machineModelSets.machineId,
       instanceId: machineModelSets.instanceId,
       modelsHash: machineModelSets.hash,
-      definitionsHash: machineNodeDefinitions.hash,
+      // Named apart: a D1 batch returns rows as objects, where two columns named `hash` become one.
+      definitionsHash: sql<string | null>`${machineNodeDefinitions.hash}`.as("definitions_hash"),
     })
     .from(machineModelSets)
     .innerJoin(machines, eq(machines.id, machineModelSets.machineId))

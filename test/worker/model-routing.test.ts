@@ -322,6 +322,32 @@ describe("runs that name model files", () => {
     b.agent.close();
   });
 
+  it("of a deployment are checked against the files its pool's own node definitions name", async () => {
+    const user = await createUser();
+    // `StyleStack` names lora files only in this machine's definitions (no built-in loader knows it).
+    const first = await machineWith(user, { loras: ["old.safetensors"] });
+    const deployment = await createDeployment(user, {
+      graph: checkpointGraph("ignored", {
+        "1": { class_type: "StyleStack", inputs: { style: "new.safetensors" } },
+      }),
+    });
+    const queue = () =>
+      api<{ run_id: string } & Refusal>("/api/run/deployment/queue", {
+        method: "POST",
+        token: user.apiKey,
+        json: { deployment_id: deployment.id, inputs: {} },
+      });
+    const refused = await queue();
+    expect(refused.status).toBe(400);
+    expect(refused.body.details[0]).toMatchObject({ value: { folder: "loras", name: "new.safetensors" } });
+    first.agent.close();
+    const second = await machineWith(user, { loras: ["new.safetensors"] });
+    const queued = await queue();
+    expect(queued.status).toBe(200);
+    expect((await second.agent.job(queued.body.run_id)).run_id).toBe(queued.body.run_id);
+    second.agent.close();
+  });
+
   it("are not checked while no machine of the pool has reported an inventory", async () => {
     const user = await createUser();
     const agent = await TestAgent.connect((await createMachine(user)).token);
