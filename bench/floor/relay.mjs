@@ -3,22 +3,16 @@
 // progress_state, previews), sends each `progress` on as one report frame to the bench's sink and
 // reads the sink's ack of each. The bench runs it with the agent's Node and V8 flags.
 //
-//   node <flags> relay.mjs <sink ws url> <steps> <first marker> <ComfyUI url>...
+//   node <flags> relay.mjs <sink ws url> <ComfyUI url>...
 //
-// The sink drives it: the relay says `ready` once its sockets are open, starts on `go`, and says
-// `done` (with how many progress events it relayed) once every prompt has finished and every ack is in.
+// The sink drives it: the relay says `ready` once its sockets are open, queues on `go` the prompts it
+// carries (one per ComfyUI, in order), and says `done` (with how many progress events it relayed) once
+// every prompt has finished and every ack is in.
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import WebSocket from "ws";
 
-const [sinkUrl, steps, firstMarker, ...comfyUrls] = process.argv.slice(2);
-
-/** The bench's progress graph (bench/lib/footprint.ts): `marker` makes each prompt distinct to ComfyUI's cache. */
-const graph = (marker) => ({
-  1: { class_type: "EmptyImage", inputs: { width: 16, height: 16, batch_size: 1, color: marker } },
-  2: { class_type: "CRTestProgressPreview", inputs: { image: ["1", 0], steps: Number(steps), delay: 0 } },
-  3: { class_type: "SaveImage", inputs: { images: ["2", 0], filename_prefix: "bench" } },
-});
+const [sinkUrl, ...comfyUrls] = process.argv.slice(2);
 
 const open = (url) =>
   new Promise((resolve, reject) => {
@@ -53,7 +47,7 @@ const finishIfDone = () => {
 };
 
 /** One ComfyUI: its socket relays its prompt's `progress` events until the prompt has finished. */
-async function relayFrom(url, marker) {
+async function relayFrom(url) {
   const clientId = randomUUID();
   const ws = await open(`${url.replace(/^http/, "ws")}/ws?clientId=${clientId}`);
   ws.send(JSON.stringify({ type: "feature_flags", data: { supports_preview_metadata: true } }));
@@ -91,21 +85,22 @@ async function relayFrom(url, marker) {
       finishIfDone();
     }
   });
-  return () => postJson(`${url}/prompt`, { prompt: graph(marker), client_id: clientId });
+  return (prompt) => postJson(`${url}/prompt`, { prompt, client_id: clientId });
 }
 
-const starts = await Promise.all(comfyUrls.map((url, i) => relayFrom(url, Number(firstMarker) + i)));
+const starts = await Promise.all(comfyUrls.map((url) => relayFrom(url)));
 sink.on("message", (data) => {
   const message = JSON.parse(data.toString());
   if (message.type === "ack") {
     acked++;
     finishIfDone();
   } else if (message.type === "go") {
-    for (const start of starts)
-      start().catch((err) => {
+    for (const [i, start] of starts.entries()) {
+      start(message.prompts[i]).catch((err) => {
         console.error(`queueing a prompt failed: ${err.message}`);
         process.exit(1);
       });
+    }
   }
 });
 sink.send(JSON.stringify({ type: "ready" }));

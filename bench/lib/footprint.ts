@@ -7,12 +7,13 @@ import { median } from "./stats";
 import type { WranglerServer } from "./wrangler";
 
 /**
- * A graph whose run input `marker` lands in node "1" (EmptyImage's colour) and whose node "2" reports
- * `steps` progress steps (the simulator's test node, which sends a preview with each, as a sampler does).
+ * A graph whose run input `marker` lands in node "1" (EmptyImage's colour; `marker` sets it for a
+ * prompt queued directly) and whose node "2" reports `steps` progress steps (the simulator's test node,
+ * which sends a preview with each, as a sampler does).
  */
-export function progressGraph(steps: number) {
+export function progressGraph(steps: number, marker = 0) {
   return {
-    "1": { class_type: "EmptyImage", inputs: { width: 16, height: 16, batch_size: 1, color: 0 } },
+    "1": { class_type: "EmptyImage", inputs: { width: 16, height: 16, batch_size: 1, color: marker } },
     "2": { class_type: "CRTestProgressPreview", inputs: { image: ["1", 0], steps, delay: 0 } },
     "3": { class_type: "SaveImage", inputs: { images: ["2", 0], filename_prefix: "bench" } },
   };

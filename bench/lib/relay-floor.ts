@@ -2,6 +2,7 @@ import path from "node:path";
 import { type WebSocket, WebSocketServer } from "ws";
 import { NODE_FLAGS } from "../../gpu-agent/src/node-flags";
 import { withTimeout } from "./dispatch";
+import { progressGraph } from "./footprint";
 import { progressMessagesSent, startSimulators } from "./gpu-fleet";
 import { type Managed, processUsage, sleep, startProcess, stopProcess } from "./procs";
 import { median } from "./stats";
@@ -68,14 +69,9 @@ export async function relayFloor(
   const perThousand: number[] = [];
   try {
     for (let run = 0; run < opts.runs; run++) {
-      const firstMarker = 5_100_000 + run * opts.jobs;
-      const args = [
-        relayScript,
-        sink.url,
-        String(opts.steps),
-        String(firstMarker),
-        ...simulators.map((s) => s.url),
-      ];
+      const args = [relayScript, sink.url, ...simulators.map((s) => s.url)];
+      // Row 5's graph, each prompt with its own marker so that ComfyUI's cache runs every one.
+      const prompts = simulators.map((_, i) => progressGraph(opts.steps, 5_100_000 + run * opts.jobs + i));
       const relay = startProcess(`bare relay ${run}`, process.execPath, [...NODE_FLAGS, ...args], {
         logFile: path.join(workDir, `bare-relay-${run}.log`),
       });
@@ -86,7 +82,7 @@ export async function relayFloor(
         const done = sink.next("done");
         const cpuBefore = processUsage(relay.pid).cpuMs;
         const progressBefore = await progressMessagesSent();
-        ws.send(JSON.stringify({ type: "go" }));
+        ws.send(JSON.stringify({ type: "go", prompts }));
         const { message } = await fromRelay(done, relay, "done");
         const cpuMs = processUsage(relay.pid).cpuMs - cpuBefore;
         const progress = (await progressMessagesSent()) - progressBefore;

@@ -28,10 +28,10 @@ export type Keeping = "memory" | "written" | "synced";
 /**
  * Reports not yet acknowledged by the control plane, kept in an append-only JSON-lines file so they
  * survive a lost link and an agent restart. An entry is written before it is sent, and fsync'd too
- * when the caller asks (a run's final report). An entry the caller keeps in memory only (progress: the next one supersedes it, and after a restart the run
- * reports afresh) is resent after a reconnect like the others, but never touches the file, nor does
- * its ack. Acks are appended without fsync, since a lost ack only means a resend, which the server
- * tolerates.
+ * when the caller asks (a run's final report). An entry the caller keeps in memory only (progress:
+ * the next one supersedes it, and after a restart the run reports afresh) is resent after a reconnect
+ * like the others, but never touches the file, nor does its ack. Acks are appended without fsync,
+ * since a lost ack only means a resend, which the server tolerates.
  *
  * Lines are appended with a synchronous write, a few microseconds into the page cache, where an
  * asynchronous one costs a thread-pool round trip per line. Only fsyncs and compactions wait on the

@@ -586,8 +586,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     const { event_id, run_id, lease_token, report } = message;
     if (this.queue.wasSeen(event_id)) return "ok";
     const job = this.queue.get(run_id);
-    const held = job?.state !== "queued" && job?.lease_token === lease_token;
-    if (!job || job.machine_id !== agent.machineId || !held) return "stale";
+    if (!job || job.machine_id !== agent.machineId || !this.queue.holds(run_id, lease_token)) return "stale";
     // A stopping run is already final in D1; only its logs still matter.
     if (job.state !== "stopping" || report.kind === "log") {
       // Only a success names keys; every other report is applied without reading the grants.
