@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
-import type { RunRow } from "../db/schema";
+import type { RunRow, RunWarning } from "../db/schema";
 import type { Bindings } from "../env";
 import { randomToken } from "../lib/crypto";
 import { poolSettings } from "../lib/fleet-settings";
@@ -22,7 +22,7 @@ import { discardUploadedOutputs, outputUploadGrants } from "../runs/outputs";
 import { ReportRefused, RunReports } from "../runs/reports";
 import { findFleetSettings } from "../stores/fleet-settings";
 import { recordMachineState } from "../stores/machines";
-import { findRunById, insertRun } from "../stores/runs";
+import { findRunById, type InsertedRun, insertRun } from "../stores/runs";
 import { enqueueMachineWebhooks } from "../webhooks/enqueue";
 import { AgentBudgets } from "./dispatcher/agent-budget";
 import { type AgentAttachment, AgentRegistry } from "./dispatcher/agent-registry";
@@ -39,8 +39,9 @@ import { staleModelInventories, storeReportedModels } from "./dispatcher/models"
 import { linkReportedDefinitions, storeReportedDefinitions } from "./dispatcher/node-definitions";
 import { relayPreview } from "./dispatcher/previews";
 import { SlotModels } from "./dispatcher/slot-models";
-import { type NewRunRow, UnrecordedRuns } from "./dispatcher/unrecorded-runs";
+import { type HeldRow, type NewRunRow, UnrecordedRuns } from "./dispatcher/unrecorded-runs";
 import { publishInstances } from "./fleet-room/client";
+import { runRoomClient } from "./run-room/client";
 
 const SEEN_REPORTS_RETENTION_MS = 24 * 3600_000;
 /** Heartbeats refresh the machine's D1 row (`last_seen_at`) at most this often. */
@@ -125,32 +126,56 @@ export class Dispatcher extends DurableObject<Bindings> {
 
   /**
    * Queues a new run and dispatches at once if a slot is idle: this queue is the run's first durable
-   * home, so its job can leave for an agent while the run's D1 row is still being written. The write
-   * is the first work on the run's chain (its lease and reports wait behind it), and the call returns
-   * once the row exists: the row, how many runs wait before it, and how many agents are connected
-   * (none: the run waits for a machine, which its caller reports). A row that cannot be written takes
-   * the job back. Enqueuing a run already held changes nothing and returns its row as stored.
+   * home, so its job can leave for an agent while the run's D1 row is still being written. The row
+   * (`run`, less the graph and bindings its job carries) gets `whenNoAgent` among its warnings if no
+   * agent is connected. The write is the first work on the run's chain, then the room's `warning`
+   * events, so they come before the lease's `queued` and every report; the call returns once the row
+   * exists (the events follow on the chain): the row as written, less the graph, inputs and bindings
+   * its caller holds, and how many runs wait before it. A row that cannot be written takes the job
+   * back. Enqueuing a run already held changes nothing and returns its row as stored.
    */
   async enqueue(
     job: NewJob,
-    run: NewRunRow,
-  ): Promise<{ run: RunRow; position: number | null; agents: number }> {
+    run: HeldRow,
+    whenNoAgent: RunWarning | null = null,
+  ): Promise<{ run: InsertedRun; position: number | null }> {
     const fallback = this.fleet.settings().defaultTimeoutMinutes;
     const added = this.queue.add(
       job.deadlineAt === null && fallback ? { ...job, deadlineAt: Date.now() + fallback * 60_000 } : job,
     );
+    const held =
+      whenNoAgent && this.agents.connectedCount() === 0
+        ? { ...run, warnings: [...(run.warnings ?? []), whenNoAgent] }
+        : run;
     // In the same storage write as the job: a restart before the row is written leaves it to write.
-    if (added) this.unrecorded.hold(run);
-    const recorded = this.serial(run.id, () => (added ? this.record(run) : this.storedRun(run.id)));
+    if (added) this.unrecorded.hold(held);
+    const recorded = added
+      ? this.recordAndWarn({ ...held, graph: job.payload.graph, bindings: job.payload.bindings })
+      : this.serial(run.id, () => this.storedRun(run.id));
     const [row] = await Promise.all([recorded, this.dispatch()]);
-    return { run: row, position: this.queue.position(job.runId), agents: this.agents.connectedCount() };
+    return { run: row, position: this.queue.position(job.runId) };
+  }
+
+  /**
+   * Writes a new run's row, then publishes its warnings to its room, both on the run's chain (the
+   * caller waits for the row only). A run whose row was not written has no events.
+   */
+  private recordAndWarn(run: NewRunRow): Promise<InsertedRun> {
+    const recorded = this.serial(run.id, () => this.record(run));
+    const { warnings } = run;
+    if (warnings?.length) {
+      const events = warnings.map((data) => ({ type: "warning" as const, data }));
+      const publish = () => runRoomClient(this.env, run.id).publish(events);
+      void this.serial(run.id, () => recorded.then(publish, () => undefined));
+    }
+    return recorded;
   }
 
   /**
    * Writes a new run's row; if it cannot be written, its job is withdrawn. After a restart the row may
    * have been written just before it: that one stands.
    */
-  private async record(run: NewRunRow, afterRestart = false): Promise<RunRow> {
+  private async record(run: NewRunRow, afterRestart = false): Promise<InsertedRun> {
     const db = createDb(this.env.DB);
     try {
       return await insertRun(db, run);

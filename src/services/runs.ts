@@ -11,15 +11,7 @@ import type { ApiGraph, InputBinding } from "../protocol/graph";
 import { changeRunStatus } from "../runs/lifecycle";
 import { withFreshOutputUrls } from "../runs/outputs";
 import { type PoolState, readPoolState } from "../stores/pool-state";
-import {
-  findRun,
-  listLogs,
-  listRuns,
-  type NewLog,
-  type RunFilters,
-  type RunRow,
-  updateLiveRun,
-} from "../stores/runs";
+import { findRun, listLogs, listRuns, type NewLog, type RunFilters, type RunRow } from "../stores/runs";
 import { resolveDeploymentForRun } from "./deployments";
 import { checkGpuRequirement } from "./gpu-requirement";
 import { checkNodeClasses } from "./graph-check";
@@ -157,7 +149,8 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
   const createdAt = nowIso();
   const timeout = spec.options.timeoutMinutes;
   await ctx.admitted;
-  // The Dispatcher writes the row beside sending the job, and answers once it exists.
+  // The Dispatcher writes the row (the graph and bindings from the job) beside sending the job, and
+  // answers once it exists; the row's warnings reach the run's room on the Dispatcher's chain.
   const queued = await dispatcherClient(ctx.env, ctx.userId, spec.pool).enqueue(
     {
       runId,
@@ -183,8 +176,6 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
       pool: spec.pool,
       priority,
       inputs: spec.inputs,
-      graph: spec.graph,
-      bindings: spec.bindings,
       metadata: spec.options.metadata ?? null,
       webhookUrl: spec.options.webhook ?? null,
       webhookIntermediateStatus: spec.options.webhookIntermediateStatus ?? false,
@@ -195,21 +186,10 @@ async function createAndEnqueue(ctx: Context, spec: NewRunSpec) {
       gpu,
       createdAt,
     },
+    noMachineOnline(spec.pool),
   );
-  const { position, agents, run: row } = queued;
-  const run = agents === 0 ? await addWarning(ctx.db, row, noMachineOnline(spec.pool)) : row;
-  // The room comes to exist with its first event or subscriber (which hands it the row's snapshot).
-  if (run.warnings)
-    await runRoomClient(ctx.env, run.id).publish(
-      run.warnings.map((data) => ({ type: "warning" as const, data })),
-    );
-  return { run, position };
-}
-
-async function addWarning(db: Db, run: RunRow, warning: RunWarning): Promise<RunRow> {
-  const warnings = [...(run.warnings ?? []), warning];
-  await updateLiveRun(db, run.id, { warnings });
-  return { ...run, warnings };
+  const run: RunRow = { ...queued.run, graph: spec.graph, inputs: spec.inputs, bindings: spec.bindings };
+  return { run, position: queued.position };
 }
 
 export async function getRun(db: Db, userId: string, runId: string): Promise<RunRow> {

@@ -3,6 +3,7 @@ import {
   count,
   desc,
   eq,
+  getTableColumns,
   gte,
   inArray,
   lte,
@@ -18,18 +19,25 @@ import { nowIso } from "../lib/ids";
 
 export type { NewRun, RunRow } from "../db/schema";
 
-/** Written once per accepted run: prepared per shape of row (see `placeholders`). */
-export async function insertRun(db: Db, row: NewRun): Promise<RunRow> {
+/** A new run's row as its insert returns it: less the graph, inputs and bindings its writer holds. */
+export type InsertedRun = Omit<RunRow, "graph" | "inputs" | "bindings">;
+const { graph: _graph, inputs: _inputs, bindings: _bindings, ...insertedColumns } = getTableColumns(runs);
+
+/**
+ * Written once per accepted run: prepared per shape of row (see `placeholders`). The columns the writer
+ * handed in as JSON are not read back, parsed and copied again.
+ */
+export async function insertRun(db: Db, row: NewRun): Promise<InsertedRun> {
   const { columns, values, shape } = placeholders(row);
   const insert = prepareOnce(db, `insertRun:${shape}`, () =>
     db
       .insert(runs)
       .values(columns as unknown as NewRun)
-      .returning()
+      .returning(insertedColumns)
       .prepare(),
   );
   const [created] = await insert.all(values);
-  return created as RunRow;
+  return created as InsertedRun;
 }
 
 /** Runs still `not-started` that were created before `before`: waiting in a queue, or never queued. */

@@ -5,7 +5,7 @@ import { createDb } from "../../src/db/client";
 import type { RunRow } from "../../src/db/schema";
 import { Dispatcher } from "../../src/durable/dispatcher";
 import type { NewJob } from "../../src/durable/dispatcher/job-queue";
-import { type NewRunRow, UnrecordedRuns } from "../../src/durable/dispatcher/unrecorded-runs";
+import { type HeldRow, UnrecordedRuns } from "../../src/durable/dispatcher/unrecorded-runs";
 import { findRunById } from "../../src/stores/runs";
 import { dispatcherOf } from "../helpers/dispatcher";
 import { api } from "../helpers/http";
@@ -30,28 +30,28 @@ const jobFor = (userId: string, runId: string): NewJob => ({
   },
 });
 
-const newRow = (userId: string, runId: string): NewRunRow => ({
+/** The row as the Worker hands it over: the graph and bindings travel in the job only. */
+const heldRow = (userId: string, runId: string): HeldRow => ({
   id: runId,
   userId,
   pool: "default",
   priority: 1,
   inputs: {},
-  graph: demoGraph,
-  bindings: [],
   origin: "execution",
 });
+const NO_AGENT = { code: "no_machine_online", message: "no machine" };
 
 /** Queues a job with its row straight on the Dispatcher; resolves to its answer, or to the error it threw. */
 const enqueueDirect = (userId: string, runId: string): Promise<unknown> =>
-  (dispatcherOf(userId).enqueue(jobFor(userId, runId), newRow(userId, runId)) as Promise<unknown>).catch(
-    (error: Error) => error,
-  );
+  (
+    dispatcherOf(userId).enqueue(jobFor(userId, runId), heldRow(userId, runId), NO_AGENT) as Promise<unknown>
+  ).catch((error: Error) => error);
 
 /**
  * What a restart between storing a job and writing its row leaves: the job (already on its agent) and
  * the row held beside it, as the Dispatcher holds it; then a new isolate starts on the same storage.
  */
-const restartHoldingRow = (userId: string, row: NewRunRow) =>
+const restartHoldingRow = (userId: string, row: HeldRow) =>
   runInDurableObject(dispatcherOf(userId), (_d: Dispatcher, state) => {
     new UnrecordedRuns(state.storage.sql).hold(row);
     new Dispatcher(state, env);
@@ -85,12 +85,25 @@ describe("the Dispatcher as a run's first durable home", () => {
     expect((await api(`/api/run/${runId}`, { token: other.apiKey })).status).toBe(404);
   });
 
-  it("writes the row it is handed and returns it with the queue's answer", async () => {
+  it("writes the row it is handed, with the job's graph, and returns it with the queue's answer", async () => {
     const user = await createUser();
     const runId = crypto.randomUUID();
-    const queued = await enqueueDirect(user.id, runId);
-    expect(queued).toMatchObject({ position: 0, agents: 0, run: { id: runId, status: "not-started" } });
-    expect((await storedRun(runId)).userId).toBe(user.id);
+    const queued = (await enqueueDirect(user.id, runId)) as { run: Record<string, unknown> };
+    expect(queued).toMatchObject({ position: 0, run: { id: runId, status: "not-started" } });
+    // The caller holds what it wrote as JSON; it is not read back and sent again.
+    expect(queued.run).not.toHaveProperty("graph");
+    expect(queued.run).not.toHaveProperty("inputs");
+    const stored = await storedRun(runId);
+    expect(stored).toMatchObject({ userId: user.id, graph: demoGraph, bindings: [], inputs: {} });
+    // No agent was connected: the row says so from its first write.
+    expect(stored.warnings).toEqual([NO_AGENT]);
+    expect(queued.run.warnings).toEqual([NO_AGENT]);
+  });
+
+  it("adds no warning of a missing machine while an agent is connected", async () => {
+    const { agent, runId } = await jobOnAgent();
+    expect((await storedRun(runId)).warnings).toBeNull();
+    agent.close();
   });
 
   it("takes a waiting job back when its row cannot be written", async () => {
@@ -122,7 +135,7 @@ describe("the Dispatcher as a run's first durable home", () => {
   it("writes the row of a job already sent when a restart came before the row, and the run goes on", async () => {
     const { user, agent, runId, job } = await jobOnAgent();
     await env.DB.prepare("DELETE FROM runs WHERE id = ?").bind(runId).run();
-    await restartHoldingRow(user.id, newRow(user.id, runId));
+    await restartHoldingRow(user.id, heldRow(user.id, runId));
     await vi.waitFor(async () => expect(await findRunById(createDb(env.DB), runId)).toBeDefined());
     expect((await agent.report(job, { kind: "accepted", prompt_id: "p-1" })).status).toBe("ok");
     expect((await agent.report(job, { kind: "succeeded", outputs: [] })).status).toBe("ok");
@@ -135,7 +148,7 @@ describe("the Dispatcher as a run's first durable home", () => {
   it("keeps a row written just before the restart, and the job with it", async () => {
     const { user, agent, runId, job } = await jobOnAgent();
     expect((await agent.report(job, { kind: "accepted", prompt_id: "p-1" })).status).toBe("ok");
-    await restartHoldingRow(user.id, newRow(user.id, runId));
+    await restartHoldingRow(user.id, heldRow(user.id, runId));
     await vi.waitFor(async () =>
       expect(
         await runInDurableObject(dispatcherOf(user.id), (_d: Dispatcher, state) =>

@@ -36,22 +36,32 @@ const definitionsLinked = (machineId: string) =>
   );
 
 /** Every event the run's room holds, replayed from the start over its WebSocket. */
-async function roomEvents(token: string, runId: string, count: number) {
+type Frame = { type: string; data: Warning & { status?: string } };
+
+/** The run's room from its first event, until a frame for which `last` holds. */
+async function roomFrames(token: string, runId: string, last: (frame: Frame) => boolean) {
   const res = await exports.default.fetch(`${BASE}/api/run/${runId}/ws?after=0`, {
     headers: { Upgrade: "websocket", Authorization: `Bearer ${token}` },
   });
   const ws = res.webSocket;
   if (!ws) throw new Error(`no run socket: ${res.status}`);
-  const frames: { type: string; data: Warning }[] = [];
+  const frames: Frame[] = [];
   const enough = new Promise<void>((resolve) =>
     ws.addEventListener("message", (e) => {
-      frames.push(JSON.parse(e.data as string));
-      if (frames.filter((f) => f.type === "warning").length === count) resolve();
+      const frame = JSON.parse(e.data as string) as Frame;
+      frames.push(frame);
+      if (last(frame)) resolve();
     }),
   );
   ws.accept();
   await enough;
   ws.close();
+  return frames;
+}
+
+async function roomEvents(token: string, runId: string, count: number) {
+  let warnings = 0;
+  const frames = await roomFrames(token, runId, (f) => f.type === "warning" && ++warnings === count);
   return frames.filter((f) => f.type === "warning").map((f) => f.data.code);
 }
 
@@ -153,15 +163,18 @@ describe("runs accepted with warnings", () => {
     agent.close();
   });
 
-  it("warns only of the skipped check while a machine is online", async () => {
+  it("warns only of the skipped check while a machine is online, in the room before the run's status", async () => {
     const user = await createUser();
     const agent = await TestAgent.connect((await createMachine(user)).token);
     const res = await execute(user, demoGraph);
-    const run = await api<{ warnings: Warning[] }>(`/api/run/${res.body.execution_id}`, {
-      token: user.apiKey,
-    });
+    const id = res.body.execution_id;
+    const run = await api<{ warnings: Warning[] }>(`/api/run/${id}`, { token: user.apiKey });
     expect(run.body.warnings.map((w) => w.code)).toEqual(["node_classes_unchecked"]);
-    await agent.job(res.body.execution_id);
+    await agent.job(id);
+    // The job left at once; the lease's `queued` event still follows the warning.
+    const frames = await roomFrames(user.apiKey, id, (f) => f.type === "status");
+    expect(frames.map((f) => f.type)).toEqual(["snapshot", "warning", "status"]);
+    expect(frames[2]).toMatchObject({ data: { status: "queued" } });
     agent.close();
   });
 });

@@ -1,11 +1,12 @@
 import { z } from "zod";
-import type { RunRow } from "../../db/schema";
+import type { RunWarning } from "../../db/schema";
 import type { Bindings } from "../../env";
 import { AppError } from "../../lib/errors";
 import type { ModelCleanupMessage, ModelDeleteMessage } from "../../protocol/v1";
+import type { InsertedRun } from "../../stores/runs";
 import type { PoolSettings } from "./fleet-state";
 import type { NewJob } from "./job-queue";
-import type { NewRunRow } from "./unrecorded-runs";
+import type { HeldRow } from "./unrecorded-runs";
 
 /** Dispatchers are per tenant and pool, so one tenant's queue never sees another's runs or agents. */
 export const dispatcherName = (userId: string, pool: string) => `${userId}/${pool}`;
@@ -35,7 +36,6 @@ export const readAgentIdentity = (request: Request): AgentIdentity =>
 export const CancelOutcome = z.enum(["removed", "stopping", "unknown"]);
 export type CancelOutcome = z.infer<typeof CancelOutcome>;
 const Position = z.number().int().nonnegative().nullable();
-const Queued = z.object({ position: Position, agents: z.number().int() });
 const Stats = z.object({
   queued: z.number().int(),
   leased: z.number().int(),
@@ -48,10 +48,13 @@ export function dispatcherClient(env: Bindings, userId: string, pool: string) {
   const stub = env.DISPATCHER.getByName(dispatcherName(userId, pool));
   return {
     /** Queues a new run and writes its row (see `Dispatcher.enqueue`); resolves once the row exists. */
-    enqueue: async (job: NewJob, run: NewRunRow) => {
+    enqueue: async (job: NewJob, run: HeldRow, whenNoAgent: RunWarning) => {
       // RPC typing cannot express the row's free-form JSON columns; the row is the one D1 returned.
-      const queued = (await stub.enqueue(job, run)) as unknown as { run: RunRow };
-      return { ...Queued.parse(queued), run: queued.run };
+      const queued = (await stub.enqueue(job, run, whenNoAgent)) as unknown as {
+        run: InsertedRun;
+        position: unknown;
+      };
+      return { position: Position.parse(queued.position), run: queued.run };
     },
     position: async (runId: string) => Position.parse(await stub.position(runId)),
     cancel: async (runId: string, reason: "cancelled" | "timeout") =>

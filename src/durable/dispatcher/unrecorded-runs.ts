@@ -3,8 +3,11 @@ import type { NewRun } from "../../db/schema";
 /** A new run's row, with the id its job is stored under. */
 export type NewRunRow = NewRun & { id: string };
 
-/** A held row: its graph and bindings are in the run's job, so they are not written twice. */
-type HeldRow = Omit<NewRunRow, "graph" | "bindings">;
+/**
+ * A new run's row as the Dispatcher is handed and holds it: its graph and bindings are in the run's job,
+ * so they are neither sent nor stored twice.
+ */
+export type HeldRow = Omit<NewRunRow, "graph" | "bindings">;
 
 /**
  * New runs whose job is stored but whose D1 row is not yet written. Each is held in the same storage
@@ -16,7 +19,7 @@ export class UnrecordedRuns {
     sql.exec("CREATE TABLE IF NOT EXISTS unrecorded_runs (run_id TEXT PRIMARY KEY, row TEXT NOT NULL)");
   }
 
-  hold({ graph: _graph, bindings: _bindings, ...row }: NewRunRow) {
+  hold(row: HeldRow) {
     this.sql.exec(
       "INSERT OR REPLACE INTO unrecorded_runs (run_id, row) VALUES (?, ?)",
       row.id,
