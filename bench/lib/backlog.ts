@@ -1,5 +1,5 @@
 import { TestAgent } from "../../test/helpers/test-agent";
-import { BENCH_AGENT, BENCH_GRAPH, BENCH_MARKER, timedDispatch } from "./dispatch";
+import { BENCH_AGENT, BENCH_GRAPH, BENCH_MARKER, timedDispatch, warmUp } from "./dispatch";
 import { type Account, createDeployment, createMachine } from "./product";
 import { queueFromClients } from "./throughput";
 import type { WranglerServer } from "./wrangler";
@@ -26,13 +26,13 @@ export async function backlogCost(
   const parkedId = await createDeployment(controlPlane, account, pool, BENCH_GRAPH, BENCH_MARKER, parked.id);
   const agent = await TestAgent.connect(online.token, BENCH_AGENT(controlPlane.url));
   let marker = 0;
+  const oneRun = () => timedDispatch(controlPlane, account, agent, deploymentId, marker++);
   const measure = async () => {
-    for (let i = 0; i < opts.warmup; i++)
-      await timedDispatch(controlPlane, account, agent, deploymentId, marker++);
+    await warmUp(controlPlane, account, oneRun, opts.warmup);
     const latency: number[] = [];
     const cpu: number[] = [];
     for (let i = 0; i < opts.runs; i++) {
-      const r = await timedDispatch(controlPlane, account, agent, deploymentId, marker++);
+      const r = await oneRun();
       latency.push(r.latency);
       cpu.push(r.postCpuMs);
     }

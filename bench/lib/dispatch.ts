@@ -1,9 +1,11 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { dialServer, type JobMessage, TestAgent } from "../../test/helpers/test-agent";
 import { pushLatency } from "./floor";
 import { groupCpuMs } from "./procs";
 import type { Account } from "./product";
-import { createDeployment, createMachine, queueRun } from "./product";
-import type { WranglerServer } from "./wrangler";
+import { createDeployment, createMachine, getRunStatus, queueRun } from "./product";
+import { root, type WranglerServer } from "./wrangler";
 
 /** A graph every ComfyUI (and the simulator) runs; the run input `marker` lands in EmptyImage's colour. */
 export const BENCH_GRAPH = {
@@ -12,12 +14,21 @@ export const BENCH_GRAPH = {
 };
 /** The bench's agents wait longer than the tests' for what a loaded machine delays. */
 export const ACK_TIMEOUT_MS = 15_000;
-/** How the bench connects its protocol agents: over the network, one slot, renewing leases. */
+/** A real ComfyUI's node definitions (recorded), which the bench's protocol agents report. */
+const BENCH_DEFINITIONS: Record<string, unknown> = JSON.parse(
+  readFileSync(path.join(root, "fixtures", "comfyui-traces", "object_info_full.json"), "utf8"),
+);
+/**
+ * How the bench connects its protocol agents: over the network, one slot, renewing leases, and
+ * reporting node definitions as a GPU agent does, so runs are accepted as on a real deployment (their
+ * node classes checked, no `node_classes_unchecked` warning).
+ */
 export const BENCH_AGENT = (baseUrl: string) => ({
   dial: dialServer(baseUrl),
   slots: 1,
   heartbeat: true,
   timeoutMs: 10_000,
+  definitions: BENCH_DEFINITIONS,
 });
 
 export const BENCH_MARKER = { node: "1", input: "color", type: "integer" as const };
@@ -59,7 +70,7 @@ export async function dispatchLatency(
   const oneRun = () => timedDispatch(controlPlane, account, agent, deploymentId, marker++);
 
   try {
-    for (let i = 0; i < opts.warmup; i++) await oneRun();
+    await warmUp(controlPlane, account, oneRun, opts.warmup);
     await pushLatency(floor, opts.warmup);
     const perBlock = Math.ceil(opts.runs / opts.blocks);
     for (let b = 0; b < opts.blocks; b++) {
@@ -102,5 +113,28 @@ export async function timedDispatch(
   const { job, at } = await withTimeout(arrived, 10_000, `job for run ${runId}`);
   if (job.run_id !== runId) throw new Error(`expected the job of ${runId}, got ${job.run_id}`);
   await agent.complete(job, ACK_TIMEOUT_MS);
-  return { latency: at - sent, post: returned - sent, postCpuMs };
+  return { runId, latency: at - sent, post: returned - sent, postCpuMs };
+}
+
+/** Warm-up runs past which a pool's reported node definitions must be in use. */
+const MAX_WARMUP = 100;
+
+/**
+ * `count` warm-up runs, then more until one is accepted with its node classes checked: the agent's
+ * definitions are stored after its welcome, so the first runs of a new pool may still be unchecked.
+ */
+export async function warmUp(
+  controlPlane: WranglerServer,
+  account: Account,
+  oneRun: () => Promise<{ runId: string }>,
+  count: number,
+) {
+  for (let i = 0; i < MAX_WARMUP; i++) {
+    const { runId } = await oneRun();
+    if (i + 1 < count) continue;
+    const run = await getRunStatus(controlPlane, account, runId);
+    const warnings = (run.warnings ?? []) as { code: string }[];
+    if (!warnings.some((w) => w.code === "node_classes_unchecked")) return;
+  }
+  throw new Error(`runs were still accepted without a node-class check after ${MAX_WARMUP} warm-up runs`);
 }

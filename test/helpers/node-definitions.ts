@@ -1,13 +1,10 @@
 import { expect } from "vitest";
 import objectInfo from "../../fixtures/comfyui-traces/object_info_full.json";
 import { createMachine } from "./runs";
-import { TestAgent } from "./test-agent";
+import { sha256Hex, TestAgent } from "./test-agent";
 import type { TestUser } from "./users";
 
-export async function sha256Hex(text: string) {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
+export { sha256Hex };
 
 /** Waits for a condition the server reaches asynchronously (the definitions being stored). */
 export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 5000) {

@@ -10,6 +10,11 @@ export type Dialed = { status: number; socket?: AgentSocket; body?: unknown };
 /** How a TestAgent reaches `/api/agent/v1/connect` with a machine token. */
 export type Dial = (token: string) => Promise<Dialed>;
 
+export async function sha256Hex(text: string) {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** How long a wait for a message may take before the test fails: ample on a loaded machine. */
 const WAIT_MS = 15_000;
 
@@ -41,6 +46,11 @@ export type ConnectOptions = {
   heartbeat?: boolean;
   /** How long to wait for the welcome. */
   timeoutMs?: number;
+  /**
+   * Node definitions (`GET /object_info`) every instance reports, as the GPU agent does: their hash in
+   * hello, the set itself when the server asks for it.
+   */
+  definitions?: Record<string, unknown>;
 };
 
 /**
@@ -55,6 +65,8 @@ export class TestAgent {
   private readonly leases = new Map<string, string>();
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private eventCounter = 0;
+  /** The definitions this agent reports, as sent, and their hash. */
+  private reported: { json: string; hash: string } | undefined;
   closedWith: number | null = null;
 
   private constructor(readonly ws: AgentSocket) {
@@ -66,6 +78,7 @@ export class TestAgent {
         this.leases.set(message.run_id, message.lease_token);
         this.onJob(message, at);
       }
+      if (message.type === "object_info_request") this.sendDefinitions(message);
       for (const wake of this.waiters) wake();
     });
     ws.addEventListener("close", (event) => {
@@ -97,11 +110,20 @@ export class TestAgent {
     return agent;
   }
 
-  async hello(opts: { slots?: number; inFlight?: InFlight[] } = {}, timeoutMs = WAIT_MS) {
+  async hello(
+    opts: { slots?: number; inFlight?: InFlight[]; definitions?: Record<string, unknown> } = {},
+    timeoutMs = WAIT_MS,
+  ) {
+    if (opts.definitions) {
+      const json = JSON.stringify(opts.definitions);
+      this.reported = { json, hash: await sha256Hex(json) };
+    }
+    const objectInfoHash = this.reported ? { object_info_hash: this.reported.hash } : {};
     const instances = Array.from({ length: opts.slots ?? 1 }, (_, i) => ({
       id: `comfy-${i}`,
       comfy_url: `http://127.0.0.1:${8188 + i}`,
       available: true,
+      ...objectInfoHash,
     }));
     const welcomes = this.count("welcome");
     this.send({
@@ -117,6 +139,16 @@ export class TestAgent {
 
   send(message: unknown) {
     this.ws.send(JSON.stringify(message));
+  }
+
+  /** Answers the server's request for the definitions behind a hash this agent reported. */
+  private sendDefinitions(request: Message<"object_info_request">) {
+    if (request.hash !== this.reported?.hash) return;
+    // Spliced as text: the hash is of these exact bytes.
+    const { instance_id, hash } = request;
+    this.ws.send(
+      `{"type":"object_info","instance_id":${JSON.stringify(instance_id)},"hash":"${hash}","definitions":${this.reported.json}}`,
+    );
   }
 
   count(type: ServerMessage["type"]) {
