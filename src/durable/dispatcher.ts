@@ -42,6 +42,9 @@ import { SlotModels } from "./dispatcher/slot-models";
 import { type NewRunRow, UnrecordedRuns } from "./dispatcher/unrecorded-runs";
 import { publishInstances } from "./fleet-room/client";
 
+/** How a report was taken: `freed` is applied, with its run's slot freed and dispatched already. */
+type Applied = "ok" | "stale" | "freed";
+
 const SEEN_REPORTS_RETENTION_MS = 24 * 3600_000;
 /** Heartbeats refresh the machine's D1 row (`last_seen_at`) at most this often. */
 const LAST_SEEN_WRITE_INTERVAL_MS = 5 * 60_000;
@@ -540,15 +543,15 @@ export class Dispatcher extends DurableObject<Bindings> {
 
   private async onReport(ws: WebSocket, agent: AgentAttachment, message: ReportMessage) {
     const { event_id, run_id } = message;
-    let status: "ok" | "stale";
+    let applied: Applied;
     try {
-      status = await this.serial(run_id, () => this.applyReport(agent, message));
+      applied = await this.serial(run_id, () => this.applyReport(agent, message));
     } catch (error) {
       return this.refuseReport(ws, message, error);
     }
-    this.send(ws, { type: "ack", event_id, status });
+    this.send(ws, { type: "ack", event_id, status: applied === "stale" ? "stale" : "ok" });
     // Only a run's end frees its slot; other reports leave nothing new to dispatch.
-    if (status === "ok" && TERMINAL_REPORTS.has(message.report.kind)) await this.dispatch();
+    if (applied === "ok" && TERMINAL_REPORTS.has(message.report.kind)) await this.dispatch();
   }
 
   /**
@@ -581,22 +584,45 @@ export class Dispatcher extends DurableObject<Bindings> {
     await this.dispatch();
   }
 
-  /** Applies a report once, and only from the holder of the run's live lease. */
-  private async applyReport(agent: AgentAttachment, message: ReportMessage): Promise<"ok" | "stale"> {
+  /**
+   * Applies a report once, and only from the holder of the run's live lease. A final report that ends
+   * the run frees its slot the moment D1 holds the end: the job leaves the queue, the report is
+   * remembered (one storage write, so a restart either re-applies it, finding the run already ended, or
+   * knows it) and the next job is sent, while the end is still being announced; the ack waits for
+   * the announcement, as it does for every report.
+   */
+  private async applyReport(agent: AgentAttachment, message: ReportMessage): Promise<Applied> {
     const { event_id, run_id, lease_token, report } = message;
     if (this.queue.wasSeen(event_id)) return "ok";
     const job = this.queue.get(run_id);
     if (!job || job.machine_id !== agent.machineId || !this.queue.holds(run_id, lease_token)) return "stale";
+    let freed = false;
+    const free = () => {
+      freed = true;
+      this.queue.remove(run_id);
+      this.queue.remember(event_id);
+      void this.dispatch().catch((error) =>
+        console.error(JSON.stringify({ event: "dispatch_failed", run_id, error: String(error) })),
+      );
+    };
     // A stopping run is already final in D1; only its logs still matter.
     if (job.state !== "stopping" || report.kind === "log") {
       // Only a success names keys; every other report is applied without reading the grants.
       const grantedKeys =
         report.kind === "succeeded" ? this.queue.grantedKeys(run_id, lease_token) : new Set<string>();
-      await this.runs.apply(
-        { runId: run_id, userId: job.user_id, origin: agent.origin, grantedKeys },
-        report,
-      );
+      try {
+        await this.runs.apply(
+          { runId: run_id, userId: job.user_id, origin: agent.origin, grantedKeys },
+          report,
+          free,
+        );
+      } catch (error) {
+        // Once D1 holds the end the report is applied; only announcing it failed.
+        if (!freed) throw error;
+        console.error(JSON.stringify({ event: "run_end_announce_failed", run_id, error: String(error) }));
+      }
     }
+    if (freed) return "freed";
     if (report.kind === "released")
       await this.loseLease(job, `the agent released it: ${report.reason}`, false);
     else if (job.state === "stopping" && TERMINAL_REPORTS.has(report.kind)) await this.endStopping(job);

@@ -36,9 +36,16 @@ export const canMove = (from: RunStatus, to: RunStatus) => ALLOWED_FROM[to].incl
 /**
  * What a caller already knows or writes with a change: the run's row read in the same round trip as
  * its own reads (`before`), writes that belong to the change (`alongside`), made in one D1 batch
- * with it, and room events that come just before its status event (`events`), in the same call.
+ * with it, room events that come just before its status event (`events`), in the same call, and what
+ * to do the moment D1 holds the change, before it is announced (`written`: the Dispatcher frees an
+ * ended run's slot there, so the next job does not wait for the announcement).
  */
-export type ChangeOptions = { before?: RunRow; alongside?: BatchItem<"sqlite">[]; events?: RunEventBody[] };
+export type ChangeOptions = {
+  before?: RunRow;
+  alongside?: BatchItem<"sqlite">[];
+  events?: RunEventBody[];
+  written?: (after: RunRow) => void;
+};
 
 /**
  * THE transition point: every change of a run's status flows through here, and nothing else writes
@@ -59,6 +66,7 @@ export async function changeRunStatus(
   const change = { ...fields, ...stamps(before, to, fields), status: to };
   const [after] = await writeChange(ctx.db, runId, ALLOWED_FROM[to], change, options.alongside ?? []);
   if (!after) return undefined;
+  options.written?.(after);
   await afterRunChange(ctx, after, options.events);
   return after;
 }

@@ -63,8 +63,11 @@ export class RunReports {
     });
   }
 
-  /** Applies one agent report (its lease already checked). */
-  async apply(run: ReportedRun, report: RunReport) {
+  /**
+   * Applies one agent report (its lease already checked). `ended` is called the moment D1 holds the
+   * run's end (a final report that moved the run), before the end is announced.
+   */
+  async apply(run: ReportedRun, report: RunReport, ended?: () => void) {
     const { runId } = run;
     switch (report.kind) {
       case "accepted":
@@ -83,11 +86,11 @@ export class RunReports {
       case "uploading":
         return changeRunStatus(this.ctx, runId, "uploading");
       case "succeeded":
-        return this.succeeded(run, report.outputs, report.logs ?? []);
+        return this.succeeded(run, report.outputs, report.logs ?? [], ended);
       case "failed":
-        return this.failed(runId, report.error);
+        return this.end(runId, "failed", { error: report.error }, { written: ended });
       case "cancelled":
-        return this.cancelled(runId);
+        return this.end(runId, "cancelled", {}, { written: ended });
       case "released":
         return;
     }
@@ -131,7 +134,12 @@ export class RunReports {
    * report's log lines, in one batch; then the room gets the lines and the final status in one call.
    * The files are inserted only if the move happened (see `insertOutputFileOnSuccess`).
    */
-  private async succeeded(run: ReportedRun, outputs: RunOutput[], logs: RunLogLine[]) {
+  private async succeeded(
+    run: ReportedRun,
+    outputs: RunOutput[],
+    logs: RunLogLine[],
+    ended: (() => void) | undefined,
+  ) {
     const forged = outputs.filter((o) => o.key !== undefined && !run.grantedKeys.has(o.key));
     if (forged.length > 0) {
       console.error(
@@ -151,7 +159,8 @@ export class RunReports {
     const { stored, newFiles } = await outputFiles(env, run, outputs);
     const alongside: ChangeOptions["alongside"] = newFiles.map((file) => insertOutputFileOnSuccess(db, file));
     if (logs.length > 0) alongside.push(...appendLogsQueries(db, run.runId, logs.map(storedLog)));
-    return this.end(run.runId, "success", { outputs: stored }, { alongside, events: logs.map(logEvent) });
+    const events = logs.map(logEvent);
+    return this.end(run.runId, "success", { outputs: stored }, { alongside, events, written: ended });
   }
 }
 
