@@ -41,6 +41,7 @@ import { relayPreview } from "./dispatcher/previews";
 import { SlotModels } from "./dispatcher/slot-models";
 import { type NewRunRow, UnrecordedRuns } from "./dispatcher/unrecorded-runs";
 import { publishInstances } from "./fleet-room/client";
+import { RunEventOrder } from "./run-room/ordered-publish";
 
 /** How a report was taken: `freed` is applied, with its run's slot freed and dispatched already. */
 type Applied = "ok" | "stale" | "freed";
@@ -77,7 +78,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     super(ctx, env);
     this.queue = new JobQueue(ctx.storage.sql);
     this.agents = new AgentRegistry(ctx);
-    this.runs = new RunReports({ env, db: createDb(env.DB) });
+    this.runs = new RunReports({ env, db: createDb(env.DB), order: new RunEventOrder(env) });
     this.fleet = new FleetState(ctx.storage.sql);
     this.slotModels = new SlotModels(ctx.storage.sql);
     this.unrecorded = new UnrecordedRuns(ctx.storage.sql);
@@ -545,7 +546,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     const { event_id, run_id } = message;
     let applied: Applied;
     try {
-      applied = await this.serial(run_id, () => this.applyReport(agent, message));
+      applied = await this.serial(run_id, (release) => this.applyReport(agent, message, release));
     } catch (error) {
       return this.refuseReport(ws, message, error);
     }
@@ -585,25 +586,33 @@ export class Dispatcher extends DurableObject<Bindings> {
   }
 
   /**
-   * Applies a report once, and only from the holder of the run's live lease. A final report that ends
-   * the run frees its slot the moment D1 holds the end: the job leaves the queue, the report is
-   * remembered (one storage write, so a restart either re-applies it, finding the run already ended, or
-   * knows it) and the next job is sent, while the end is still being announced; the ack waits for
-   * the announcement, as it does for every report.
+   * Applies a report once, and only from the holder of the run's live lease. Once the report is
+   * applied (D1 holds it; its room events are queued behind the run's earlier ones) it is remembered
+   * and the run's next report may start (`release`) while it is announced; a report that ends the run
+   * also takes the job out of the queue in the same storage write and sends the next job to the freed
+   * slot. A restart before that write applies the resent copy again, which finds D1 already moved; the
+   * ack waits for the announcement, as it always did.
    */
-  private async applyReport(agent: AgentAttachment, message: ReportMessage): Promise<Applied> {
+  private async applyReport(
+    agent: AgentAttachment,
+    message: ReportMessage,
+    release: () => void,
+  ): Promise<Applied> {
     const { event_id, run_id, lease_token, report } = message;
     if (this.queue.wasSeen(event_id)) return "ok";
     const job = this.queue.get(run_id);
     if (!job || job.machine_id !== agent.machineId || !this.queue.holds(run_id, lease_token)) return "stale";
-    let freed = false;
-    const free = () => {
-      freed = true;
-      this.queue.remove(run_id);
+    let early: "ok" | "freed" | undefined;
+    const applied = (ended: boolean) => {
+      early = ended ? "freed" : "ok";
+      if (ended) this.queue.remove(run_id);
       this.queue.remember(event_id);
-      void this.dispatch().catch((error) =>
-        console.error(JSON.stringify({ event: "dispatch_failed", run_id, error: String(error) })),
-      );
+      release();
+      if (ended) {
+        void this.dispatch().catch((error) =>
+          console.error(JSON.stringify({ event: "dispatch_failed", run_id, error: String(error) })),
+        );
+      }
     };
     // A stopping run is already final in D1; only its logs still matter.
     if (job.state !== "stopping" || report.kind === "log") {
@@ -614,15 +623,15 @@ export class Dispatcher extends DurableObject<Bindings> {
         await this.runs.apply(
           { runId: run_id, userId: job.user_id, origin: agent.origin, grantedKeys },
           report,
-          free,
+          applied,
         );
       } catch (error) {
         // Once D1 holds the end the report is applied; only announcing it failed.
-        if (!freed) throw error;
+        if (early !== "freed") throw error;
         console.error(JSON.stringify({ event: "run_end_announce_failed", run_id, error: String(error) }));
       }
     }
-    if (freed) return "freed";
+    if (early) return early;
     if (report.kind === "released")
       await this.loseLease(job, `the agent released it: ${report.reason}`, false);
     else if (job.state === "stopping" && TERMINAL_REPORTS.has(report.kind)) await this.endStopping(job);
@@ -688,8 +697,8 @@ export class Dispatcher extends DurableObject<Bindings> {
         this.queue.requeue(job.run_id, job.attempt);
         continue;
       }
-      void this.serial(job.run_id, () =>
-        this.runs.leased(job.run_id, slot.machineId, job.attempt, slot.instanceId),
+      void this.serial(job.run_id, (release) =>
+        this.runs.leased(job.run_id, slot.machineId, job.attempt, slot.instanceId, release),
       );
     }
     await this.scheduleAlarm();
@@ -772,10 +781,25 @@ export class Dispatcher extends DurableObject<Bindings> {
     this.alarmAt = next;
   }
 
-  private serial<T>(runId: string, work: () => Promise<T>): Promise<T> {
+  /**
+   * Queues work on the run's chain. The next work starts when this one ends, or earlier when it calls
+   * `release`: what is left of it (announcing what D1 already holds) keeps its own order elsewhere.
+   */
+  private serial<T>(runId: string, work: (release: () => void) => Promise<T>): Promise<T> {
     const previous = this.runChains.get(runId) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.catch((err) => console.error(`run ${runId}:`, err));
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const next = previous.then(
+      () => work(release),
+      () => work(release),
+    );
+    const ended = next.then(
+      () => {},
+      (err) => console.error(`run ${runId}:`, err),
+    );
+    const settled = Promise.race([released, ended]);
     this.runChains.set(runId, settled);
     void settled.then(() => {
       if (this.runChains.get(runId) === settled) this.runChains.delete(runId);

@@ -3,6 +3,7 @@ import type { Db } from "../db/client";
 import { isTerminal, type NewRun, type RunRow, type RunStatus } from "../db/schema";
 import { publishTaskStatus } from "../durable/fleet-room/client";
 import { runRoomClient } from "../durable/run-room/client";
+import type { RunEventOrder } from "../durable/run-room/ordered-publish";
 import type { Bindings } from "../env";
 import { nowIso } from "../lib/ids";
 import type { RunEventBody } from "../lib/run-events";
@@ -10,8 +11,11 @@ import type { Progress } from "../protocol/v1";
 import { findRunById, moveRunStatus, updateRunStatus } from "../stores/runs";
 import { enqueueRunWebhooks } from "../webhooks/enqueue";
 
-/** What the lifecycle acts with: the Worker's bindings and its database. */
-export type LifecycleContext = { env: Bindings; db: Db };
+/**
+ * What the lifecycle acts with: the Worker's bindings and its database, and in a Durable Object that
+ * announces a run's changes without waiting for each, the order its room events keep (`order`).
+ */
+export type LifecycleContext = { env: Bindings; db: Db; order?: RunEventOrder };
 
 /** Fields written together with a status change. */
 export type RunChangeFields = Partial<Omit<NewRun, "id" | "userId" | "status" | "createdAt" | "updatedAt">>;
@@ -101,7 +105,7 @@ async function afterRunChange(
   events: RunEventBody[] = [],
 ): Promise<void> {
   const [room] = await Promise.allSettled([
-    runRoomClient(ctx.env, after.id).publishStatus(after, events),
+    runRoomClient(ctx.env, after.id, ctx.order).publishStatus(after, events),
     enqueueRunWebhooks(ctx.env, ctx.db, after),
     publishTaskStatus(ctx.env, after.userId, after),
   ]);
