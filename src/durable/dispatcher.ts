@@ -42,6 +42,10 @@ import { SlotModels } from "./dispatcher/slot-models";
 import { type HeldRow, type NewRunRow, UnrecordedRuns } from "./dispatcher/unrecorded-runs";
 import { publishInstances } from "./fleet-room/client";
 import { runRoomClient } from "./run-room/client";
+import { RunEventOrder } from "./run-room/ordered-publish";
+
+/** How a report was taken: `freed` is applied, with its run's slot freed and dispatched already. */
+type Applied = "ok" | "stale" | "freed";
 
 const SEEN_REPORTS_RETENTION_MS = 24 * 3600_000;
 /** Heartbeats refresh the machine's D1 row (`last_seen_at`) at most this often. */
@@ -63,6 +67,8 @@ export class Dispatcher extends DurableObject<Bindings> {
   private readonly fleet: FleetState;
   private readonly slotModels: SlotModels;
   private readonly unrecorded: UnrecordedRuns;
+  /** This object's publishes to run rooms, in order per run (warnings at accept, then reports'). */
+  private readonly runEvents = new RunEventOrder(this.env);
   /** Work on one run happens in order; different runs proceed independently. */
   private readonly runChains = new Map<string, Promise<unknown>>();
   /**
@@ -75,7 +81,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     super(ctx, env);
     this.queue = new JobQueue(ctx.storage.sql);
     this.agents = new AgentRegistry(ctx);
-    this.runs = new RunReports({ env, db: createDb(env.DB) });
+    this.runs = new RunReports({ env, db: createDb(env.DB), order: this.runEvents });
     this.fleet = new FleetState(ctx.storage.sql);
     this.slotModels = new SlotModels(ctx.storage.sql);
     this.unrecorded = new UnrecordedRuns(ctx.storage.sql);
@@ -158,15 +164,20 @@ export class Dispatcher extends DurableObject<Bindings> {
 
   /**
    * Writes a new run's row, then publishes its warnings to its room, both on the run's chain (the
-   * caller waits for the row only). A run whose row was not written has no events.
+   * caller waits for the row only). A run whose row was not written has no events. The chain moves on
+   * once the warnings are handed to the run's event order, which keeps them ahead of later events.
    */
   private recordAndWarn(run: NewRunRow): Promise<InsertedRun> {
     const recorded = this.serial(run.id, () => this.record(run));
     const { warnings } = run;
     if (warnings?.length) {
       const events = warnings.map((data) => ({ type: "warning" as const, data }));
-      const publish = () => runRoomClient(this.env, run.id).publish(events);
-      void this.serial(run.id, () => recorded.then(publish, () => undefined));
+      const publish = (release: () => void) => {
+        const published = runRoomClient(this.env, run.id, this.runEvents).publish(events);
+        release();
+        return published;
+      };
+      void this.serial(run.id, (release) => recorded.then(() => publish(release), () => undefined));
     }
     return recorded;
   }
@@ -565,15 +576,15 @@ export class Dispatcher extends DurableObject<Bindings> {
 
   private async onReport(ws: WebSocket, agent: AgentAttachment, message: ReportMessage) {
     const { event_id, run_id } = message;
-    let status: "ok" | "stale";
+    let applied: Applied;
     try {
-      status = await this.serial(run_id, () => this.applyReport(agent, message));
+      applied = await this.serial(run_id, (release) => this.applyReport(agent, message, release));
     } catch (error) {
       return this.refuseReport(ws, message, error);
     }
-    this.send(ws, { type: "ack", event_id, status });
+    this.send(ws, { type: "ack", event_id, status: applied === "stale" ? "stale" : "ok" });
     // Only a run's end frees its slot; other reports leave nothing new to dispatch.
-    if (status === "ok" && TERMINAL_REPORTS.has(message.report.kind)) await this.dispatch();
+    if (applied === "ok" && TERMINAL_REPORTS.has(message.report.kind)) await this.dispatch();
   }
 
   /**
@@ -606,22 +617,53 @@ export class Dispatcher extends DurableObject<Bindings> {
     await this.dispatch();
   }
 
-  /** Applies a report once, and only from the holder of the run's live lease. */
-  private async applyReport(agent: AgentAttachment, message: ReportMessage): Promise<"ok" | "stale"> {
+  /**
+   * Applies a report once, and only from the holder of the run's live lease. Once the report is
+   * applied (D1 holds it; its room events are queued behind the run's earlier ones) it is remembered
+   * and the run's next report may start (`release`) while it is announced; a report that ends the run
+   * also takes the job out of the queue in the same storage write and sends the next job to the freed
+   * slot. A restart before that write applies the resent copy again, which finds D1 already moved; the
+   * ack waits for the announcement, as it always did.
+   */
+  private async applyReport(
+    agent: AgentAttachment,
+    message: ReportMessage,
+    release: () => void,
+  ): Promise<Applied> {
     const { event_id, run_id, lease_token, report } = message;
     if (this.queue.wasSeen(event_id)) return "ok";
     const job = this.queue.get(run_id);
     if (!job || job.machine_id !== agent.machineId || !this.queue.holds(run_id, lease_token)) return "stale";
+    let early: "ok" | "freed" | undefined;
+    const applied = (ended: boolean) => {
+      early = ended ? "freed" : "ok";
+      if (ended) this.queue.remove(run_id);
+      this.queue.remember(event_id);
+      release();
+      if (ended) {
+        void this.dispatch().catch((error) =>
+          console.error(JSON.stringify({ event: "dispatch_failed", run_id, error: String(error) })),
+        );
+      }
+    };
     // A stopping run is already final in D1; only its logs still matter.
     if (job.state !== "stopping" || report.kind === "log") {
       // Only a success names keys; every other report is applied without reading the grants.
       const grantedKeys =
         report.kind === "succeeded" ? this.queue.grantedKeys(run_id, lease_token) : new Set<string>();
-      await this.runs.apply(
-        { runId: run_id, userId: job.user_id, origin: agent.origin, grantedKeys },
-        report,
-      );
+      try {
+        await this.runs.apply(
+          { runId: run_id, userId: job.user_id, origin: agent.origin, grantedKeys },
+          report,
+          applied,
+        );
+      } catch (error) {
+        // Once D1 holds the end the report is applied; only announcing it failed.
+        if (early !== "freed") throw error;
+        console.error(JSON.stringify({ event: "run_end_announce_failed", run_id, error: String(error) }));
+      }
     }
+    if (early) return early;
     if (report.kind === "released")
       await this.loseLease(job, `the agent released it: ${report.reason}`, false);
     else if (job.state === "stopping" && TERMINAL_REPORTS.has(report.kind)) await this.endStopping(job);
@@ -687,8 +729,8 @@ export class Dispatcher extends DurableObject<Bindings> {
         this.queue.requeue(job.run_id, job.attempt);
         continue;
       }
-      void this.serial(job.run_id, () =>
-        this.runs.leased(job.run_id, slot.machineId, job.attempt, slot.instanceId),
+      void this.serial(job.run_id, (release) =>
+        this.runs.leased(job.run_id, slot.machineId, job.attempt, slot.instanceId, release),
       );
     }
     await this.scheduleAlarm();
@@ -771,10 +813,25 @@ export class Dispatcher extends DurableObject<Bindings> {
     this.alarmAt = next;
   }
 
-  private serial<T>(runId: string, work: () => Promise<T>): Promise<T> {
+  /**
+   * Queues work on the run's chain. The next work starts when this one ends, or earlier when it calls
+   * `release`: what is left of it (announcing what D1 already holds) keeps its own order elsewhere.
+   */
+  private serial<T>(runId: string, work: (release: () => void) => Promise<T>): Promise<T> {
     const previous = this.runChains.get(runId) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.catch((err) => console.error(`run ${runId}:`, err));
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const next = previous.then(
+      () => work(release),
+      () => work(release),
+    );
+    const ended = next.then(
+      () => {},
+      (err) => console.error(`run ${runId}:`, err),
+    );
+    const settled = Promise.race([released, ended]);
     this.runChains.set(runId, settled);
     void settled.then(() => {
       if (this.runChains.get(runId) === settled) this.runChains.delete(runId);

@@ -3,6 +3,7 @@ import type { Db } from "../db/client";
 import { isTerminal, type NewRun, type RunRow, type RunStatus } from "../db/schema";
 import { publishTaskStatus } from "../durable/fleet-room/client";
 import { runRoomClient } from "../durable/run-room/client";
+import type { RunEventOrder } from "../durable/run-room/ordered-publish";
 import type { Bindings } from "../env";
 import { nowIso } from "../lib/ids";
 import type { RunEventBody } from "../lib/run-events";
@@ -10,8 +11,11 @@ import type { Progress } from "../protocol/v1";
 import { findRunById, moveRunStatus, updateRunStatus } from "../stores/runs";
 import { enqueueRunWebhooks } from "../webhooks/enqueue";
 
-/** What the lifecycle acts with: the Worker's bindings and its database. */
-export type LifecycleContext = { env: Bindings; db: Db };
+/**
+ * What the lifecycle acts with: the Worker's bindings and its database, and in a Durable Object that
+ * announces a run's changes without waiting for each, the order its room events keep (`order`).
+ */
+export type LifecycleContext = { env: Bindings; db: Db; order?: RunEventOrder };
 
 /** Fields written together with a status change. */
 export type RunChangeFields = Partial<Omit<NewRun, "id" | "userId" | "status" | "createdAt" | "updatedAt">>;
@@ -36,9 +40,16 @@ export const canMove = (from: RunStatus, to: RunStatus) => ALLOWED_FROM[to].incl
 /**
  * What a caller already knows or writes with a change: the run's row read in the same round trip as
  * its own reads (`before`), writes that belong to the change (`alongside`), made in one D1 batch
- * with it, and room events that come just before its status event (`events`), in the same call.
+ * with it, room events that come just before its status event (`events`), in the same call, and what
+ * to do the moment D1 holds the change, before it is announced (`written`: the Dispatcher frees an
+ * ended run's slot there, so the next job does not wait for the announcement).
  */
-export type ChangeOptions = { before?: RunRow; alongside?: BatchItem<"sqlite">[]; events?: RunEventBody[] };
+export type ChangeOptions = {
+  before?: RunRow;
+  alongside?: BatchItem<"sqlite">[];
+  events?: RunEventBody[];
+  written?: (after: RunRow) => void;
+};
 
 /**
  * THE transition point: every change of a run's status flows through here, and nothing else writes
@@ -59,6 +70,7 @@ export async function changeRunStatus(
   const change = { ...fields, ...stamps(before, to, fields), status: to };
   const [after] = await writeChange(ctx.db, runId, ALLOWED_FROM[to], change, options.alongside ?? []);
   if (!after) return undefined;
+  options.written?.(after);
   await afterRunChange(ctx, after, options.events);
   return after;
 }
@@ -93,7 +105,7 @@ async function afterRunChange(
   events: RunEventBody[] = [],
 ): Promise<void> {
   const [room] = await Promise.allSettled([
-    runRoomClient(ctx.env, after.id).publishStatus(after, events),
+    runRoomClient(ctx.env, after.id, ctx.order).publishStatus(after, events),
     enqueueRunWebhooks(ctx.env, ctx.db, after),
     publishTaskStatus(ctx.env, after.userId, after),
   ]);

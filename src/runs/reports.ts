@@ -40,8 +40,9 @@ export class RunReports {
 
   constructor(private readonly ctx: LifecycleContext) {}
 
-  leased(runId: string, machineId: string, attempt: number, instanceId: string) {
-    return changeRunStatus(this.ctx, runId, "queued", { machineId, instanceId, attempt });
+  /** The lease's move to `queued`; `written` as in `ChangeOptions`. */
+  leased(runId: string, machineId: string, attempt: number, instanceId: string, written?: () => void) {
+    return changeRunStatus(this.ctx, runId, "queued", { machineId, instanceId, attempt }, { written });
   }
 
   requeued(runId: string, attempt: number) {
@@ -63,31 +64,38 @@ export class RunReports {
     });
   }
 
-  /** Applies one agent report (its lease already checked). */
-  async apply(run: ReportedRun, report: RunReport) {
+  /**
+   * Applies one agent report (its lease already checked). `applied` is called the moment the report
+   * is applied but not yet announced: D1 holds what it changed, and its room events are on their way,
+   * in order behind the run's earlier ones (`ended`: it ended the run). A report that changes nothing
+   * announced (`accepted`, a move that is not allowed) does not call it.
+   */
+  async apply(run: ReportedRun, report: RunReport, applied: (ended: boolean) => void = () => {}) {
     const { runId } = run;
+    const written = () => applied(false);
+    const ended = () => applied(true);
     switch (report.kind) {
       case "accepted":
         return updateLiveRun(this.ctx.db, runId, { promptId: report.prompt_id });
       case "started":
-        return changeRunStatus(this.ctx, runId, "running");
+        return changeRunStatus(this.ctx, runId, "running", {}, { written });
       case "progress":
-        return this.onProgress(run, report.progress);
+        return this.onProgress(run, report.progress, written);
       case "log":
         // Neither waits for the other: the line is the same in D1 and in the room.
         await Promise.all([
-          appendLogs(this.ctx.db, runId, [storedLog(report)]),
-          runRoomClient(this.ctx.env, runId).publish([logEvent(report)]),
+          appendLogs(this.ctx.db, runId, [storedLog(report)]).then(written),
+          runRoomClient(this.ctx.env, runId, this.ctx.order).publish([logEvent(report)]),
         ]);
         return;
       case "uploading":
-        return changeRunStatus(this.ctx, runId, "uploading");
+        return changeRunStatus(this.ctx, runId, "uploading", {}, { written });
       case "succeeded":
-        return this.succeeded(run, report.outputs, report.logs ?? []);
+        return this.succeeded(run, report.outputs, report.logs ?? [], ended);
       case "failed":
-        return this.failed(runId, report.error);
+        return this.end(runId, "failed", { error: report.error }, { written: ended });
       case "cancelled":
-        return this.cancelled(runId);
+        return this.end(runId, "cancelled", {}, { written: ended });
       case "released":
         return;
     }
@@ -108,22 +116,29 @@ export class RunReports {
    * The room gets the progress first: that is what subscribers wait for. The fleet event and the row's
    * write (at most once a second) follow without holding up the run's next report: progress is
    * superseded, the row's write cannot touch a finished run, and the final write carries the latest.
+   * The latest is kept before anything is awaited, so a run's next report always finds it.
    */
-  private async onProgress({ runId, userId }: ReportedRun, progress: Progress) {
-    const room = runRoomClient(this.ctx.env, runId).publish([{ type: "progress", data: progress }]);
+  private async onProgress({ runId, userId }: ReportedRun, progress: Progress, written: () => void) {
+    const room = runRoomClient(this.ctx.env, runId, this.ctx.order).publish([
+      { type: "progress", data: progress },
+    ]);
     void publishFleetEvent(this.ctx.env, userId, {
       type: "task_progress",
       data: { taskId: runId, progress: progress.percentage },
     });
-    await room;
     const now = Date.now();
     const writtenAt = this.progress.get(runId)?.writtenAt ?? 0;
     const due = now - writtenAt >= PROGRESS_WRITE_INTERVAL_MS;
     this.progress.set(runId, { latest: progress, writtenAt: due ? now : writtenAt });
-    if (!due) return;
-    void updateLiveRun(this.ctx.db, runId, { progress }).catch((error) =>
-      console.error(JSON.stringify({ event: "progress_write_failed", run_id: runId, error: String(error) })),
-    );
+    if (due) {
+      void updateLiveRun(this.ctx.db, runId, { progress }).catch((error) =>
+        console.error(
+          JSON.stringify({ event: "progress_write_failed", run_id: runId, error: String(error) }),
+        ),
+      );
+    }
+    written();
+    await room;
   }
 
   /**
@@ -131,7 +146,12 @@ export class RunReports {
    * report's log lines, in one batch; then the room gets the lines and the final status in one call.
    * The files are inserted only if the move happened (see `insertOutputFileOnSuccess`).
    */
-  private async succeeded(run: ReportedRun, outputs: RunOutput[], logs: RunLogLine[]) {
+  private async succeeded(
+    run: ReportedRun,
+    outputs: RunOutput[],
+    logs: RunLogLine[],
+    ended: (() => void) | undefined,
+  ) {
     const forged = outputs.filter((o) => o.key !== undefined && !run.grantedKeys.has(o.key));
     if (forged.length > 0) {
       console.error(
@@ -151,7 +171,8 @@ export class RunReports {
     const { stored, newFiles } = await outputFiles(env, run, outputs);
     const alongside: ChangeOptions["alongside"] = newFiles.map((file) => insertOutputFileOnSuccess(db, file));
     if (logs.length > 0) alongside.push(...appendLogsQueries(db, run.runId, logs.map(storedLog)));
-    return this.end(run.runId, "success", { outputs: stored }, { alongside, events: logs.map(logEvent) });
+    const events = logs.map(logEvent);
+    return this.end(run.runId, "success", { outputs: stored }, { alongside, events, written: ended });
   }
 }
 

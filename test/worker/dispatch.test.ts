@@ -165,6 +165,22 @@ describe("dispatch", () => {
     expect(third.instance_id).toBe(first.instance_id);
     agent.close();
   });
+
+  it("sends the next job to a slot freed by a run's end before that end is acknowledged", async () => {
+    const user = await createUser();
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    const first = await executeRun(user);
+    const second = await executeRun(user);
+    const job = await agent.job(first);
+    const ack = await agent.report(job, { kind: "succeeded", outputs: [] });
+    expect(ack.status).toBe("ok");
+    // The success is in D1 before the slot is freed, and the ack follows its announcement.
+    const next = agent.received.findIndex((m) => m.type === "job" && m.run_id === second);
+    expect(next).toBeGreaterThan(-1);
+    expect(next).toBeLessThan(agent.received.indexOf(ack));
+    expect((await getRunStatus(user, first)).status).toBe("success");
+    agent.close();
+  });
 });
 
 describe("agent link security", () => {

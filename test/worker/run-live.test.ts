@@ -51,6 +51,49 @@ describe("run WebSocket", () => {
     agent.close();
   });
 
+  it("keeps a run's events in order when its agent sends every report without waiting for acks", async () => {
+    const user = await createUser();
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    const runId = await executeRun(user);
+    const job = await agent.job(runId);
+    const sub = await subscribe(user.apiKey, runId);
+    const reports = [
+      { kind: "accepted", prompt_id: "p-1" },
+      { kind: "started" },
+      ...[10, 20, 30].map((p) => progress(p)),
+      { kind: "log", level: "INFO", message: "saving" },
+      { kind: "uploading" },
+      { kind: "succeeded", outputs: [], logs: [{ level: "INFO", message: "uploaded 0 output file(s)" }] },
+    ];
+    const ids = reports.map((report, i) => {
+      const event_id = `burst-${i}-${crypto.randomUUID()}`;
+      agent.send({ type: "report", event_id, run_id: runId, lease_token: job.lease_token, at: 0, report });
+      return event_id;
+    });
+    const acks = await agent.until(() => {
+      const found = ids.map((id) => agent.all("ack").find((a) => a.event_id === id));
+      return found.every((a) => a !== undefined) ? found : undefined;
+    }, "every ack");
+    expect(acks.map((a) => a?.status)).toEqual(ids.map(() => "ok"));
+    await until(sub.isClosed);
+    const events = sub.frames.slice(1).map((f) => (f.type === "status" ? f.data.status : f.type));
+    expect(events).toEqual([
+      "running",
+      "progress",
+      "progress",
+      "progress",
+      "log",
+      "uploading",
+      "log",
+      "success",
+    ]);
+    const seqs = sub.frames.slice(1).map((f) => f.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    const run = await api<{ status: string; progress: number }>(`/api/run/${runId}`, { token: user.apiKey });
+    expect(run.body).toMatchObject({ status: "success", progress: 1 });
+    agent.close();
+  });
+
   it("gives a subscriber of a run that has no status event yet the run's own snapshot", async () => {
     const user = await createUser();
     const runId = await executeRun(user);

@@ -220,6 +220,26 @@ describe("a report that fails to apply", () => {
     expect(run.error).toMatchObject({ code: "report_failed" });
     agent.close();
   });
+
+  it("keeps an end that D1 holds when announcing it fails: acked ok, the slot freed", async () => {
+    const { user, agent, runId, job } = await leasedRun();
+    const waiting = await executeRun(user);
+    await runInDurableObject(dispatcherOf(user.id), (instance: Dispatcher) => {
+      const runs = (instance as unknown as { runs: { apply: (...args: unknown[]) => Promise<unknown> } })
+        .runs;
+      const apply = runs.apply.bind(runs);
+      runs.apply = async (...args) => {
+        await apply(...args);
+        throw new Error("RunRoom unavailable");
+      };
+    });
+    const ack = await agent.report(job, { kind: "succeeded", outputs: [] });
+    expect(ack.status).toBe("ok");
+    expect(agent.all("error").find((e) => e.request_id === ack.event_id)).toBeUndefined();
+    expect((await getRunStatus(user, runId)).status).toBe("success");
+    expect((await agent.job(waiting)).instance_id).toBe(job.instance_id);
+    agent.close();
+  });
 });
 
 describe("cancel racing with upload and completion", () => {

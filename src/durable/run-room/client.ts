@@ -3,6 +3,7 @@ import type { Bindings } from "../../env";
 import { AppError } from "../../lib/errors";
 import { type RunEventBody, RunSnapshot } from "../../lib/run-events";
 import type { Preview } from "./latest-preview";
+import type { RunEventOrder } from "./ordered-publish";
 import type { SseFormat } from "./sse-hub";
 
 /** The RunRoom's internal URLs: only this client and the object know them. */
@@ -31,15 +32,20 @@ function roomUrl(path: string, resume: Resume, format?: SseFormat) {
   return url.toString();
 }
 
-/** The typed client of one run's RunRoom: the only code that talks to it. */
-export function runRoomClient(env: Bindings, runId: string) {
+/**
+ * The typed client of one run's RunRoom: the only code that talks to it. With `order`, its publishes
+ * go through that object's per-run order (see `RunEventOrder`).
+ */
+export function runRoomClient(env: Bindings, runId: string, order?: RunEventOrder) {
   const stub = env.RUN_ROOM.getByName(runId);
+  const publish = (events: RunEventBody[]): Promise<number> =>
+    order ? order.publish(runId, events) : stub.publish(events);
   return {
     /** The last event's number (our own object's answer, typed by its RPC signature). */
-    publish: (events: RunEventBody[]): Promise<number> => stub.publish(events),
+    publish,
     /** The run's new status, after `before` (events that belong just ahead of it). */
     publishStatus: (row: RunRow, before: RunEventBody[] = []) =>
-      stub.publish([...before, { type: "status", data: toSnapshot(row) }]),
+      publish([...before, { type: "status", data: toSnapshot(row) }]),
     /** The snapshot once the run ends, or null when `timeoutMs` passes first. */
     waitForEnd: async (timeoutMs: number) => RunSnapshot.nullable().parse(await stub.waitForEnd(timeoutMs)),
     /** Hands the room the run's newest live preview; false when the run has already ended. */
