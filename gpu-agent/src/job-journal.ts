@@ -34,9 +34,8 @@ const datasyncFd = promisify(fdatasync);
 const fsyncFd = promisify(fsync);
 
 /**
- * The runs this agent holds, one small JSON file each under `<state dir>/jobs/`, each written durably
- * (fsync'd, then renamed into place) before the step it records is taken, and removed once the run's
- * final report is safe in the outbox.
+ * The runs this agent holds, one small JSON file each under `<state dir>/jobs/`, each in place before the
+ * step it records is taken, and removed once the run's final report is safe in the outbox.
  */
 export class JobJournal {
   private constructor(
@@ -62,28 +61,44 @@ export class JobJournal {
   }
 
   /**
-   * Resolves once the record is on disk. The file is written, closed and renamed synchronously (a few
-   * microseconds into the page cache, where each step through `fs/promises` costs a thread-pool round
-   * trip and a FileHandle); only the two fsyncs wait on the disk off the main thread.
+   * Puts the record in place: written and renamed synchronously, so from the moment this returns any
+   * later process of this host reads it, however this one ends (SIGKILL, OOM, a crash). That is what
+   * keeps a restarted agent from queueing a prompt twice (docs/faults.md), so the caller may send
+   * `POST /prompt` at once. The fsyncs that carry the record through a crash of the host itself follow
+   * in the background: a host that goes down takes the ComfyUI beside it down too, its prompt with it,
+   * and waiting on the disk held every prompt up by milliseconds (bench/README.md, row 4). Throws if the
+   * file cannot be written.
    */
-  async save(record: JobRecord): Promise<void> {
+  save(record: JobRecord): void {
     const path = this.pathOf(record.job.run_id);
     const tmp = `${path}.tmp`;
     const fd = openSync(tmp, "w", 0o600);
     try {
       writeFileSync(fd, JSON.stringify(record));
-      await datasyncFd(fd);
-    } finally {
+      renameSync(tmp, path);
+    } catch (error) {
       closeSync(fd);
+      throw error;
     }
-    renameSync(tmp, path);
-    await syncDir(this.dir);
+    void this.flush(fd);
   }
 
   async remove(runId: string): Promise<void> {
     await unlink(this.pathOf(runId)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "ENOENT") throw error;
     });
+  }
+
+  /** fsyncs a record written by `save` (its data, then its directory entry), then closes it. */
+  private async flush(fd: number) {
+    try {
+      await datasyncFd(fd);
+      await syncDir(this.dir);
+    } catch (error) {
+      this.log.warn("job journal: could not fsync a record", { error: String(error) });
+    } finally {
+      closeSync(fd);
+    }
   }
 
   private pathOf(runId: string): string {
