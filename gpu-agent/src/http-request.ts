@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 
 /**
  * HTTP calls over Node's own `http` module. The agent does not use `fetch`: loading it (undici) costs
@@ -41,8 +40,16 @@ export function sendRequest(url: string, init: HttpRequestInit = {}): Promise<Ht
     const body = init.body;
     if (body === undefined) request.end();
     else if (typeof body === "string" || body instanceof Uint8Array) request.end(body);
-    // A failed body stream destroys the request, which rejects through its "error" above.
-    else pipeline(body, request).catch(() => {});
+    else {
+      // By hand, not `pipeline`, which makes an AbortController per call and, once done, aborts it (an
+      // error with its stack trace). A failed body destroys the request, which rejects through its
+      // "error" above; a request that closes first (failed, refused early) destroys the body.
+      body.once("error", (error) => request.destroy(error));
+      request.once("close", () => {
+        if (!body.readableEnded) body.destroy();
+      });
+      body.pipe(request);
+    }
   });
 }
 
