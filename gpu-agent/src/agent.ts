@@ -573,7 +573,7 @@ export class Agent implements Drainable {
       const instance = this.pool.get(job.instance_id);
       if (reported.has(job.run_id) || !record.prompt_id || !record.graph || !instance) {
         await instance?.folders?.remove(record.inputs);
-        this.journal.remove(job.run_id);
+        await this.journal.remove(job.run_id);
         continue;
       }
       this.options.log.info("picking up a run from before the restart", {

@@ -1,5 +1,5 @@
-import { closeSync, fdatasync, fsync, openSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { closeSync, fdatasync, fsync, openSync, renameSync, writeFileSync } from "node:fs";
+import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import * as z from "zod/mini";
@@ -83,13 +83,14 @@ export class JobJournal {
     void this.flush(fd);
   }
 
-  /** Forgets a run (one synchronous unlink: a thread-pool round trip cost more than the call itself). */
-  remove(runId: string): void {
-    try {
-      unlinkSync(this.pathOf(runId));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    }
+  /**
+   * Forgets a run. Off the main thread: an unlink waits for the filesystem's journal, which the final
+   * report's fsync, just before it, keeps busy.
+   */
+  async remove(runId: string): Promise<void> {
+    await unlink(this.pathOf(runId)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOENT") throw error;
+    });
   }
 
   /** fsyncs a record written by `save` (its data, then its directory entry), then closes it. */

@@ -304,7 +304,7 @@ export class JobRun {
     await this.finalReport;
     try {
       await this.deps.instance.folders?.remove(this.record.inputs);
-      this.deps.journal.remove(this.deps.job.run_id);
+      await this.deps.journal.remove(this.deps.job.run_id);
     } catch (error) {
       this.deps.log.error("could not clean up after a run", { run_id: this.deps.job.run_id, error });
     }
