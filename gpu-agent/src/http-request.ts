@@ -60,15 +60,25 @@ function reply(response: IncomingMessage): HttpReply {
     ok: status >= 200 && status < 300,
     headers: response.headers,
     body: response,
-    async text() {
-      const chunks: Buffer[] = [];
-      for await (const chunk of response) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString("utf8");
-    },
+    text: () => readText(response),
     discard() {
       response.resume();
     },
   };
+}
+
+/** The whole body as text, read with plain listeners (a stream's async iterator costs a promise per chunk). */
+function readText(response: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    response.on("data", (chunk: Buffer) => chunks.push(chunk));
+    response.once("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    response.once("error", reject);
+    // A reply cut off mid-body ends with "aborted" and "close", not always with "error".
+    response.once("close", () => {
+      if (!response.complete) reject(new Error("the reply was cut off"));
+    });
+  });
 }
 
 /** A multipart/form-data body of text fields and one file. */
