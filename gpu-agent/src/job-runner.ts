@@ -230,7 +230,8 @@ export class JobRun {
 
   private async upload(files: OutputFile[], texts: RunOutput[]) {
     if (files.length === 0) return this.finish({ kind: "succeeded", outputs: texts });
-    await this.deps.report({ kind: "uploading" });
+    // Out at once (sent as it is written); the upload does not wait behind other runs' fsyncs for it.
+    void this.deps.report({ kind: "uploading" });
     this.deps.uploads?.begin();
     let uploaded: RunOutput[];
     try {
