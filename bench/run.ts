@@ -366,7 +366,7 @@ async function row5(ctx: Context): Promise<Figure[]> {
       floor: null,
       target: "≤ 80 MB",
       check: { kind: "max", limit: 80 },
-      note: "VmRSS of the agent process (the bundle on Node), connected and idle",
+      note: `VmRSS of the agent process (the bundle on Node), connected and idle after a warm-up round of ${f.jobs} runs like the measured ones (fresh, before any run: ${r.freshIdleRssMb.toFixed(1)} MB)`,
     }),
     figure({
       id: 5,
@@ -376,7 +376,7 @@ async function row5(ctx: Context): Promise<Figure[]> {
       floor: null,
       target: "≤ 80 MB",
       check: { kind: "max", limit: 80 },
-      note: `highest VmRSS while ${f.jobs} jobs ran at once (${f.jobs} ComfyUI simulators, ${f.steps} steps of ${f.stepMs} ms each)`,
+      note: `highest VmRSS while ${f.jobs} jobs ran at once (${f.jobs} ComfyUI simulators, ${f.steps} steps of ${f.stepMs} ms each), in the measured round after the warm-up round`,
     }),
     figure({
       id: 5,
@@ -387,7 +387,7 @@ async function row5(ctx: Context): Promise<Figure[]> {
       target: "≤ 200 ms",
       check: { kind: "max", limit: 200 },
       n: r.progress,
-      note: `user + system time of the agent over the ${f.jobs} runs (${r.cpuMs.toFixed(0)} ms) per 1,000 of the ${r.progress} progress messages it relayed (throttle off); includes each run's prompt, previews, history and upload. Floor: a bare relay (bench/floor/relay.mjs: the same Node and V8 flags, the same \`ws\`, no agent code) reading every frame of one prompt on each of ${f.jobs} simulators like these and sending each progress event on as one report frame to a socket in the bench that acks it, median of ${config.relayRuns} runs (${relayRuns} ms); the target is absolute, the floor shows what the runtime costs here before any of the agent's own work`,
+      note: `both warm: user + system time of the agent over ${f.jobs} runs (${r.cpuMs.toFixed(0)} ms), measured after an unmeasured warm-up round of ${f.jobs} like them in the same process, per 1,000 of the ${r.progress} progress messages it relayed (throttle off); includes each run's prompt, previews, history and upload. Floor: a bare relay (bench/floor/relay.mjs: the same Node and V8 flags, the same \`ws\`, no agent code) reading every frame of one prompt on each of ${f.jobs} simulators like these and sending each progress event on as one report frame to a socket in the bench that acks it, its measured round also after a warm-up round in the same process, median of ${config.relayRuns} fresh processes (${relayRuns} ms); the target is absolute, the floor shows what the runtime costs here before any of the agent's own work`,
     }),
   ];
 }

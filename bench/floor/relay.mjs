@@ -6,8 +6,9 @@
 //   node <flags> relay.mjs <sink ws url> <ComfyUI url>...
 //
 // The sink drives it: the relay says `ready` once its sockets are open, queues on `go` the prompts it
-// carries (one per ComfyUI, in order), and says `done` (with how many progress events it relayed) once
-// every prompt has finished and every ack is in.
+// carries (one per ComfyUI, in order), and says `done` (with how many progress events it relayed for
+// that `go`) once every prompt has finished and every ack is in. The next `go` is sent after `done`
+// (the bench sends one to warm the process up, then the one it measures).
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import WebSocket from "ws";
@@ -41,12 +42,12 @@ const postJson = (url, body) =>
 const sink = await open(sinkUrl);
 let relayed = 0;
 let acked = 0;
-let running = comfyUrls.length;
+let running = 0;
 const finishIfDone = () => {
   if (running === 0 && acked === relayed) sink.send(JSON.stringify({ type: "done", relayed }));
 };
 
-/** One ComfyUI: its socket relays its prompt's `progress` events until the prompt has finished. */
+/** One ComfyUI: its socket relays each prompt's `progress` events until that prompt has finished. */
 async function relayFrom(url) {
   const clientId = randomUUID();
   const ws = await open(`${url.replace(/^http/, "ws")}/ws?clientId=${clientId}`);
@@ -95,6 +96,10 @@ sink.on("message", (data) => {
     acked++;
     finishIfDone();
   } else if (message.type === "go") {
+    // The previous round is over (`done` said so): count this one afresh.
+    relayed = 0;
+    acked = 0;
+    running = starts.length;
     for (const [i, start] of starts.entries()) {
       start(message.prompts[i]).catch((err) => {
         console.error(`queueing a prompt failed: ${err.message}`);

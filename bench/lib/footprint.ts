@@ -20,10 +20,14 @@ export function progressGraph(steps: number, marker = 0) {
 }
 
 /**
- * Row 5. One GPU agent process with `jobs` ComfyUI simulators (one slot each). RSS (VmRSS) is read
- * from /proc: idle (connected, nothing to do) and at its highest while all `jobs` runs are in
- * flight. CPU time is the agent's user + system time over those runs, per 1,000 progress messages
- * the simulators sent it (every one relayed: the agent runs with --progress-throttle-ms 0).
+ * Row 5. One GPU agent process with `jobs` ComfyUI simulators (one slot each), measured warm, as an
+ * agent that has run for days is: a first round of `jobs` runs (unmeasured, their own markers so that
+ * ComfyUI's cache runs them) compiles and warms the agent's code, then a second, alike, is measured.
+ * RSS (VmRSS) is read from /proc: idle (connected, nothing to do) after the warm round, and at its
+ * highest while all `jobs` runs of the measured round are in flight. CPU time is the agent's user +
+ * system time over the measured round, per 1,000 progress messages the simulators sent it (every one
+ * relayed: the agent runs with --progress-throttle-ms 0). The idle RSS of the fresh process, before
+ * any run, is returned for reference.
  */
 export async function agentFootprint(
   controlPlane: WranglerServer,
@@ -46,35 +50,16 @@ export async function agentFootprint(
     stepMs: opts.stepMs,
     progressThrottleMs: 0,
   });
-  try {
-    const pid = fleet.pids()[0]!;
-    await sleep(2000);
-    const idle: number[] = [];
-    for (let i = 0; i < 10; i++) {
-      idle.push(processUsage(pid).rssMb);
-      await sleep(100);
-    }
-
-    const cpuBefore = processUsage(pid).cpuMs;
-    const progressBefore = await progressMessagesSent();
-    const markers = Array.from({ length: opts.jobs }, (_, i) => 5_000_000 + i);
-    let busyMax = 0;
-    let allInFlightMax = 0;
+  const markers = (round: number) =>
+    Array.from({ length: opts.jobs }, (_, i) => 5_000_000 + round * opts.jobs + i);
+  /** Queues one run per marker and waits for all to succeed, calling `sample` every 50 ms meanwhile. */
+  const runRound = async (roundMarkers: number[], sample: () => void) => {
     // Sampled from the first queue call on: runs may be over before every socket has opened.
-    const sample = () => {
-      const rss = processUsage(pid).rssMb;
-      busyMax = Math.max(busyMax, rss);
-      const inFlight = markers.filter((m) => {
-        const t = fleet.trace(m);
-        return t && t.end === null;
-      }).length;
-      if (inFlight === opts.jobs) allInFlightMax = Math.max(allInFlightMax, rss);
-    };
     const sampler = setInterval(sample, 50);
     let sockets: RunSocket[];
     try {
       sockets = await Promise.all(
-        markers.map(async (marker) => {
+        roundMarkers.map(async (marker) => {
           const runId = await queueRun(controlPlane, account, deploymentId, marker);
           return RunSocket.open(controlPlane.url, account.apiKey, runId, 0);
         }),
@@ -90,16 +75,47 @@ export async function agentFootprint(
     } finally {
       clearInterval(sampler);
     }
-    const cpuMs = processUsage(pid).cpuMs - cpuBefore;
-    const progress = (await progressMessagesSent()) - progressBefore;
     for (const s of sockets) s.close();
     const failed = sockets.filter((s) => s.finalStatus() !== "success");
     if (failed.length) {
       const why = JSON.stringify(failed[0]!.finalError()).slice(0, 300);
       throw new Error(`${failed.length} of the footprint runs did not succeed; the first: ${why}`);
     }
+  };
+  try {
+    const pid = fleet.pids()[0]!;
+    const idleRss = async () => {
+      await sleep(2000);
+      const idle: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        idle.push(processUsage(pid).rssMb);
+        await sleep(100);
+      }
+      return median(idle);
+    };
+    const freshIdleRssMb = await idleRss();
+    await runRound(markers(0), () => {});
+    const idleRssMb = await idleRss();
+
+    const measured = markers(1);
+    const cpuBefore = processUsage(pid).cpuMs;
+    const progressBefore = await progressMessagesSent();
+    let busyMax = 0;
+    let allInFlightMax = 0;
+    await runRound(measured, () => {
+      const rss = processUsage(pid).rssMb;
+      busyMax = Math.max(busyMax, rss);
+      const inFlight = measured.filter((m) => {
+        const t = fleet.trace(m);
+        return t && t.end === null;
+      }).length;
+      if (inFlight === opts.jobs) allInFlightMax = Math.max(allInFlightMax, rss);
+    });
+    const cpuMs = processUsage(pid).cpuMs - cpuBefore;
+    const progress = (await progressMessagesSent()) - progressBefore;
     return {
-      idleRssMb: median(idle),
+      freshIdleRssMb,
+      idleRssMb,
       busyRssMb: allInFlightMax || busyMax,
       cpuPer1000ProgressMs: (cpuMs / Math.max(1, progress)) * 1000,
       progress,

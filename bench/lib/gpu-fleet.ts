@@ -231,7 +231,10 @@ export async function gpuFleet(
  */
 function agentProfileFlags(): string[] {
   const dir = process.env.BENCH_AGENT_CPU_PROF;
-  return dir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(dir)] : [];
+  // `BENCH_AGENT_CPU_PROF_US=<µs>`: sample more often than V8's default 1 ms, for short windows.
+  const interval = process.env.BENCH_AGENT_CPU_PROF_US;
+  const every = interval ? ["--cpu-prof-interval", interval] : [];
+  return dir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(dir), ...every] : [];
 }
 
 /** `count` ComfyUI simulators in this process, traced like a fleet's (their progress messages count). */

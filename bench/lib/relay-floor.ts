@@ -57,8 +57,9 @@ function fromRelay<T>(message: Promise<T>, relay: Managed, what: string): Promis
 /**
  * Row 5's floor: the CPU a bare relay (bench/floor/relay.mjs: plain Node with the agent's V8 flags and
  * `ws`, no agent code) spends per 1,000 progress events, relaying one prompt from each of `jobs`
- * simulators (as row 5 runs them) to a sink that acks every report. Measured from /proc between `go`
- * and `done` (every prompt finished, every ack read); `runs` times, each a fresh process.
+ * simulators (as row 5 runs them) to a sink that acks every report. Warm, as row 5 measures the agent:
+ * each process first relays one unmeasured round of those prompts, then the measured round, from /proc
+ * between its `go` and `done` (every prompt finished, every ack read); `runs` times, each a fresh process.
  */
 export async function relayFloor(
   workDir: string,
@@ -70,19 +71,23 @@ export async function relayFloor(
   try {
     for (let run = 0; run < opts.runs; run++) {
       const args = [relayScript, sink.url, ...simulators.map((s) => s.url)];
-      // Row 5's graph, each prompt with its own marker so that ComfyUI's cache runs every one.
-      const prompts = simulators.map((_, i) => progressGraph(opts.steps, 5_100_000 + run * opts.jobs + i));
+      // Row 5's graph, each prompt of each round with its own marker so that ComfyUI's cache runs every one.
+      const prompts = (round: number) =>
+        simulators.map((_, i) => progressGraph(opts.steps, 5_100_000 + (run * 2 + round) * opts.jobs + i));
       const relay = startProcess(`bare relay ${run}`, process.execPath, [...NODE_FLAGS, ...args], {
         logFile: path.join(workDir, `bare-relay-${run}.log`),
       });
       try {
         const { ws } = await fromRelay(sink.next("ready"), relay, "ready");
-        // Startup's compilation and GC are over before the count starts, as for the agent's idle.
+        const warmed = sink.next("done");
+        ws.send(JSON.stringify({ type: "go", prompts: prompts(0) }));
+        await fromRelay(warmed, relay, "done");
+        // The warm round's last garbage is collected before the count starts, as for the agent's idle.
         await sleep(500);
         const done = sink.next("done");
         const cpuBefore = processUsage(relay.pid).cpuMs;
         const progressBefore = await progressMessagesSent();
-        ws.send(JSON.stringify({ type: "go", prompts }));
+        ws.send(JSON.stringify({ type: "go", prompts: prompts(1) }));
         const { message } = await fromRelay(done, relay, "done");
         const cpuMs = processUsage(relay.pid).cpuMs - cpuBefore;
         const progress = (await progressMessagesSent()) - progressBefore;

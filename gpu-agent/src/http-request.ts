@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 
 /**
  * HTTP calls over Node's own `http` module. The agent does not use `fetch`: loading it (undici) costs
@@ -41,8 +40,16 @@ export function sendRequest(url: string, init: HttpRequestInit = {}): Promise<Ht
     const body = init.body;
     if (body === undefined) request.end();
     else if (typeof body === "string" || body instanceof Uint8Array) request.end(body);
-    // A failed body stream destroys the request, which rejects through its "error" above.
-    else pipeline(body, request).catch(() => {});
+    else {
+      // By hand, not `pipeline`, which makes an AbortController per call and, once done, aborts it (an
+      // error with its stack trace). A failed body destroys the request, which rejects through its
+      // "error" above; a request that closes first (failed, refused early) destroys the body.
+      body.once("error", (error) => request.destroy(error));
+      request.once("close", () => {
+        if (!body.readableEnded) body.destroy();
+      });
+      body.pipe(request);
+    }
   });
 }
 
@@ -53,15 +60,25 @@ function reply(response: IncomingMessage): HttpReply {
     ok: status >= 200 && status < 300,
     headers: response.headers,
     body: response,
-    async text() {
-      const chunks: Buffer[] = [];
-      for await (const chunk of response) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString("utf8");
-    },
+    text: () => readText(response),
     discard() {
       response.resume();
     },
   };
+}
+
+/** The whole body as text, read with plain listeners (a stream's async iterator costs a promise per chunk). */
+function readText(response: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    response.on("data", (chunk: Buffer) => chunks.push(chunk));
+    response.once("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    response.once("error", reject);
+    // A reply cut off mid-body ends with "aborted" and "close", not always with "error".
+    response.once("close", () => {
+      if (!response.complete) reject(new Error("the reply was cut off"));
+    });
+  });
 }
 
 /** A multipart/form-data body of text fields and one file. */

@@ -1,5 +1,7 @@
-import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { closeSync, fdatasync, fsync, openSync, renameSync, writeFileSync } from "node:fs";
+import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import * as z from "zod/mini";
 import { ApiGraph } from "../../src/protocol/graph";
 import { JobMessage } from "../../src/protocol/v1";
@@ -28,10 +30,12 @@ export type JobRecord = z.infer<typeof JobRecord>;
 
 const DIR_NAME = "jobs";
 
+const datasyncFd = promisify(fdatasync);
+const fsyncFd = promisify(fsync);
+
 /**
- * The runs this agent holds, one small JSON file each under `<state dir>/jobs/`, each written durably
- * (fsync'd, then renamed into place) before the step it records is taken, and removed once the run's
- * final report is safe in the outbox.
+ * The runs this agent holds, one small JSON file each under `<state dir>/jobs/`, each in place before the
+ * step it records is taken, and removed once the run's final report is safe in the outbox.
  */
 export class JobJournal {
   private constructor(
@@ -56,25 +60,49 @@ export class JobJournal {
     return records;
   }
 
-  /** Resolves once the record is on disk. */
-  async save(record: JobRecord): Promise<void> {
+  /**
+   * Puts the record in place: written and renamed synchronously, so from the moment this returns any
+   * later process of this host reads it, however this one ends (SIGKILL, OOM, a crash). That is what
+   * keeps a restarted agent from queueing a prompt twice (docs/faults.md), so the caller may send
+   * `POST /prompt` at once. The fsyncs that carry the record through a crash of the host itself follow
+   * in the background: a host that goes down takes the ComfyUI beside it down too, its prompt with it,
+   * and waiting on the disk held every prompt up by milliseconds (bench/README.md, row 4). Throws if the
+   * file cannot be written.
+   */
+  save(record: JobRecord): void {
     const path = this.pathOf(record.job.run_id);
     const tmp = `${path}.tmp`;
-    const handle = await open(tmp, "w", 0o600);
+    const fd = openSync(tmp, "w", 0o600);
     try {
-      await handle.writeFile(JSON.stringify(record));
-      await handle.sync();
-    } finally {
-      await handle.close();
+      writeFileSync(fd, JSON.stringify(record));
+      renameSync(tmp, path);
+    } catch (error) {
+      closeSync(fd);
+      throw error;
     }
-    await rename(tmp, path);
-    await syncDir(this.dir);
+    void this.flush(fd);
   }
 
+  /**
+   * Forgets a run. Off the main thread: an unlink waits for the filesystem's journal, which the final
+   * report's fsync, just before it, keeps busy.
+   */
   async remove(runId: string): Promise<void> {
     await unlink(this.pathOf(runId)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "ENOENT") throw error;
     });
+  }
+
+  /** fsyncs a record written by `save` (its data, then its directory entry), then closes it. */
+  private async flush(fd: number) {
+    try {
+      await datasyncFd(fd);
+      await syncDir(this.dir);
+    } catch (error) {
+      this.log.warn("job journal: could not fsync a record", { error: String(error) });
+    } finally {
+      closeSync(fd);
+    }
   }
 
   private pathOf(runId: string): string {
@@ -92,10 +120,10 @@ async function readJson(path: string): Promise<unknown> {
 
 /** Makes a rename durable: the directory entry is flushed too. */
 async function syncDir(dir: string) {
-  const handle = await open(dir, "r");
+  const fd = openSync(dir, "r");
   try {
-    await handle.sync();
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }

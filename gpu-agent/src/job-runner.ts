@@ -164,7 +164,7 @@ export class JobRun {
       ? markOutputNodes(bound, promptId, instance.objectInfo?.outputNodes)
       : bound;
     Object.assign(this.record, { prompt_id: promptId, graph });
-    await this.deps.journal.save(this.record);
+    this.deps.journal.save(this.record);
     return instance.client.runPrompt(graph, onEvent, signal, { id: promptId, attach: false });
   }
 
@@ -206,7 +206,7 @@ export class JobRun {
       const filename = sanitizeFilename(`ce_${job.run_id}_${inputId}${ext}`);
       const name = await instance.client.uploadInput({ ...fetched, filename }, this.abort.signal);
       this.record.inputs.push(inputFile(name));
-      await this.deps.journal.save(this.record);
+      this.deps.journal.save(this.record);
       this.log("INFO", `input "${inputId}" uploaded to ComfyUI as ${name} (${fetched.bytes.length} bytes)`);
       plan.values.set(inputId, name);
     }
@@ -230,7 +230,8 @@ export class JobRun {
 
   private async upload(files: OutputFile[], texts: RunOutput[]) {
     if (files.length === 0) return this.finish({ kind: "succeeded", outputs: texts });
-    await this.deps.report({ kind: "uploading" });
+    // Out at once (sent as it is written); the upload does not wait behind other runs' fsyncs for it.
+    void this.deps.report({ kind: "uploading" });
     this.deps.uploads?.begin();
     let uploaded: RunOutput[];
     try {

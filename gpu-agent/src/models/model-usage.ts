@@ -6,12 +6,21 @@ import type { ApiGraph } from "../../../src/protocol/graph";
 const UsageFile = z.record(z.string(), z.number());
 
 /**
+ * The file is rewritten when a graph names something new, and otherwise at most this often: a restart
+ * loses at most this much of the times, and the least recently used order needs no finer grain. Every
+ * job writing the whole file was a few file operations per run for nothing.
+ */
+export const REWRITE_AFTER_MS = 60_000;
+
+/**
  * When each model name was last named by a job's graph (ms since the epoch), kept in the state
  * directory: the least recently used files go first when the disk budget is enforced. File access
  * times cannot stand in for this (most hosts mount with noatime or relatime).
  */
 export class ModelUsage {
   private writing: Promise<void> = Promise.resolve();
+  /** When the file was last written (0: not by this process). */
+  private writtenAt = 0;
 
   private constructor(
     private readonly file: string,
@@ -20,6 +29,7 @@ export class ModelUsage {
 
   static async open(stateDir: string): Promise<ModelUsage> {
     const file = join(stateDir, "model-usage.json");
+    await mkdir(stateDir, { recursive: true });
     const parsed = UsageFile.safeParse(
       await readFile(file, "utf8")
         .then(JSON.parse)
@@ -28,9 +38,18 @@ export class ModelUsage {
     return new ModelUsage(file, new Map(Object.entries(parsed.success ? parsed.data : {})));
   }
 
-  /** Every string input of the graph counts as a use of the model of that name, if there is one. */
+  /**
+   * Every string input of the graph counts as a use of the model of that name, if there is one.
+   * Resolves once the file holds the times (or the last write of them, when this one is not due).
+   */
   recordGraph(graph: ApiGraph, at = Date.now()): Promise<void> {
-    for (const name of graphStrings(graph)) this.lastUsed.set(name, at);
+    let rewrite = at - this.writtenAt >= REWRITE_AFTER_MS;
+    for (const name of graphStrings(graph)) {
+      if (!this.lastUsed.has(name)) rewrite = true;
+      this.lastUsed.set(name, at);
+    }
+    if (!rewrite) return this.writing;
+    this.writtenAt = at;
     this.writing = this.writing.then(() => this.persist()).catch(() => undefined);
     return this.writing;
   }
@@ -40,7 +59,6 @@ export class ModelUsage {
   }
 
   private async persist() {
-    await mkdir(join(this.file, ".."), { recursive: true });
     await writeFile(`${this.file}.tmp`, JSON.stringify(Object.fromEntries(this.lastUsed)));
     await rename(`${this.file}.tmp`, this.file);
   }

@@ -153,17 +153,25 @@ async function uploadOnce(
   signal: AbortSignal,
   kept: OutputSource | undefined,
 ) {
-  // Allow a slow link 64 KiB/s on top of a fixed minute before calling an upload stuck.
-  const limit = AbortSignal.any([signal, AbortSignal.timeout(60_000 + Math.ceil(output.size / 64))]);
-  const source = kept ?? (await open(output, limit));
-  const response = await sendRequest(grant.url, {
-    method: "PUT",
-    headers: { ...grant.headers, "content-length": String(output.size) },
-    body: source.body,
-    signal: limit,
-  });
-  response.discard();
-  if (!response.ok) throw new UploadError(`storage refused ${output.filename}: HTTP ${response.status}`);
+  // Allow a slow link 64 KiB/s on top of a fixed minute before calling an upload stuck. A timer of our
+  // own, cleared once the PUT is answered: `AbortSignal.timeout` would stay armed for that minute, then
+  // fire and build an abort error for an upload long done.
+  const stuck = new AbortController();
+  const timer = setTimeout(() => stuck.abort(), 60_000 + Math.ceil(output.size / 64));
+  const limit = AbortSignal.any([signal, stuck.signal]);
+  try {
+    const source = kept ?? (await open(output, limit));
+    const response = await sendRequest(grant.url, {
+      method: "PUT",
+      headers: { ...grant.headers, "content-length": String(output.size) },
+      body: source.body,
+      signal: limit,
+    });
+    response.discard();
+    if (!response.ok) throw new UploadError(`storage refused ${output.filename}: HTTP ${response.status}`);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function countBytes(body: Readable): Promise<number> {

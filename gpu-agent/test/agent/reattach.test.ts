@@ -1,10 +1,11 @@
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ApiGraph } from "../../../src/protocol/graph";
 import type { JobMessage } from "../../../src/protocol/v1";
+import { PromptQueue } from "../../sim/queue";
 import type { ComfySimulator } from "../../sim/simulator";
-import { JobJournal } from "../../src/job-journal";
+import { JobJournal, JobRecord } from "../../src/job-journal";
 import { silentLogger } from "../../src/log";
 import { type Harness, imageGraph, jobMessage, startHarness } from "./helpers/harness";
 
@@ -23,7 +24,7 @@ async function leftBehind(
 ) {
   const journal = await JobJournal.open(stateDir, silentLogger);
   const graph = job.graph as ApiGraph;
-  await journal.save({ job, prompt_id: options.promptId, graph, inputs: [] });
+  journal.save({ job, prompt_id: options.promptId, graph, inputs: [] });
   if (options.promptId && options.queue !== false) {
     const res = await fetch(`${sim.url}/prompt`, {
       method: "POST",
@@ -98,5 +99,39 @@ describe("an agent restarted while ComfyUI kept running", () => {
     expect(h.mock.all("hello")[0]?.in_flight).toEqual([]);
     expect(journalFiles(h.stateDir)).toEqual([]);
     expect(h.sim.counters.prompts).toBe(0);
+  });
+});
+
+describe("the job journal of a running agent", () => {
+  it("holds a run's record, with the prompt's id and graph, by the time its ComfyUI has the prompt", async () => {
+    // What another process would read at the moment ComfyUI queues the prompt: a SIGKILL of the agent
+    // from then on leaves a record the restarted agent follows, so the prompt is never queued twice.
+    const onDisk: unknown[] = [];
+    const put = PromptQueue.prototype.put;
+    PromptQueue.prototype.put = function (this: PromptQueue, item) {
+      onDisk.push(
+        ...journalFiles(h.stateDir).map((name) =>
+          JSON.parse(readFileSync(join(h.stateDir, "jobs", name), "utf8")),
+        ),
+      );
+      onDisk.push({ queued: item.promptId });
+      return put.call(this, item);
+    };
+    try {
+      h = await startHarness();
+      const job = jobMessage(imageGraph());
+      h.mock.send(job);
+      const accepted = await h.mock.untilReport(job.run_id, "accepted", 10_000);
+      const promptId = accepted.report.kind === "accepted" ? accepted.report.prompt_id : "";
+      expect(onDisk).toHaveLength(2);
+      const record = JobRecord.parse(onDisk[0]);
+      expect(record).toMatchObject({ job: { run_id: job.run_id }, prompt_id: promptId });
+      expect(Object.keys(record.graph ?? {})).toEqual(Object.keys(job.graph));
+      expect(onDisk[1]).toEqual({ queued: promptId });
+      await h.mock.untilReport(job.run_id, "succeeded", 10_000);
+      await h.mock.until(() => journalFiles(h.stateDir).length === 0, "the record's removal");
+    } finally {
+      PromptQueue.prototype.put = put;
+    }
   });
 });
