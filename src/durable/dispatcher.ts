@@ -172,12 +172,16 @@ export class Dispatcher extends DurableObject<Bindings> {
     const { warnings } = run;
     if (warnings?.length) {
       const events = warnings.map((data) => ({ type: "warning" as const, data }));
-      const publish = (release: () => void) => {
+      void this.serial(run.id, async (release) => {
+        const written = await recorded.then(
+          () => true,
+          () => false,
+        );
+        if (!written) return;
         const published = runRoomClient(this.env, run.id, this.runEvents).publish(events);
         release();
-        return published;
-      };
-      void this.serial(run.id, (release) => recorded.then(() => publish(release), () => undefined));
+        await published;
+      });
     }
     return recorded;
   }
