@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { Readable } from "node:stream";
+import { finished, type Readable } from "node:stream";
 
 /**
  * HTTP calls over Node's own `http` module. The agent does not use `fetch`: loading it (undici) costs
@@ -42,9 +42,12 @@ export function sendRequest(url: string, init: HttpRequestInit = {}): Promise<Ht
     else if (typeof body === "string" || body instanceof Uint8Array) request.end(body);
     else {
       // By hand, not `pipeline`, which makes an AbortController per call and, once done, aborts it (an
-      // error with its stack trace). A failed body destroys the request, which rejects through its
-      // "error" above; a request that closes first (failed, refused early) destroys the body.
-      body.once("error", (error) => request.destroy(error));
+      // error with its stack trace). A body that fails or closes before its end (already, too: a kept
+      // source that broke while it waited) destroys the request, which rejects through its "error"
+      // above; a request that closes first (failed, refused early) destroys the body.
+      finished(body, { writable: false }, (error) => {
+        if (error) request.destroy(error);
+      });
       request.once("close", () => {
         if (!body.readableEnded) body.destroy();
       });

@@ -49,6 +49,25 @@ describe("sendRequest", () => {
     expect(body.destroyed).toBe(true);
   });
 
+  it("fails at once when the body failed before it was sent (a kept source that broke while waiting)", async () => {
+    const url = await serve((req) => req.resume());
+    const body = new Readable({ read() {} });
+    body.on("error", () => {});
+    body.destroy(new Error("ComfyUI closed the file"));
+    await new Promise((resolve) => body.once("close", resolve));
+    const sent = sendRequest(url, { method: "PUT", body, headers: { "content-length": "10" } });
+    await expect(sent).rejects.toThrow("ComfyUI closed the file");
+  });
+
+  it("fails the request when the body closes before its end without an error", async () => {
+    const url = await serve((req) => req.resume());
+    const body = new Readable({ read() {} });
+    const sent = sendRequest(url, { method: "PUT", body, headers: { "content-length": "10" } });
+    body.push("abc");
+    body.destroy();
+    await expect(sent).rejects.toThrow();
+  });
+
   it("closes the body when the request fails first (nothing listening)", async () => {
     const url = await serve(() => {});
     server?.close();
