@@ -4,6 +4,8 @@ import * as z from "zod/mini";
 import type { ApiGraph } from "../../../src/protocol/graph";
 
 const UsageFile = z.record(z.string(), z.number());
+/** A model's name as a graph gives it: a path of one line, ending in an extension. */
+const FILE_NAME = /^[^\n\r]{1,512}\.\w{1,16}$/;
 
 /**
  * The file is rewritten when a graph names something new, and otherwise at most this often: a restart
@@ -39,12 +41,14 @@ export class ModelUsage {
   }
 
   /**
-   * Every string input of the graph counts as a use of the model of that name, if there is one.
+   * Every string input of the graph shaped like a file name counts as a use of the model of that name,
+   * if there is one (prompt text, different in every run, would grow the file without bound).
    * Resolves once the file holds the times (or the last write of them, when this one is not due).
    */
   recordGraph(graph: ApiGraph, at = Date.now()): Promise<void> {
     let rewrite = at - this.writtenAt >= REWRITE_AFTER_MS;
     for (const name of graphStrings(graph)) {
+      if (!FILE_NAME.test(name)) continue;
       if (!this.lastUsed.has(name)) rewrite = true;
       this.lastUsed.set(name, at);
     }

@@ -61,8 +61,28 @@ describe("model usage times", () => {
     expect(after.lastUsedAt("c.safetensors")).toBeUndefined();
 
     const other = stateDir();
-    await (await ModelUsage.open(other)).recordGraph(graphNaming("x"), 1);
-    writeFileSync(join(other, "model-usage.json"), JSON.stringify({ x: "yesterday" }));
-    expect((await ModelUsage.open(other)).lastUsedAt("x")).toBeUndefined();
+    await (await ModelUsage.open(other)).recordGraph(graphNaming("x.pt"), 1);
+    writeFileSync(join(other, "model-usage.json"), JSON.stringify({ "x.pt": "yesterday" }));
+    expect((await ModelUsage.open(other)).lastUsedAt("x.pt")).toBeUndefined();
+  });
+
+  it("keeps only inputs shaped like file names: prompt text, new in every run, is not stored", async () => {
+    const dir = stateDir();
+    const usage = await ModelUsage.open(dir);
+    const graph: ApiGraph = {
+      "1": {
+        class_type: "CheckpointLoaderSimple",
+        inputs: { ckpt_name: "sdxl/Juggernaut XL v9.safetensors" },
+      },
+      "2": {
+        class_type: "CLIPTextEncode",
+        inputs: { text: "a red fox in the snow, golden hour", clip: ["1", 1] },
+      },
+      "3": { class_type: "CLIPTextEncode", inputs: { text: "line one.\nline two.png", clip: ["1", 1] } },
+      "4": { class_type: "KSampler", inputs: { sampler_name: "euler", model: ["1", 0] } },
+    };
+    await usage.recordGraph(graph, 7_000);
+    expect(onDisk(dir)).toEqual({ "sdxl/Juggernaut XL v9.safetensors": 7_000 });
+    expect(usage.lastUsedAt("euler")).toBeUndefined();
   });
 });
