@@ -623,11 +623,12 @@ export class Dispatcher extends DurableObject<Bindings> {
 
   /**
    * Applies a report once, and only from the holder of the run's live lease. Once the report is
-   * applied (D1 holds it; its room events are queued behind the run's earlier ones) it is remembered
-   * and the run's next report may start (`release`) while it is announced; a report that ends the run
-   * also takes the job out of the queue in the same storage write and sends the next job to the freed
-   * slot. A restart before that write applies the resent copy again, which finds D1 already moved; the
-   * ack waits for the announcement, as it always did.
+   * applied (D1 holds it; its room events are queued behind the run's earlier ones) the run's next
+   * report may start (`release`) while it is announced. A report that ends the run is remembered then,
+   * in the same storage write that takes its job out of the queue, and the next job goes to the freed
+   * slot; any other report is remembered once announced, so this object's storage write does not
+   * come between its event and the room (locally they share one thread). A restart before the write
+   * applies the resent copy again, which finds D1 already moved; the ack waits for the announcement.
    */
   private async applyReport(
     agent: AgentAttachment,
@@ -641,14 +642,13 @@ export class Dispatcher extends DurableObject<Bindings> {
     let early: "ok" | "freed" | undefined;
     const applied = (ended: boolean) => {
       early = ended ? "freed" : "ok";
-      if (ended) this.queue.remove(run_id);
-      this.queue.remember(event_id);
       release();
-      if (ended) {
-        void this.dispatch().catch((error) =>
-          console.error(JSON.stringify({ event: "dispatch_failed", run_id, error: String(error) })),
-        );
-      }
+      if (!ended) return;
+      this.queue.remove(run_id);
+      this.queue.remember(event_id);
+      void this.dispatch().catch((error) =>
+        console.error(JSON.stringify({ event: "dispatch_failed", run_id, error: String(error) })),
+      );
     };
     // A stopping run is already final in D1; only its logs still matter.
     if (job.state !== "stopping" || report.kind === "log") {
@@ -667,7 +667,7 @@ export class Dispatcher extends DurableObject<Bindings> {
         console.error(JSON.stringify({ event: "run_end_announce_failed", run_id, error: String(error) }));
       }
     }
-    if (early) return early;
+    if (early === "freed") return early;
     if (report.kind === "released")
       await this.loseLease(job, `the agent released it: ${report.reason}`, false);
     else if (job.state === "stopping" && TERMINAL_REPORTS.has(report.kind)) await this.endStopping(job);
