@@ -155,35 +155,33 @@ export class Dispatcher extends DurableObject<Bindings> {
         : run;
     // In the same storage write as the job: a restart before the row is written leaves it to write.
     if (added) this.unrecorded.hold(held);
-    const recorded = added
-      ? this.recordAndWarn({ ...held, graph: job.payload.graph, bindings: job.payload.bindings })
-      : this.serial(run.id, () => this.storedRun(run.id));
+    const recorded = this.serial(run.id, () =>
+      added
+        ? this.recordAndWarn({ ...held, graph: job.payload.graph, bindings: job.payload.bindings })
+        : this.storedRun(run.id),
+    );
     const [row] = await Promise.all([recorded, this.dispatch()]);
     return { run: row, position: this.queue.position(job.runId) };
   }
 
   /**
-   * Writes a new run's row, then publishes its warnings to its room, both on the run's chain (the
-   * caller waits for the row only). A run whose row was not written has no events. The chain moves on
-   * once the warnings are handed to the run's event order, which keeps them ahead of later events.
+   * Writes a new run's row, then hands its warnings to the run's event order, which keeps them ahead of
+   * every later event of the run; nobody waits for their publish. A run whose row was not written has
+   * no events.
    */
-  private recordAndWarn(run: NewRunRow): Promise<InsertedRun> {
-    const recorded = this.serial(run.id, () => this.record(run));
-    const { warnings } = run;
-    if (warnings?.length) {
-      const events = warnings.map((data) => ({ type: "warning" as const, data }));
-      void this.serial(run.id, async (release) => {
-        const written = await recorded.then(
-          () => true,
-          () => false,
+  private async recordAndWarn(run: NewRunRow): Promise<InsertedRun> {
+    const row = await this.record(run);
+    if (run.warnings?.length) {
+      const events = run.warnings.map((data) => ({ type: "warning" as const, data }));
+      runRoomClient(this.env, run.id, this.runEvents)
+        .publish(events)
+        .catch((error) =>
+          console.error(
+            JSON.stringify({ event: "warning_publish_failed", run_id: run.id, error: String(error) }),
+          ),
         );
-        if (!written) return;
-        const published = runRoomClient(this.env, run.id, this.runEvents).publish(events);
-        release();
-        await published;
-      });
     }
-    return recorded;
+    return row;
   }
 
   /**
@@ -639,11 +637,11 @@ export class Dispatcher extends DurableObject<Bindings> {
     if (this.queue.wasSeen(event_id)) return "ok";
     const job = this.queue.get(run_id);
     if (!job || job.machine_id !== agent.machineId || !this.queue.holds(run_id, lease_token)) return "stale";
-    let early: "ok" | "freed" | undefined;
+    let freed = false;
     const applied = (ended: boolean) => {
-      early = ended ? "freed" : "ok";
       release();
       if (!ended) return;
+      freed = true;
       this.queue.remove(run_id);
       this.queue.remember(event_id);
       void this.dispatch().catch((error) =>
@@ -663,11 +661,11 @@ export class Dispatcher extends DurableObject<Bindings> {
         );
       } catch (error) {
         // Once D1 holds the end the report is applied; only announcing it failed.
-        if (early !== "freed") throw error;
+        if (!freed) throw error;
         console.error(JSON.stringify({ event: "run_end_announce_failed", run_id, error: String(error) }));
       }
     }
-    if (early === "freed") return early;
+    if (freed) return "freed";
     if (report.kind === "released")
       await this.loseLease(job, `the agent released it: ${report.reason}`, false);
     else if (job.state === "stopping" && TERMINAL_REPORTS.has(report.kind)) await this.endStopping(job);

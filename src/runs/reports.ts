@@ -146,12 +146,7 @@ export class RunReports {
    * report's log lines, in one batch; then the room gets the lines and the final status in one call.
    * The files are inserted only if the move happened (see `insertOutputFileOnSuccess`).
    */
-  private async succeeded(
-    run: ReportedRun,
-    outputs: RunOutput[],
-    logs: RunLogLine[],
-    ended: (() => void) | undefined,
-  ) {
+  private async succeeded(run: ReportedRun, outputs: RunOutput[], logs: RunLogLine[], ended: () => void) {
     const forged = outputs.filter((o) => o.key !== undefined && !run.grantedKeys.has(o.key));
     if (forged.length > 0) {
       console.error(
