@@ -15,6 +15,7 @@ import {
   type ObjectInfoMessage,
   PROTOCOL_VERSION,
   type ReportMessage,
+  type RunReport,
   type ServerMessage,
   TERMINAL_REPORTS,
 } from "../protocol/v1";
@@ -48,6 +49,18 @@ import { RunEventOrder } from "./run-room/ordered-publish";
 type Applied = "ok" | "stale" | "freed";
 
 const SEEN_REPORTS_RETENTION_MS = 24 * 3600_000;
+/**
+ * Reports whose copy, resent after this object lost its memory (a restart between applying and acking
+ * them), changes nothing D1 or a webhook holds when applied again: the same prompt id, a status move
+ * already made (refused by its compare-and-set), the run's progress once more. They are remembered in
+ * memory only, which spares a storage write (one durable commit) per progress event and per step.
+ */
+const REAPPLIABLE_REPORTS: ReadonlySet<RunReport["kind"]> = new Set([
+  "accepted",
+  "started",
+  "progress",
+  "uploading",
+]);
 /** Heartbeats refresh the machine's D1 row (`last_seen_at`) at most this often. */
 const LAST_SEEN_WRITE_INTERVAL_MS = 5 * 60_000;
 /** An agent not heard from for this many heartbeat intervals counts as not alive. */
@@ -199,6 +212,8 @@ export class Dispatcher extends DurableObject<Bindings> {
       throw error;
     } finally {
       this.unrecorded.release(run.id);
+      // Rows written on waking have no next write to ride on soon.
+      if (afterRestart) this.unrecorded.flush();
     }
   }
 
@@ -634,7 +649,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     release: () => void,
   ): Promise<Applied> {
     const { event_id, run_id, lease_token, report } = message;
-    if (this.queue.wasSeen(event_id)) return "ok";
+    if (this.queue.wasSeen(run_id, event_id)) return "ok";
     const job = this.queue.get(run_id);
     if (!job || job.machine_id !== agent.machineId || !this.queue.holds(run_id, lease_token)) return "stale";
     let freed = false;
@@ -643,7 +658,8 @@ export class Dispatcher extends DurableObject<Bindings> {
       if (!ended) return;
       freed = true;
       this.queue.remove(run_id);
-      this.queue.remember(event_id);
+      this.queue.remember(run_id, event_id, true);
+      this.unrecorded.flush();
       void this.dispatch().catch((error) =>
         console.error(JSON.stringify({ event: "dispatch_failed", run_id, error: String(error) })),
       );
@@ -671,7 +687,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     else if (job.state === "stopping" && TERMINAL_REPORTS.has(report.kind)) await this.endStopping(job);
     else if (TERMINAL_REPORTS.has(report.kind)) this.queue.remove(run_id);
     // Only once applied: a restart in the middle leaves its resent copy to apply.
-    this.queue.remember(event_id);
+    this.queue.remember(run_id, event_id, !REAPPLIABLE_REPORTS.has(report.kind));
     return "ok";
   }
 
@@ -803,6 +819,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     for (const job of this.queue.expiredLeases(now))
       await this.loseLease(job, "its agent stopped renewing the lease");
     this.queue.forgetReportsBefore(now - SEEN_REPORTS_RETENTION_MS);
+    this.unrecorded.flush();
     await this.dispatch();
   }
 

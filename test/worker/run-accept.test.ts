@@ -162,6 +162,36 @@ describe("the Dispatcher as a run's first durable home", () => {
     agent.close();
   });
 
+  it("lets go of a held row in the next storage write it makes anyway, and a restart before that keeps the row", async () => {
+    const user = await createUser();
+    const held = () =>
+      runInDurableObject(dispatcherOf(user.id), (_d: Dispatcher, state) =>
+        state.storage.sql
+          .exec<{ run_id: string }>("SELECT run_id FROM unrecorded_runs ORDER BY run_id")
+          .toArray()
+          .map((row) => row.run_id),
+      );
+    const first = crypto.randomUUID();
+    await enqueueDirect(user.id, first);
+    // The row exists; the hold's delete waits for the next write instead of making one of its own.
+    expect(await held()).toEqual([first]);
+    await runInDurableObject(dispatcherOf(user.id), (_d: Dispatcher, state) => {
+      new Dispatcher(state, env);
+    });
+    await vi.waitFor(async () => expect(await held()).toEqual([]));
+    expect(await storedRun(first)).toMatchObject({
+      userId: user.id,
+      status: "not-started",
+      graph: demoGraph,
+    });
+    const second = crypto.randomUUID();
+    await enqueueDirect(user.id, second);
+    const third = crypto.randomUUID();
+    await enqueueDirect(user.id, third);
+    expect(await held()).toEqual([third]);
+    expect(await dispatcherOf(user.id).stats()).toMatchObject({ queued: 3 });
+  });
+
   it("applies a report sent the moment the job arrives, after the row it waited for", async () => {
     const user = await createUser();
     const agent = await TestAgent.connect((await createMachine(user)).token);

@@ -1,5 +1,8 @@
+import { runInDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { Dispatcher } from "../../src/durable/dispatcher";
+import { dispatcherOf } from "../helpers/dispatcher";
 import { api, BASE } from "../helpers/http";
 import { createMachine, executeRun } from "../helpers/runs";
 import { progress, TestAgent } from "../helpers/test-agent";
@@ -131,6 +134,47 @@ describe("run WebSocket", () => {
     expect(replayed.filter((f) => f.type === "progress").map((f) => f.data.percentage)).toEqual([60, 90]);
     const all = [...first.frames.slice(1), ...replayed].map((f) => f.seq);
     expect(all).toEqual(Array.from({ length: all.length }, (_, i) => all[0]! + i));
+    agent.close();
+  });
+
+  it("applies a resent report once, and keeps in storage only those whose repeat would change something", async () => {
+    const user = await createUser();
+    const agent = await TestAgent.connect((await createMachine(user)).token);
+    const runId = await executeRun(user);
+    const job = await agent.job(runId);
+    const sent = [
+      ["start-1", { kind: "started" }],
+      ["progress-1", progress(10)],
+      ["log-1", { kind: "log", level: "INFO", message: "loading" }],
+      ["progress-1", progress(10)],
+      ["start-1", { kind: "started" }],
+      ["log-1", { kind: "log", level: "INFO", message: "loading" }],
+    ] as const;
+    for (const [id, report] of sent) expect((await agent.report(job, report, id)).status).toBe("ok");
+    const stored = await runInDurableObject(dispatcherOf(user.id), (_d: Dispatcher, state) =>
+      state.storage.sql
+        .exec<{ event_id: string }>(
+          "SELECT event_id FROM seen_reports WHERE event_id IN ('start-1', 'progress-1', 'log-1')",
+        )
+        .toArray()
+        .map((row) => row.event_id),
+    );
+    // A status move or progress applied again finds D1 already moved; a log line would be a second line.
+    expect(stored).toEqual(["log-1"]);
+    await agent.report(job, { kind: "succeeded", outputs: [] }, "done-1");
+    expect((await agent.report(job, { kind: "succeeded", outputs: [] }, "done-1")).status).toBe("ok");
+
+    const replay = await subscribe(user.apiKey, runId, 0);
+    await until(replay.isClosed);
+    const events = replay.frames
+      .slice(1)
+      .filter((f) => f.type !== "warning")
+      .map((f) => (f.type === "status" ? f.data.status : f.type));
+    expect(events).toEqual(["queued", "running", "progress", "log", "success"]);
+    const logs = await api<{ logs: { message: string }[] }>(`/api/workflows/${runId}/logs`, {
+      token: user.apiKey,
+    });
+    expect(logs.body.logs.map((line) => line.message)).toEqual(["loading"]);
     agent.close();
   });
 

@@ -78,6 +78,8 @@ export class JobQueue {
    * run's entry, so the cache never disagrees with storage; it is rebuilt from storage on wake.
    */
   private readonly onAgents = new Map<string, Job>();
+  /** Reports applied for each job on an agent, dropped with its lease (see `remember`). */
+  private readonly seenOnAgents = new Map<string, Set<string>>();
 
   /** Keeps a row read or written, if it is one worth keeping. */
   private cache(job: Job) {
@@ -275,6 +277,7 @@ export class JobQueue {
       runId,
     );
     this.onAgents.delete(runId);
+    this.seenOnAgents.delete(runId);
     if (job && job.state !== "queued") this.line().add(job.priority, job.seq);
   }
 
@@ -288,6 +291,7 @@ export class JobQueue {
   remove(runId: string) {
     this.leaveLine(this.get(runId));
     this.onAgents.delete(runId);
+    this.seenOnAgents.delete(runId);
     this.sql.exec("DELETE FROM jobs WHERE run_id = ?", runId);
     this.sql.exec("DELETE FROM output_grants WHERE run_id = ?", runId);
   }
@@ -383,13 +387,24 @@ export class JobQueue {
     return counts;
   }
 
-  wasSeen(eventId: string): boolean {
+  wasSeen(runId: string, eventId: string): boolean {
+    if (this.seenOnAgents.get(runId)?.has(eventId)) return true;
     return this.sql.exec("SELECT 1 FROM seen_reports WHERE event_id = ?", eventId).toArray().length > 0;
   }
 
-  /** Remembers an applied report so a resent copy changes nothing. */
-  remember(eventId: string) {
-    this.sql.exec("INSERT OR IGNORE INTO seen_reports (event_id, at) VALUES (?, ?)", eventId, Date.now());
+  /**
+   * Remembers an applied report so a resent copy changes nothing: in memory while its job is on an
+   * agent, and in storage too when `durable` (a report whose repeat would change something, such as a
+   * log line, or a resent copy could outlive this object's memory).
+   */
+  remember(runId: string, eventId: string, durable: boolean) {
+    if (durable)
+      this.sql.exec("INSERT OR IGNORE INTO seen_reports (event_id, at) VALUES (?, ?)", eventId, Date.now());
+    const job = this.get(runId);
+    if (!job || job.state === "queued") return;
+    const seen = this.seenOnAgents.get(runId) ?? new Set<string>();
+    seen.add(eventId);
+    this.seenOnAgents.set(runId, seen);
   }
 
   forgetReportsBefore(at: number) {
