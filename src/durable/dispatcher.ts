@@ -50,10 +50,10 @@ type Applied = "ok" | "stale" | "freed";
 
 const SEEN_REPORTS_RETENTION_MS = 24 * 3600_000;
 /**
- * Reports whose copy, resent after this object lost its memory (a restart between applying and acking
- * them), changes nothing D1 or a webhook holds when applied again: the same prompt id, a status move
- * already made (refused by its compare-and-set), the run's progress once more. They are remembered in
- * memory only, which spares a storage write (one durable commit) per progress event and per step.
+ * Reports that change nothing D1 or a webhook holds when applied again (a copy resent after this
+ * object lost its memory): the same prompt id, a status move already made (refused by its
+ * compare-and-set), the run's progress once more. They are remembered in memory only, which spares a
+ * storage commit per report of a run's walk, one per progress event.
  */
 const REAPPLIABLE_REPORTS: ReadonlySet<RunReport["kind"]> = new Set([
   "accepted",
@@ -649,7 +649,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     release: () => void,
   ): Promise<Applied> {
     const { event_id, run_id, lease_token, report } = message;
-    if (this.queue.wasSeen(run_id, event_id)) return "ok";
+    if (this.queue.wasSeen(event_id)) return "ok";
     const job = this.queue.get(run_id);
     if (!job || job.machine_id !== agent.machineId || !this.queue.holds(run_id, lease_token)) return "stale";
     let freed = false;
@@ -658,7 +658,7 @@ export class Dispatcher extends DurableObject<Bindings> {
       if (!ended) return;
       freed = true;
       this.queue.remove(run_id);
-      this.queue.remember(run_id, event_id, true);
+      this.queue.remember(event_id, true);
       this.unrecorded.flush();
       void this.dispatch().catch((error) =>
         console.error(JSON.stringify({ event: "dispatch_failed", run_id, error: String(error) })),
@@ -687,7 +687,7 @@ export class Dispatcher extends DurableObject<Bindings> {
     else if (job.state === "stopping" && TERMINAL_REPORTS.has(report.kind)) await this.endStopping(job);
     else if (TERMINAL_REPORTS.has(report.kind)) this.queue.remove(run_id);
     // Only once applied: a restart in the middle leaves its resent copy to apply.
-    this.queue.remember(run_id, event_id, !REAPPLIABLE_REPORTS.has(report.kind));
+    this.queue.remember(event_id, !REAPPLIABLE_REPORTS.has(report.kind));
     return "ok";
   }
 

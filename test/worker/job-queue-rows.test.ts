@@ -76,4 +76,26 @@ describe("the Dispatcher's queue rows", () => {
       expect(stored("run-1")).toBeUndefined();
     });
   });
+
+  it("remembers reports in storage only when asked, and a bounded number of the rest in memory", async () => {
+    await runInDurableObject(freshDispatcher(), (_instance: Dispatcher, state) => {
+      const queue = new JobQueue(state.storage.sql);
+      queue.remember("log-1", true);
+      for (let i = 0; i <= 4096; i++) queue.remember(`progress-${i}`, false);
+      const stored = state.storage.sql
+        .exec<{ event_id: string }>("SELECT event_id FROM seen_reports")
+        .toArray()
+        .map((row) => row.event_id);
+      expect(stored).toEqual(["log-1"]);
+      expect(queue.wasSeen("log-1")).toBe(true);
+      // The oldest of the in-memory ones gave way to the newest.
+      expect(queue.wasSeen("progress-0")).toBe(false);
+      expect(queue.wasSeen("progress-1")).toBe(true);
+      expect(queue.wasSeen("progress-4096")).toBe(true);
+      // Storage outlives memory: a new queue on the same storage knows only what was written.
+      const afterRestart = new JobQueue(state.storage.sql);
+      expect(afterRestart.wasSeen("log-1")).toBe(true);
+      expect(afterRestart.wasSeen("progress-4096")).toBe(false);
+    });
+  });
 });

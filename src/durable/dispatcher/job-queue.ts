@@ -31,6 +31,9 @@ export type Job = {
   models_key: string | null;
 };
 
+/** How many report ids remembered in memory only a queue keeps (see `JobQueue.remember`). */
+const RECENT_REPORTS_KEPT = 4096;
+
 /** A job's columns, less its payload: read on every report, so the graph is not copied out each time. */
 const JOB_COLUMNS = `run_id, user_id, priority, seq, attempt, state, machine_id, instance_id, lease_token,
   lease_expires_at, deadline_at, stop_reason, enqueued_at, models_key`;
@@ -78,8 +81,8 @@ export class JobQueue {
    * run's entry, so the cache never disagrees with storage; it is rebuilt from storage on wake.
    */
   private readonly onAgents = new Map<string, Job>();
-  /** Reports applied for each job on an agent, dropped with its lease (see `remember`). */
-  private readonly seenOnAgents = new Map<string, Set<string>>();
+  /** Ids of reports applied lately and remembered in memory only (see `remember`), oldest first. */
+  private readonly recentReports = new Set<string>();
 
   /** Keeps a row read or written, if it is one worth keeping. */
   private cache(job: Job) {
@@ -277,7 +280,6 @@ export class JobQueue {
       runId,
     );
     this.onAgents.delete(runId);
-    this.seenOnAgents.delete(runId);
     if (job && job.state !== "queued") this.line().add(job.priority, job.seq);
   }
 
@@ -291,7 +293,6 @@ export class JobQueue {
   remove(runId: string) {
     this.leaveLine(this.get(runId));
     this.onAgents.delete(runId);
-    this.seenOnAgents.delete(runId);
     this.sql.exec("DELETE FROM jobs WHERE run_id = ?", runId);
     this.sql.exec("DELETE FROM output_grants WHERE run_id = ?", runId);
   }
@@ -387,24 +388,24 @@ export class JobQueue {
     return counts;
   }
 
-  wasSeen(runId: string, eventId: string): boolean {
-    if (this.seenOnAgents.get(runId)?.has(eventId)) return true;
+  wasSeen(eventId: string): boolean {
+    if (this.recentReports.has(eventId)) return true;
     return this.sql.exec("SELECT 1 FROM seen_reports WHERE event_id = ?", eventId).toArray().length > 0;
   }
 
   /**
-   * Remembers an applied report so a resent copy changes nothing: in memory while its job is on an
-   * agent, and in storage too when `durable` (a report whose repeat would change something, such as a
-   * log line, or a resent copy could outlive this object's memory).
+   * Remembers an applied report so a resent copy changes nothing: in storage when `durable`, otherwise
+   * among the last few thousand in memory, which covers what an agent resends after a reconnect (the
+   * reports still unacked when its link dropped) without a storage write per report.
    */
-  remember(runId: string, eventId: string, durable: boolean) {
-    if (durable)
+  remember(eventId: string, durable: boolean) {
+    if (durable) {
       this.sql.exec("INSERT OR IGNORE INTO seen_reports (event_id, at) VALUES (?, ?)", eventId, Date.now());
-    const job = this.get(runId);
-    if (!job || job.state === "queued") return;
-    const seen = this.seenOnAgents.get(runId) ?? new Set<string>();
-    seen.add(eventId);
-    this.seenOnAgents.set(runId, seen);
+      return;
+    }
+    this.recentReports.add(eventId);
+    if (this.recentReports.size > RECENT_REPORTS_KEPT)
+      this.recentReports.delete(this.recentReports.values().next().value as string);
   }
 
   forgetReportsBefore(at: number) {
