@@ -203,17 +203,20 @@ export class Dispatcher extends DurableObject<Bindings> {
    */
   private async record(run: NewRunRow, afterRestart = false): Promise<InsertedRun> {
     const db = createDb(this.env.DB);
+    let withdrawn = false;
     try {
       return await insertRun(db, run);
     } catch (error) {
       const written = afterRestart ? await findRunById(db, run.id) : undefined;
       if (written) return written;
       this.withdraw(run.id);
+      withdrawn = true;
       throw error;
     } finally {
       this.unrecorded.release(run.id);
-      // Rows written on waking have no next write to ride on soon.
-      if (afterRestart) this.unrecorded.flush();
+      // A withdrawn job's hold goes in the same write, or a restart could still write the row its
+      // caller was told failed; rows written on waking have no next write to ride on soon.
+      if (withdrawn || afterRestart) this.unrecorded.flush();
     }
   }
 

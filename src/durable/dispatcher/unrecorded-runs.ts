@@ -9,16 +9,21 @@ export type NewRunRow = NewRun & { id: string };
  */
 export type HeldRow = Omit<NewRunRow, "graph" | "bindings">;
 
+/** How long a let-go hold may wait for a storage write to ride on before it is deleted by itself. */
+const RELEASE_WAIT_MS = 1000;
+
 /**
  * New runs whose job is stored but whose D1 row is not yet written. Each is held in the same storage
  * write as its job and let go once the row exists, so a restart in between (the job may already be on
  * an agent) leaves the row to write when the object starts again, before any report of the run. Letting
  * go is a delete that rides on the next storage write made anyway (the next hold, a run's end, the
- * alarm), so it costs no commit of its own, and the Dispatcher's answer to the POST does not wait for
- * one; a restart before it writes the row again, which finds the row there and keeps it.
+ * alarm), or made by itself within a second, so a busy queue pays no commit for it and the
+ * Dispatcher's answer to the POST waits for none; an idle one is clean before it hibernates. A restart
+ * before the delete writes the row again, which finds the row there and keeps it.
  */
 export class UnrecordedRuns {
   private readonly released = new Set<string>();
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec("CREATE TABLE IF NOT EXISTS unrecorded_runs (run_id TEXT PRIMARY KEY, row TEXT NOT NULL)");
@@ -35,10 +40,13 @@ export class UnrecordedRuns {
 
   release(runId: string) {
     this.released.add(runId);
+    this.flushTimer ??= setTimeout(() => this.flush(), RELEASE_WAIT_MS);
   }
 
   /** Deletes the holds let go since the last write; call it where the object writes its storage anyway. */
   flush() {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     for (const runId of this.released) this.sql.exec("DELETE FROM unrecorded_runs WHERE run_id = ?", runId);
     this.released.clear();
   }
