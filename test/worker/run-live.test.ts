@@ -31,12 +31,21 @@ const until = async (check: () => boolean) => {
   expect(check()).toBe(true);
 };
 
+/** A run whose job is on a connected agent. */
+async function runOnAgent() {
+  const user = await createUser();
+  const agent = await TestAgent.connect((await createMachine(user)).token);
+  const runId = await executeRun(user);
+  return { user, agent, runId, job: await agent.job(runId) };
+}
+
+/** Each frame after the snapshot by what it says: a status by its status, anything else by its type. */
+const eventNames = (frames: Frame[]) =>
+  frames.slice(1).map((f) => (f.type === "status" ? f.data.status : f.type));
+
 describe("run WebSocket", () => {
   it("sends a snapshot, then every event in order, and closes when the run ends", async () => {
-    const user = await createUser();
-    const agent = await TestAgent.connect((await createMachine(user)).token);
-    const runId = await executeRun(user);
-    const job = await agent.job(runId);
+    const { user, agent, runId, job } = await runOnAgent();
     const sub = await subscribe(user.apiKey, runId);
     await agent.report(job, { kind: "started" });
     for (const p of [10, 20, 30, 40, 50]) await agent.report(job, progress(p));
@@ -55,10 +64,7 @@ describe("run WebSocket", () => {
   });
 
   it("keeps a run's events in order when its agent sends every report without waiting for acks", async () => {
-    const user = await createUser();
-    const agent = await TestAgent.connect((await createMachine(user)).token);
-    const runId = await executeRun(user);
-    const job = await agent.job(runId);
+    const { user, agent, runId, job } = await runOnAgent();
     const sub = await subscribe(user.apiKey, runId);
     const reports = [
       { kind: "accepted", prompt_id: "p-1" },
@@ -79,8 +85,7 @@ describe("run WebSocket", () => {
     }, "every ack");
     expect(acks.map((a) => a?.status)).toEqual(ids.map(() => "ok"));
     await until(sub.isClosed);
-    const events = sub.frames.slice(1).map((f) => (f.type === "status" ? f.data.status : f.type));
-    expect(events).toEqual([
+    expect(eventNames(sub.frames)).toEqual([
       "running",
       "progress",
       "progress",
@@ -114,10 +119,7 @@ describe("run WebSocket", () => {
   });
 
   it("replays what a reconnecting subscriber missed", async () => {
-    const user = await createUser();
-    const agent = await TestAgent.connect((await createMachine(user)).token);
-    const runId = await executeRun(user);
-    const job = await agent.job(runId);
+    const { user, agent, runId, job } = await runOnAgent();
     const first = await subscribe(user.apiKey, runId);
     await agent.report(job, { kind: "started" });
     await agent.report(job, progress(10));
@@ -138,10 +140,7 @@ describe("run WebSocket", () => {
   });
 
   it("applies a resent report once, and keeps in storage only those whose repeat would change something", async () => {
-    const user = await createUser();
-    const agent = await TestAgent.connect((await createMachine(user)).token);
-    const runId = await executeRun(user);
-    const job = await agent.job(runId);
+    const { user, agent, runId, job } = await runOnAgent();
     const sent = [
       ["start-1", { kind: "started" }],
       ["progress-1", progress(10)],
@@ -166,10 +165,7 @@ describe("run WebSocket", () => {
 
     const replay = await subscribe(user.apiKey, runId, 0);
     await until(replay.isClosed);
-    const events = replay.frames
-      .slice(1)
-      .filter((f) => f.type !== "warning")
-      .map((f) => (f.type === "status" ? f.data.status : f.type));
+    const events = eventNames(replay.frames).filter((name) => name !== "warning");
     expect(events).toEqual(["queued", "running", "progress", "log", "success"]);
     const logs = await api<{ logs: { message: string }[] }>(`/api/workflows/${runId}/logs`, {
       token: user.apiKey,
@@ -197,10 +193,7 @@ describe("run WebSocket", () => {
 
 describe("run events (SSE)", () => {
   it("replays from Last-Event-ID and ends with the run", async () => {
-    const user = await createUser();
-    const agent = await TestAgent.connect((await createMachine(user)).token);
-    const runId = await executeRun(user);
-    const job = await agent.job(runId);
+    const { user, agent, runId, job } = await runOnAgent();
     await agent.report(job, { kind: "started" });
     await agent.report(job, progress(25));
     await agent.report(job, { kind: "succeeded", outputs: [] });
