@@ -23,7 +23,7 @@ export class RunRoom extends DurableObject<Bindings> {
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
-    this.log = new EventLog(ctx.storage.sql);
+    this.log = new EventLog(ctx.storage);
     this.previews = new LatestPreview(ctx.storage.kv);
   }
 

@@ -3,22 +3,49 @@ import { type RunEvent, type RunEventBody, RunSnapshot } from "../../lib/run-eve
 
 type EventRow = { seq: number; type: RunEvent["type"]; data: string; at: string };
 
-/** The run's numbered events and its current snapshot, in the RunRoom's SQLite storage. */
+/**
+ * Events a run sends many of, whose loss in a crash costs little: the next progress or the final status
+ * supersedes them. They are kept in memory and written with the room's next write, or `FLUSH_MS` after
+ * the first of them, so a burst of steps is one commit instead of one each, and their subscribers do not
+ * wait for a commit.
+ */
+const BUFFERED = new Set<RunEvent["type"]>(["progress", "log"]);
+const FLUSH_MS = 1_000;
+/**
+ * How many numbers a live run's room may hand out beyond what it has written. The bound is written with
+ * the events, and a restarted room numbers from it, so a number a subscriber saw is never given to
+ * another event: at worst a restart skips some.
+ */
+const SEQ_RESERVE = 64;
+const RESERVED_KEY = "event-log:reserved";
+
+/** The run's numbered events and its current snapshot, in the RunRoom's storage. */
 export class EventLog {
   /** Cached reads: one RunRoom instance is the only writer of its storage. */
-  private seq: number | null = null;
+  private seq: number;
+  private reserved: number;
   private current: RunSnapshot | null | undefined;
+  /** Numbered and sent to subscribers, not yet written: all newer than every written event. */
+  private unwritten: EventRow[] = [];
+  private snapshotUnwritten = false;
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly sql: SqlStorage) {
+  private readonly sql: SqlStorage;
+
+  constructor(private readonly storage: DurableObjectStorage) {
+    const sql = storage.sql;
+    this.sql = sql;
     sql.exec(`CREATE TABLE IF NOT EXISTS events (
       seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, data TEXT NOT NULL, at TEXT NOT NULL)`);
     sql.exec(
       "CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)",
     );
+    const written = sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
+    this.seq = Math.max(written, storage.kv.get<number>(RESERVED_KEY) ?? 0);
+    this.reserved = this.seq;
   }
 
   lastSeq(): number {
-    this.seq ??= this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
     return this.seq;
   }
 
@@ -37,25 +64,82 @@ export class EventLog {
   }
 
   append(body: RunEventBody): RunEvent {
-    const at = new Date().toISOString();
-    const { seq } = this.sql
-      .exec<{ seq: number }>(
-        "INSERT INTO events (type, data, at) VALUES (?, ?, ?) RETURNING seq",
-        body.type,
-        JSON.stringify(body.data),
-        at,
-      )
-      .one();
-    this.seq = seq;
-    this.fold(body, at);
-    return { ...body, seq, at } as RunEvent;
+    // Serialized now, so an event that cannot be stored fails its own publish, not a later one.
+    const row: EventRow = {
+      seq: this.seq + 1,
+      type: body.type,
+      data: JSON.stringify(body.data),
+      at: new Date().toISOString(),
+    };
+    const before = { current: this.current, snapshotUnwritten: this.snapshotUnwritten };
+    this.seq = row.seq;
+    this.unwritten.push(row);
+    this.fold(body, row.at);
+    if (BUFFERED.has(body.type) && row.seq <= this.reserved) this.flushSoon();
+    else {
+      try {
+        this.write();
+      } catch (error) {
+        // Nothing was written: this event is taken back, so it fails its own publish only.
+        this.unwritten.pop();
+        this.seq = row.seq - 1;
+        this.current = before.current;
+        this.snapshotUnwritten = before.snapshotUnwritten;
+        throw error;
+      }
+    }
+    return { ...body, seq: row.seq, at: row.at } as RunEvent;
   }
 
   after(seq: number): RunEvent[] {
-    return this.sql
+    const written = this.sql
       .exec<EventRow>("SELECT seq, type, data, at FROM events WHERE seq > ? ORDER BY seq", seq)
-      .toArray()
-      .map((row) => ({ seq: row.seq, type: row.type, at: row.at, data: JSON.parse(row.data) }) as RunEvent);
+      .toArray();
+    return [...written, ...this.unwritten.filter((row) => row.seq > seq)].map(
+      (row) => ({ seq: row.seq, type: row.type, at: row.at, data: JSON.parse(row.data) }) as RunEvent,
+    );
+  }
+
+  private flushSoon() {
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      try {
+        this.write();
+      } catch (error) {
+        console.error(JSON.stringify({ event: "run_events_write_failed", error: String(error) }));
+        this.flushSoon();
+      }
+    }, FLUSH_MS);
+  }
+
+  /**
+   * Writes what is unwritten and the numbering bound, all or nothing: the bound is ahead of the last
+   * number while the run is live, exactly the last once it has ended (no more events are expected).
+   */
+  private write() {
+    const ended = !!this.current && isTerminal(this.current.status);
+    const reserved = ended ? this.seq : this.seq + SEQ_RESERVE;
+    this.storage.transactionSync(() => {
+      for (const row of this.unwritten)
+        this.sql.exec(
+          "INSERT INTO events (seq, type, data, at) VALUES (?, ?, ?, ?)",
+          row.seq,
+          row.type,
+          row.data,
+          row.at,
+        );
+      if (this.snapshotUnwritten && this.current)
+        this.sql.exec(
+          "INSERT OR REPLACE INTO snapshot (id, data) VALUES (1, ?)",
+          JSON.stringify(this.current),
+        );
+      if (reserved !== this.reserved) this.storage.kv.put(RESERVED_KEY, reserved);
+    });
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.unwritten = [];
+    this.snapshotUnwritten = false;
+    this.reserved = reserved;
   }
 
   /**
@@ -69,8 +153,8 @@ export class EventLog {
     else if (body.type === "progress" && current && !isTerminal(current.status))
       next = { ...current, progress: body.data, updated_at: at };
     if (next && next !== current) {
-      this.sql.exec("INSERT OR REPLACE INTO snapshot (id, data) VALUES (1, ?)", JSON.stringify(next));
       this.current = next;
+      this.snapshotUnwritten = true;
     }
   }
 }
