@@ -108,6 +108,9 @@ export class ModelInventory {
 
   private async hashOne(path: string, file: ModelFile) {
     try {
+      // A refresh that read the cache just before another's hash of this file landed queues it again.
+      const before = await stat(path);
+      if (this.options.cache.get(path, before.size, before.mtimeMs)) return;
       const sha256 = await this.options.hasher.hash(path);
       const after = await stat(path);
       // Changed while it was read: leave it for the next refresh.
