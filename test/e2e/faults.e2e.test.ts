@@ -177,6 +177,22 @@ async function untilLetGo(user: E2EUser, runId: string) {
   await expect.poll(holding, { timeout: 30_000 }).toBe(false);
 }
 
+type RunFrame = { type: string; seq: number; at?: string; data: { status?: string } };
+
+/** A subscriber of the run's socket, resuming after `after` when given. */
+function subscribe(user: E2EUser, runId: string, after?: number) {
+  const query = after === undefined ? "" : `&after=${after}`;
+  const ws = new WebSocket(
+    `${worker.url.replace("http", "ws")}/api/run/${runId}/ws?token=${user.apiKey}${query}`,
+  );
+  const frames: RunFrame[] = [];
+  ws.addEventListener("message", (e) => {
+    frames.push(JSON.parse(String(e.data)));
+  });
+  const closed = new Promise<void>((resolve) => ws.addEventListener("close", () => resolve()));
+  return { frames, closed, events: () => frames.filter((f) => f.type !== "snapshot") };
+}
+
 async function cancel(user: E2EUser, runId: string) {
   return api.call<{ status: string }>(worker, user, "POST", `/api/run/${runId}/cancel`);
 }
@@ -266,12 +282,30 @@ describe(`infrastructure faults (${FAULT_TRIALS} trials each; FAULT_TRIALS sets 
       for (let i = 0; i < (trial % 2 === 0 ? 1 : 3); i++)
         batch.push(await queueRun(user, deploymentId, fileId));
       await hold.reached();
+      // A subscriber of the held run has its every event so far, then the restart cuts it off.
+      const before = subscribe(user, batch[0] as string, 0);
+      await expect
+        .poll(() => (before.events().at(-1)?.seq ?? 0) >= (before.frames[0]?.seq ?? 1), {
+          timeout: 10_000,
+        })
+        .toBe(true);
       await worker.restart();
+      await before.closed;
       for (const runId of batch) tally.add(runId);
       runIds.push(...batch);
       await host.agent.connected(trial + 2);
+      const after = subscribe(user, batch[0] as string, 0);
       hold.release();
       for (const runId of batch) await tally.settle(runId);
+      await after.closed;
+      // Its events of the last moment may be gone from the replay, but no number names another event.
+      const what = (f: RunFrame) => JSON.stringify([f.type, f.data, f.at]);
+      const replayed = new Map(after.events().map((f) => [f.seq, what(f)]));
+      for (const event of before.events())
+        if (replayed.has(event.seq)) expect(replayed.get(event.seq)).toBe(what(event));
+      const seqs = after.events().map((f) => f.seq);
+      expect(seqs).toEqual([...new Set(seqs)].sort((a, b) => a - b));
+      expect(after.events().at(-1)).toMatchObject({ type: "status", data: { status: "success" } });
     }
     const summary = await tally.summarize(host.sims);
     expect(summary).toMatchObject({ runs: runIds.length, lost: 0, executedTwice: 0, stuck: 0 });
