@@ -82,7 +82,7 @@ export function sustainedFigures(r: Awaited<ReturnType<typeof sustainedLoad>>, c
       floor: r.rssBeforeMb,
       target: "≤ 1.5× before",
       check: { kind: "ratio_max", limit: 1.5 },
-      note: "resident memory of the workerd processes under wrangler dev: floor = connected and idle before the load, value = once every run had ended",
+      note: "resident memory of the workerd processes under wrangler dev: floor = connected and idle before the load (in a full run, after rows 1–8 in the same runtime; run alone, a cold runtime, which a bare Worker's load grows too: bench/README.md, \"Row 9's memory\"), value = once every run had ended",
     }),
   ];
 }
