@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { RunStatus } from "../../src/db/schema/runs";
 import { RunRoom } from "../../src/durable/run-room";
 import type { RunEventBody } from "../../src/lib/run-events";
+import { progress as progressReport } from "../helpers/test-agent";
 
 const status = (runId: string, value: RunStatus): RunEventBody => ({
   type: "status",
@@ -19,15 +20,7 @@ const status = (runId: string, value: RunStatus): RunEventBody => ({
 });
 const progress = (percentage: number): RunEventBody => ({
   type: "progress",
-  data: {
-    percentage,
-    nodes_done: 0,
-    nodes_total: 1,
-    current_node: null,
-    step: null,
-    total_steps: null,
-    eta_seconds: null,
-  },
+  data: progressReport(percentage).progress,
 });
 const log = (message: string): RunEventBody => ({ type: "log", data: { level: "info", message } });
 
