@@ -4,10 +4,10 @@ import { type RunEvent, type RunEventBody, RunSnapshot } from "../../lib/run-eve
 type EventRow = { seq: number; type: RunEvent["type"]; data: string; at: string };
 
 /**
- * Events a run sends many of, whose loss in a crash costs little: the next progress or the final status
- * supersedes them. They are kept in memory and written with the room's next write, or `FLUSH_MS` after
- * the first of them, so a burst of steps is one commit instead of one each, and their subscribers do not
- * wait for a commit.
+ * Events a run sends many of, whose loss in a crash costs little (a later progress or status supersedes
+ * a progress event; log lines are in D1 too). They are kept in memory and written with the room's next
+ * write, `FLUSH_MS` after the first of them, or once they reach the numbering bound, so a burst of steps
+ * is one commit instead of one each, and their frames wait for no commit of their own.
  */
 const BUFFERED = new Set<RunEvent["type"]>(["progress", "log"]);
 const FLUSH_MS = 1_000;
@@ -33,14 +33,14 @@ export class EventLog {
   private readonly sql: SqlStorage;
 
   constructor(private readonly storage: DurableObjectStorage) {
-    const sql = storage.sql;
-    this.sql = sql;
-    sql.exec(`CREATE TABLE IF NOT EXISTS events (
+    this.sql = storage.sql;
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS events (
       seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, data TEXT NOT NULL, at TEXT NOT NULL)`);
-    sql.exec(
+    this.sql.exec(
       "CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)",
     );
-    const written = sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
+    const written =
+      this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
     this.seq = Math.max(written, storage.kv.get<number>(RESERVED_KEY) ?? 0);
     this.reserved = this.seq;
   }
