@@ -22,18 +22,25 @@ export class JobGate {
 
 /**
  * SHA-256s of files, one file at a time for the whole host, streamed in chunks; before each chunk it
- * waits until no job runs, so hashing never competes with a run for the disk.
+ * waits until no job runs, so hashing never competes with a run for the disk. A file asked for again
+ * while its hash is pending (two ComfyUIs sharing a models folder) shares that hash.
  */
 export class FileHasher {
   /** Files hashed since start (hashing is the expensive part the cache spares). */
   hashed = 0;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly pending = new Map<string, Promise<string>>();
 
   constructor(private readonly gate: JobGate) {}
 
   hash(path: string): Promise<string> {
+    const known = this.pending.get(path);
+    if (known) return known;
     const result = this.queue.then(() => this.digest(path));
     this.queue = result.catch(() => undefined);
+    this.pending.set(path, result);
+    const forget = () => this.pending.delete(path);
+    result.then(forget, forget);
     return result;
   }
 

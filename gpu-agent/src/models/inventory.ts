@@ -100,9 +100,11 @@ export class ModelInventory {
     void this.hashOne(path, file).finally(() => {
       this.hashing.delete(path);
       if (this.hashing.size > 0) return;
+      // Its own: a file queued meanwhile starts a new wait, which its own hash ends.
+      const settle = this.settle;
       void this.describe()
         .then((located) => this.publish(located.map((entry) => entry.file)))
-        .finally(() => this.settle?.());
+        .finally(() => settle?.());
     });
   }
 

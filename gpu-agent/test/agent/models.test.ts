@@ -82,6 +82,29 @@ describe("model hash cache", () => {
     expect(afterChange.inventory.current?.models).toEqual(expectedModels(comfyDir, MODELS));
   });
 
+  it("hashes each file once for two ComfyUIs that share one models folder", async () => {
+    const comfyDir = tempDir("comfyui-");
+    sim = await startComfySimulator({ stepMs: 0, dir: comfyDir, models: MODELS });
+    const hasher = new FileHasher(new JobGate());
+    const cache = await ModelHashCache.open(tempDir("agent-state-"), silentLogger);
+    const inventories = [0, 1].map(
+      () =>
+        new ModelInventory({
+          lister: new ComfyHttp({ baseUrl: sim.url }),
+          modelsDir: join(comfyDir, "models"),
+          cache,
+          hasher,
+          log: silentLogger,
+          onChange: () => {},
+        }),
+    );
+    await Promise.all(inventories.map((inventory) => inventory.refresh(AbortSignal.timeout(5000))));
+    await Promise.all(inventories.map((inventory) => inventory.idle()));
+    expect(hasher.hashed).toBe(3);
+    const expected = expectedModels(comfyDir, MODELS);
+    for (const inventory of inventories) expect(inventory.current?.models).toEqual(expected);
+  });
+
   it("reports names only when ComfyUI's directory is unknown", async () => {
     sim = await startComfySimulator({ stepMs: 0, models: MODELS });
     const { inventory, hasher } = await inventoryOf(undefined, tempDir("agent-state-"));
