@@ -190,7 +190,19 @@ function subscribe(user: E2EUser, runId: string, after?: number) {
     frames.push(JSON.parse(String(e.data)));
   });
   const closed = new Promise<void>((resolve) => ws.addEventListener("close", () => resolve()));
-  return { frames, closed, events: () => frames.filter((f) => f.type !== "snapshot") };
+  return {
+    frames,
+    /** Resolves when the socket closes; fails after `ms`, saying so, instead of holding the test. */
+    closedWithin: (ms: number) =>
+      Promise.race([
+        closed,
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error(`run ${runId}'s socket still open after ${ms} ms`)), ms),
+        ),
+      ]),
+    /** The numbered events: neither the snapshot nor a preview. */
+    events: () => frames.filter((f) => f.type !== "snapshot" && typeof f.seq === "number"),
+  };
 }
 
 async function cancel(user: E2EUser, runId: string) {
@@ -285,19 +297,24 @@ describe(`infrastructure faults (${FAULT_TRIALS} trials each; FAULT_TRIALS sets 
       // A subscriber of the held run has its every event so far, then the restart cuts it off.
       const before = subscribe(user, batch[0] as string, 0);
       await expect
-        .poll(() => (before.events().at(-1)?.seq ?? 0) >= (before.frames[0]?.seq ?? 1), {
-          timeout: 10_000,
-        })
+        .poll(
+          () =>
+            (before.events().at(-1)?.seq ?? 0) >= (before.frames[0]?.seq ?? 1) &&
+            before.events().some((f) => f.type === "progress"),
+          {
+            timeout: 10_000,
+          },
+        )
         .toBe(true);
       await worker.restart();
-      await before.closed;
+      await before.closedWithin(30_000);
       for (const runId of batch) tally.add(runId);
       runIds.push(...batch);
       await host.agent.connected(trial + 2);
       const after = subscribe(user, batch[0] as string, 0);
       hold.release();
       for (const runId of batch) await tally.settle(runId);
-      await after.closed;
+      await after.closedWithin(30_000);
       // Its events of the last moment may be gone from the replay, but no number names another event.
       const what = (f: RunFrame) => JSON.stringify([f.type, f.data, f.at]);
       const replayed = new Map(after.events().map((f) => [f.seq, what(f)]));
