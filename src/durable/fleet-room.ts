@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Bindings } from "../env";
+import { DeferredTask } from "../lib/deferred-task";
 import type { FleetEvent, FleetMessage, InstanceStatus, TaskCounts } from "./fleet-room/events";
 
 /** At most one `task_progress` per run per this interval; the newest value wins. */
@@ -18,7 +19,9 @@ export class FleetRoom extends DurableObject<Bindings> {
   private readonly pending = new Map<string, Pending>();
   private readonly progressSentAt = new Map<string, number>();
   private progressTimer: ReturnType<typeof setTimeout> | undefined;
-  private globalTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly globalStatus = new DeferredTask("global_status", GLOBAL_STATUS_INTERVAL_MS, () =>
+    this.broadcast(this.message("global_status", this.instanceCounts(), null)),
+  );
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -47,7 +50,7 @@ export class FleetRoom extends DurableObject<Bindings> {
         return this.queueProgress(event.data.taskId, { progress: event.data.progress, requestId });
       case "instance_status":
         this.remember(event.data);
-        this.scheduleGlobalStatus();
+        this.globalStatus.soon();
         break;
       case "task_completed":
       case "task_failed":
@@ -103,13 +106,6 @@ export class FleetRoom extends DurableObject<Bindings> {
   private sendProgress(taskId: string, update: Pending) {
     this.progressSentAt.set(taskId, Date.now());
     this.broadcast(this.message("task_progress", { taskId, progress: update.progress }, update.requestId));
-  }
-
-  private scheduleGlobalStatus() {
-    this.globalTimer ??= setTimeout(() => {
-      this.globalTimer = undefined;
-      this.broadcast(this.message("global_status", this.instanceCounts(), null));
-    }, GLOBAL_STATUS_INTERVAL_MS);
   }
 
   private remember(i: InstanceStatus) {

@@ -1,4 +1,5 @@
 import type { NewRun } from "../../db/schema";
+import { DeferredTask } from "../../lib/deferred-task";
 
 /** A new run's row, with the id its job is stored under. */
 export type NewRunRow = NewRun & { id: string };
@@ -23,7 +24,9 @@ const RELEASE_WAIT_MS = 1000;
  */
 export class UnrecordedRuns {
   private readonly released = new Set<string>();
-  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly flushLater = new DeferredTask("unrecorded_runs_flush", RELEASE_WAIT_MS, () =>
+    this.flush(),
+  );
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec("CREATE TABLE IF NOT EXISTS unrecorded_runs (run_id TEXT PRIMARY KEY, row TEXT NOT NULL)");
@@ -40,13 +43,12 @@ export class UnrecordedRuns {
 
   release(runId: string) {
     this.released.add(runId);
-    this.flushTimer ??= setTimeout(() => this.flush(), RELEASE_WAIT_MS);
+    this.flushLater.soon();
   }
 
   /** Deletes the holds let go since the last write; call it where the object writes its storage anyway. */
   flush() {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+    this.flushLater.cancel();
     for (const runId of this.released) this.sql.exec("DELETE FROM unrecorded_runs WHERE run_id = ?", runId);
     this.released.clear();
   }

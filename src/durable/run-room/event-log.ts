@@ -1,4 +1,5 @@
 import { isTerminal } from "../../db/schema/runs";
+import { DeferredTask } from "../../lib/deferred-task";
 import { type RunEvent, type RunEventBody, RunSnapshot } from "../../lib/run-events";
 
 type EventRow = { seq: number; type: RunEvent["type"]; data: string; at: string };
@@ -28,7 +29,7 @@ export class EventLog {
   /** Numbered and sent to subscribers, not yet written: all newer than every written event. */
   private unwritten: EventRow[] = [];
   private snapshotUnwritten = false;
-  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly writeLater = new DeferredTask("run_events_write", FLUSH_MS, () => this.write());
 
   private readonly sql: SqlStorage;
 
@@ -75,7 +76,7 @@ export class EventLog {
     this.seq = row.seq;
     this.unwritten.push(row);
     this.fold(body, row.at);
-    if (BUFFERED.has(body.type) && row.seq <= this.reserved) this.flushSoon();
+    if (BUFFERED.has(body.type) && row.seq <= this.reserved) this.writeLater.soon();
     else {
       try {
         this.write();
@@ -98,18 +99,6 @@ export class EventLog {
     return [...written, ...this.unwritten.filter((row) => row.seq > seq)].map(
       (row) => ({ seq: row.seq, type: row.type, at: row.at, data: JSON.parse(row.data) }) as RunEvent,
     );
-  }
-
-  private flushSoon() {
-    this.flushTimer ??= setTimeout(() => {
-      this.flushTimer = undefined;
-      try {
-        this.write();
-      } catch (error) {
-        console.error(JSON.stringify({ event: "run_events_write_failed", error: String(error) }));
-        this.flushSoon();
-      }
-    }, FLUSH_MS);
   }
 
   /**
@@ -135,8 +124,7 @@ export class EventLog {
         );
       if (reserved !== this.reserved) this.storage.kv.put(RESERVED_KEY, reserved);
     });
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+    this.writeLater.cancel();
     this.unwritten = [];
     this.snapshotUnwritten = false;
     this.reserved = reserved;
