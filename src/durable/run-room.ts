@@ -1,7 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
-import { isTerminal } from "../db/schema/runs";
 import type { Bindings } from "../env";
-import type { PreviewEvent, RunEvent, RunEventBody, RunSnapshot } from "../lib/run-events";
+import {
+  hasEnded,
+  type PreviewEvent,
+  type RunEvent,
+  type RunEventBody,
+  type RunSnapshot,
+} from "../lib/run-events";
 import { ROOM_PATHS } from "./run-room/client";
 import { EventLog } from "./run-room/event-log";
 import { LatestPreview, type Preview, previewNotice } from "./run-room/latest-preview";
@@ -28,29 +33,34 @@ export class RunRoom extends DurableObject<Bindings> {
   }
 
   /**
-   * Sets the snapshot of a room that has none yet (no status event came): a subscriber's read of the
-   * run. Ignored once a status event set it, so a late call cannot rewind it.
+   * A subscriber's read of the run's row, just before it subscribes: the room's snapshot when it has
+   * none yet (no status event came), or when the row shows a later attempt or status of the live run
+   * (a restart lost the room's last status events). A late call cannot rewind the snapshot.
    */
   async init(snapshot: RunSnapshot): Promise<void> {
-    this.log.initSnapshot(snapshot);
+    this.log.offer(snapshot);
   }
 
   async publish(events: RunEventBody[]): Promise<number> {
     let last = this.log.lastSeq();
-    for (const body of events) {
-      const event = this.log.append(body);
-      last = event.seq;
-      this.broadcast(event);
+    try {
+      for (const body of events) {
+        const event = this.log.append(body);
+        last = event.seq;
+        this.broadcast(event);
+      }
+    } finally {
+      // Also when an event after the end failed: the end itself was written and sent.
+      const snapshot = this.log.snapshot();
+      if (hasEnded(snapshot)) this.finish(snapshot);
     }
-    const snapshot = this.log.snapshot();
-    if (snapshot && isTerminal(snapshot.status)) this.finish(snapshot);
     return last;
   }
 
   /** Keeps a live preview (replacing the last) and tells subscribers; ignored once the run has ended. */
   async setPreview(runId: string, preview: Preview): Promise<boolean> {
     const snapshot = this.log.snapshot();
-    if (snapshot && isTerminal(snapshot.status)) return false;
+    if (hasEnded(snapshot)) return false;
     this.previews.set(preview);
     this.broadcast({ type: "preview", data: previewNotice(runId, preview) });
     return true;
@@ -67,7 +77,7 @@ export class RunRoom extends DurableObject<Bindings> {
   /** Resolves with the snapshot once the run ends, or null after `timeoutMs`. */
   async waitForEnd(timeoutMs: number): Promise<RunSnapshot | null> {
     const current = this.log.snapshot();
-    if (current && isTerminal(current.status)) return current;
+    if (hasEnded(current)) return current;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiters.delete(done);
@@ -99,14 +109,14 @@ export class RunRoom extends DurableObject<Bindings> {
     const snapshot = this.log.snapshot();
     server.send(encodeWs({ type: "snapshot", seq: this.log.lastSeq(), data: snapshot }));
     for (const event of this.log.after(after ?? this.log.lastSeq())) server.send(encodeWs(event));
-    if (snapshot && isTerminal(snapshot.status)) server.close(1000, "run finished");
+    if (hasEnded(snapshot)) server.close(1000, "run finished");
     return new Response(null, { status: 101, webSocket: client });
   }
 
   private openStream(after: number | null, resuming: boolean, format: SseFormat): Response {
     const snapshot = this.log.snapshot();
     const backlog = this.log.after(resuming ? (after ?? 0) : this.log.lastSeq());
-    const ended = !!snapshot && isTerminal(snapshot.status);
+    const ended = hasEnded(snapshot);
     const stream = this.sse.open({
       format,
       snapshot: resuming ? null : snapshot,

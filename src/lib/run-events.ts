@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { RUN_STATUSES } from "../db/schema/runs";
+import { isTerminal, RUN_STATUSES, type TerminalStatus } from "../db/schema/runs";
 import { Progress, RunOutput } from "../protocol/v1";
 
 export const StoredOutput = z.object({
@@ -20,6 +20,11 @@ export const RunSnapshot = z.object({
   updated_at: z.string(),
 });
 export type RunSnapshot = z.infer<typeof RunSnapshot>;
+
+/** Whether the snapshot is of an ended run (none yet: not ended). */
+export const hasEnded = (
+  snapshot: RunSnapshot | null | undefined,
+): snapshot is RunSnapshot & { status: TerminalStatus } => !!snapshot && isTerminal(snapshot.status);
 
 /** What a run's subscribers receive, numbered by its RunRoom. */
 export type RunEventBody =

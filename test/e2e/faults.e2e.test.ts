@@ -315,6 +315,8 @@ describe(`infrastructure faults (${FAULT_TRIALS} trials each; FAULT_TRIALS sets 
       hold.release();
       for (const runId of batch) await tally.settle(runId);
       await after.closedWithin(30_000);
+      // Its snapshot is where the run was, even when the restart took the room's last status events.
+      expect(["running", "uploading", "success"]).toContain(after.frames[0]?.data.status);
       // Its events of the last moment may be gone from the replay, but no number names another event.
       const what = (f: RunFrame) => JSON.stringify([f.type, f.data, f.at]);
       const replayed = new Map(after.events().map((f) => [f.seq, what(f)]));

@@ -54,8 +54,9 @@ export function runRoomClient(env: Bindings, runId: string, order?: RunEventOrde
     preview: (): Promise<Preview | null> => stub.preview(),
 
     /**
-     * Upgrades to a subscriber WebSocket: a snapshot, then every event after `resume`. The room may not
-     * exist yet (it starts with the run's first event), so it gets `row`'s snapshot for that case.
+     * Upgrades to a subscriber WebSocket: a snapshot, then every event after `resume`. The room gets
+     * `row`'s snapshot first: for a room with no event yet, and to mend a live status a restart of the
+     * room lost.
      */
     async openSocket(row: RunRow, resume: Resume): Promise<Response> {
       await stub.init(toSnapshot(row));

@@ -1,30 +1,37 @@
-import { isTerminal } from "../../db/schema/runs";
+import { isTerminal, RUN_STATUSES, type RunStatus } from "../../db/schema/runs";
 import { DeferredTask } from "../../lib/deferred-task";
-import { type RunEvent, type RunEventBody, RunSnapshot } from "../../lib/run-events";
+import { hasEnded, type RunEvent, type RunEventBody, RunSnapshot } from "../../lib/run-events";
 
 type EventRow = { seq: number; type: RunEvent["type"]; data: string; at: string };
 
 /**
- * Events a run sends many of, whose loss in a crash costs little (a later progress or status supersedes
- * a progress event; log lines are in D1 too). They are kept in memory and written with the room's next
- * write, `FLUSH_MS` after the first of them, or once they reach the numbering bound, so a burst of steps
- * is one commit instead of one each, and their frames wait for no commit of their own.
+ * Events whose loss in a crash costs little: a later status or progress supersedes a progress event or
+ * a live run's status (and the run's row in D1 holds its status: see `offer`), and log lines are in D1
+ * too. They are kept in memory and written with the room's next write, `FLUSH_MS` after the first of
+ * them, or once they reach the numbering bound, so a run's steps and moves are one commit instead of
+ * one each, and their frames wait for no commit of their own. A run's end and its warnings are written
+ * before anyone gets them: subscribers and waiters rely on the end being there after a restart.
  */
-const BUFFERED = new Set<RunEvent["type"]>(["progress", "log"]);
+const buffered = (body: RunEventBody) =>
+  body.type === "progress" ||
+  body.type === "log" ||
+  (body.type === "status" && !isTerminal(body.data.status));
 const FLUSH_MS = 1_000;
 /**
- * How many numbers a live run's room may hand out beyond what it has written. The bound is written with
- * the events, and a restarted room numbers from it, so a number a subscriber saw is never given to
- * another event: at worst a restart skips some.
+ * How many numbers a live run's room may hand out beyond its last written event. A room that had
+ * handed out numbers before it started again numbers on past them (past its last written event
+ * exactly, once the run has ended), so a number a subscriber saw is never given to another event: at
+ * worst a restart skips some.
  */
 const SEQ_RESERVE = 64;
-const RESERVED_KEY = "event-log:reserved";
 
 /** The run's numbered events and its current snapshot, in the RunRoom's storage. */
 export class EventLog {
   /** Cached reads: one RunRoom instance is the only writer of its storage. */
   private seq: number;
   private reserved: number;
+  /** Whether the room may have handed out a number: its tables are made with the first. */
+  private numbered: boolean;
   private current: RunSnapshot | null | undefined;
   /** Numbered and sent to subscribers, not yet written: all newer than every written event. */
   private unwritten: EventRow[] = [];
@@ -35,15 +42,16 @@ export class EventLog {
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS events (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, data TEXT NOT NULL, at TEXT NOT NULL)`);
-    this.sql.exec(
-      "CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)",
-    );
-    const written =
-      this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
-    this.seq = Math.max(written, storage.kv.get<number>(RESERVED_KEY) ?? 0);
-    this.reserved = this.seq;
+    this.numbered =
+      this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").toArray().length >
+      0;
+    const written = this.numbered
+      ? (this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0)
+      : 0;
+    const live = !hasEnded(this.snapshot());
+    this.seq = this.numbered && live ? written + SEQ_RESERVE : written;
+    // A restarted room writes its next event at once, so a second restart numbers past it.
+    this.reserved = this.numbered || !live ? this.seq : this.seq + SEQ_RESERVE;
   }
 
   lastSeq(): number {
@@ -52,19 +60,32 @@ export class EventLog {
 
   snapshot(): RunSnapshot | null {
     if (this.current === undefined) {
-      const row = this.sql.exec<{ data: string }>("SELECT data FROM snapshot WHERE id = 1").toArray()[0];
+      const row = this.numbered
+        ? this.sql.exec<{ data: string }>("SELECT data FROM snapshot WHERE id = 1").toArray()[0]
+        : undefined;
       this.current = row ? RunSnapshot.parse(JSON.parse(row.data)) : null;
     }
     return this.current;
   }
 
-  initSnapshot(snapshot: RunSnapshot) {
-    if (this.snapshot()) return;
-    this.sql.exec("INSERT INTO snapshot (id, data) VALUES (1, ?)", JSON.stringify(snapshot));
-    this.current = snapshot;
+  /**
+   * Takes the run's row, as a subscriber just read it, for the snapshot when the room has none yet
+   * (whatever the row says), or when the row shows a later attempt or status of the live run than the
+   * snapshot (a restart lost the room's last status events). An ended run's snapshot is never replaced,
+   * and a room with a snapshot takes the end only from its event, which comes after the run's last
+   * log lines.
+   */
+  offer(row: RunSnapshot) {
+    const current = this.snapshot();
+    if (current && !movedOn(current, row)) return;
+    this.current = row;
+    // Written with the next event, never by itself: every write holds the newest number handed out,
+    // which the numbering after a restart relies on. Until then the row in D1 holds it anyway.
+    this.snapshotUnwritten = true;
   }
 
   append(body: RunEventBody): RunEvent {
+    if (!this.numbered) this.makeTables();
     // Serialized now, so an event that cannot be stored fails its own publish, not a later one.
     const row: EventRow = {
       seq: this.seq + 1,
@@ -76,7 +97,7 @@ export class EventLog {
     this.seq = row.seq;
     this.unwritten.push(row);
     this.fold(body, row.at);
-    if (BUFFERED.has(body.type) && row.seq <= this.reserved) this.writeLater.soon();
+    if (buffered(body) && row.seq <= this.reserved) this.writeLater.soon();
     else {
       try {
         this.write();
@@ -92,22 +113,36 @@ export class EventLog {
     return { ...body, seq: row.seq, at: row.at } as RunEvent;
   }
 
+  /**
+   * Made with the first number, in one commit with the turn that hands it out (its frames wait for the
+   * commit: the output gate), so a room that starts again with them knows it may have handed out more.
+   */
+  private makeTables() {
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS events (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, data TEXT NOT NULL, at TEXT NOT NULL)`);
+    this.sql.exec(
+      "CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)",
+    );
+    this.numbered = true;
+  }
+
   after(seq: number): RunEvent[] {
-    const written = this.sql
-      .exec<EventRow>("SELECT seq, type, data, at FROM events WHERE seq > ? ORDER BY seq", seq)
-      .toArray();
+    const written = this.numbered
+      ? this.sql
+          .exec<EventRow>("SELECT seq, type, data, at FROM events WHERE seq > ? ORDER BY seq", seq)
+          .toArray()
+      : [];
     return [...written, ...this.unwritten.filter((row) => row.seq > seq)].map(
       (row) => ({ seq: row.seq, type: row.type, at: row.at, data: JSON.parse(row.data) }) as RunEvent,
     );
   }
 
   /**
-   * Writes what is unwritten and the numbering bound, all or nothing: the bound is ahead of the last
-   * number while the run is live, exactly the last once it has ended (no more events are expected).
+   * Writes what is unwritten, all or nothing. Then the room may hand out `SEQ_RESERVE` numbers unwritten
+   * while the run is live, none once it has ended (no more events are expected).
    */
   private write() {
-    const ended = !!this.current && isTerminal(this.current.status);
-    const reserved = ended ? this.seq : this.seq + SEQ_RESERVE;
+    const ended = hasEnded(this.current);
     this.storage.transactionSync(() => {
       for (const row of this.unwritten)
         this.sql.exec(
@@ -122,12 +157,11 @@ export class EventLog {
           "INSERT OR REPLACE INTO snapshot (id, data) VALUES (1, ?)",
           JSON.stringify(this.current),
         );
-      if (reserved !== this.reserved) this.storage.kv.put(RESERVED_KEY, reserved);
     });
     this.writeLater.cancel();
     this.unwritten = [];
     this.snapshotUnwritten = false;
-    this.reserved = reserved;
+    this.reserved = ended ? this.seq : this.seq + SEQ_RESERVE;
   }
 
   /**
@@ -146,3 +180,12 @@ export class EventLog {
     }
   }
 }
+
+/** Whether the live run's row shows a later move than the room's snapshot: a newer attempt or status. */
+const movedOn = (snapshot: RunSnapshot, row: RunSnapshot) =>
+  !isTerminal(snapshot.status) &&
+  !isTerminal(row.status) &&
+  (row.attempt > snapshot.attempt ||
+    (row.attempt === snapshot.attempt && stepOf(row.status) > stepOf(snapshot.status)));
+// A live run moves forward through these, and starts over at the first with a new attempt.
+const stepOf = (status: RunStatus) => RUN_STATUSES.indexOf(status);
