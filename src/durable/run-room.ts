@@ -35,10 +35,13 @@ export class RunRoom extends DurableObject<Bindings> {
   /**
    * A subscriber's read of the run's row, just before it subscribes: the room's snapshot when it has
    * none yet (no status event came), or when the row shows a later attempt or status of the live run
-   * (a restart lost the room's last status events). A late call cannot rewind the snapshot.
+   * (a restart lost the room's last status events). A late call cannot rewind the snapshot. A room
+   * that had none and now holds an ended run's tells its waiters (it has no subscribers yet).
    */
   async init(snapshot: RunSnapshot): Promise<void> {
     this.log.offer(snapshot);
+    const now = this.log.snapshot();
+    if (hasEnded(now)) this.finish(now);
   }
 
   async publish(events: RunEventBody[]): Promise<number> {

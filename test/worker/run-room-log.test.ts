@@ -201,6 +201,16 @@ describe("a run's event log", () => {
     });
   });
 
+  it("tells a waiter of the end when a room with no event is given an ended run's row", async () => {
+    const { runId, room } = newRoom();
+    const ended = await inRoom(room, async (live) => {
+      const waiting = live.waitForEnd(5_000);
+      await live.init(snapshotOf(runId, "success"));
+      return waiting;
+    });
+    expect(ended?.status).toBe("success");
+  });
+
   it("never replaces an ended run's snapshot", async () => {
     const { runId, room } = newRoom();
     await room.publish([status(runId, "running"), status(runId, "success")]);
