@@ -35,8 +35,9 @@ export class RunRoom extends DurableObject<Bindings> {
   /**
    * A subscriber's read of the run's row, just before it subscribes: the room's snapshot when it has
    * none yet (no status event came), or when the row shows a later attempt or status of the live run
-   * (a restart lost the room's last status events). A late call cannot rewind the snapshot. A room
-   * that had none and now holds an ended run's tells its waiters (it has no subscribers yet).
+   * (a restart lost the room's last status events). A late call cannot rewind the snapshot. Its
+   * waiters are told once the snapshot is an ended run's: here that is news only to a room that had
+   * none (and so no subscribers), as a room ended by its event told them then.
    */
   async init(snapshot: RunSnapshot): Promise<void> {
     this.log.offer(snapshot);
